@@ -1,0 +1,40 @@
+# Two entry points for a fresh machine: `make run` and `make test`.
+# Each bootstraps .venv itself; nothing needs installing by hand.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# The CPU build of torch; a GPU host overrides it (see README, "Running on a GPU").
+TORCH_SPEC ?= torch==2.13.0
+STAMP  := $(VENV)/.installed
+
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: run test bench install clean
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# torch first, so nothing later pulls a multi-GB CUDA build.
+	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/mentor ingest examples/course
+	$(BIN)/mentor search "How do I make a loop stop early?"
+	$(BIN)/mentor search "what is the difference between a list and a tuple"
+	$(BIN)/mentor status
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.retrieval
+	$(BIN)/python -m bench.speed
+
+clean:
+	rm -rf $(VENV) .mentor

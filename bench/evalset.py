@@ -1,0 +1,70 @@
+"""The shared eval course and its questions (../shared/eval), and how a hit is judged."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from models import SearchHit
+
+EVAL_DIR = Path(__file__).resolve().parents[2] / "shared" / "eval"
+COURSE_DIR = EVAL_DIR / "course"
+QUESTIONS = EVAL_DIR / "python_tutorial_questions.jsonl"
+
+
+@dataclass(frozen=True)
+class EvalQuestion:
+    id: str
+    question: str
+    source: str | None
+    anchor: str | None
+    pages: tuple[int, ...]
+
+    @property
+    def answerable(self) -> bool:
+        return self.source is not None
+
+    def is_gold(self, hit: SearchHit) -> bool:
+        """A hit counts when it points at the gold file and the gold page or section."""
+        if self.source is None or hit.source.rsplit("/", 1)[-1] != self.source:
+            return False
+        if self.pages:
+            return hit.locator.page in self.pages
+        return hit.locator.anchor == self.anchor
+
+
+def load_questions() -> list[EvalQuestion]:
+    if not QUESTIONS.exists():
+        raise SystemExit(f"The eval set is missing: expected {QUESTIONS}")
+    questions = []
+    for line in QUESTIONS.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            questions.append(
+                EvalQuestion(row["id"], row["question"], row.get("source"), row.get("anchor"), tuple(row.get("pages") or ()))
+            )
+    return questions
+
+
+@dataclass(frozen=True)
+class Scores:
+    hit1: float
+    hit3: float
+    hit5: float
+    mrr10: float
+
+    @classmethod
+    def of(cls, ranks: list[int | None]) -> Scores:
+        """Ranks are 1-based positions of the first gold hit in the top 10, None when absent."""
+        n = len(ranks)
+        return cls(
+            hit1=sum(1 for r in ranks if r is not None and r <= 1) / n,
+            hit3=sum(1 for r in ranks if r is not None and r <= 3) / n,
+            hit5=sum(1 for r in ranks if r is not None and r <= 5) / n,
+            mrr10=sum(1 / r for r in ranks if r is not None and r <= 10) / n,
+        )
+
+
+def first_gold_rank(question: EvalQuestion, hits: list[SearchHit]) -> int | None:
+    return next((rank for rank, hit in enumerate(hits, 1) if question.is_gold(hit)), None)

@@ -1,0 +1,91 @@
+"""Retrieval quality and ingest speed on the shared eval course.
+
+Prints hit@1/3/5 and MRR@10 of the project's default search beside dense-only and
+BM25-only baselines over the same chunks, and the other fusions worth comparing;
+then a full ingest against embedding the same chunks alone, and an unchanged re-ingest.
+
+    .venv/bin/python -m bench.retrieval
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from bench.evalset import COURSE_DIR, Scores, first_gold_rank, load_questions
+from bot.logs import configure_logging
+from bot.settings import Settings
+from ingest.chunker import chunk_document
+from ingest.discovery import discover
+from ingest.loaders import is_supported, load_document
+from models import Course
+from bot.app import MentorApp
+from rag.index import Fusion
+
+
+def main() -> None:
+    configure_logging()
+    questions = [q for q in load_questions() if q.answerable]
+    with tempfile.TemporaryDirectory() as data_dir:
+        settings = Settings(data_dir=Path(data_dir), courses=[Course(name="eval", sources=(COURSE_DIR,))])
+        mentor = MentorApp(settings)
+        mentor.embedder.warm_up()
+        course = mentor.course("eval")
+
+        started = time.perf_counter()
+        report = mentor.ingest("eval")
+        full = time.perf_counter() - started
+        started = time.perf_counter()
+        again = mentor.ingest("eval")
+        unchanged = time.perf_counter() - started
+        embed_only = _embedding_alone(mentor, course)
+
+        print(f"eval course: {len(report.added)} files, {report.chunks_written} chunks; {len(questions)} answerable questions\n")
+        print(f"{'search':<34} {'hit@1':>6} {'hit@3':>6} {'hit@5':>6} {'MRR@10':>7}")
+        default = mentor.retriever
+        variants = {
+            f"project default ({default.mode}, {_describe(default.fusion)})": (default.mode, default.fusion),
+            "baseline: dense only": ("dense", default.fusion),
+            "baseline: BM25 only": ("bm25", default.fusion),
+            "hybrid, RRF k=60": ("hybrid", Fusion(method="rrf", rrf_k=60)),
+            **{
+                f"hybrid, weighted {w:.1f}/{1 - w:.1f}": ("hybrid", Fusion(method="weighted", dense_weight=w))
+                for w in (0.5, 0.6, 0.7, 0.8, 0.9)
+            },
+        }
+        for label, (mode, fusion) in variants.items():
+            retriever = replace(default, mode=mode, fusion=fusion)
+            ranks = [first_gold_rank(q, retriever.search("eval", q.question, k=10).hits) for q in questions]
+            s = Scores.of(ranks)
+            print(f"{label:<34} {s.hit1:6.3f} {s.hit3:6.3f} {s.hit5:6.3f} {s.mrr10:7.3f}")
+
+        print(f"\nfull ingest {full:.1f} s; embedding the same chunks alone {embed_only:.1f} s: ratio {full / embed_only:.2f} (target <= 1.3)")
+        print(f"unchanged re-ingest {unchanged:.3f} s: {100 * unchanged / full:.1f} % of a full ingest (target <= 5 %)")
+        assert not again.added and not again.changed
+        mentor.close()
+
+
+def _embedding_alone(mentor: MentorApp, course: Course) -> float:
+    """Embed exactly the chunks the ingest wrote, with nothing else around it."""
+    pipeline = mentor.pipeline
+    chunks = []
+    for source, path in discover(course.sources).items():
+        if is_supported(path):
+            document = load_document(path, source)
+            chunks += chunk_document(
+                document, course="eval", file_hash="0" * 64, base_url=None, policy=pipeline.policy, counter=mentor.embedder
+            )
+    texts = [chunk.embedding_text() for chunk in chunks]
+    started = time.perf_counter()
+    mentor.embedder.embed_documents(texts)
+    return time.perf_counter() - started
+
+
+def _describe(fusion: Fusion) -> str:
+    return f"RRF k={fusion.rrf_k}" if fusion.method == "rrf" else f"weighted {fusion.dense_weight:.1f}/{1 - fusion.dense_weight:.1f}"
+
+
+if __name__ == "__main__":
+    main()

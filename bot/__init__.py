@@ -1,0 +1,1 @@
+"""The application: settings, wiring, the CLI and (later) the platform-neutral services."""

@@ -1,0 +1,113 @@
+"""Wiring: the parts of AI Mentor built from settings, once, and the commands on top."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import cached_property
+from pathlib import Path
+
+from bot.settings import Settings
+from ingest.chunker import ChunkingPolicy
+from ingest.manifest import Manifest
+from ingest.pipeline import IngestPipeline, ProgressCallback
+from models import Course, IngestReport, SearchMode, SearchResult
+from rag.embedder import SentenceTransformerEmbedder
+from rag.index import Fusion, MilvusIndex, collection_name
+from rag.retriever import HybridRetriever
+
+
+@dataclass(frozen=True)
+class CourseStatus:
+    course: Course
+    documents: int
+    chunks: int
+    last_ingest_at: datetime | None
+    last_report: IngestReport | None
+    collection: str
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "course": self.course.name,
+            "sources": [str(source) for source in self.course.sources],
+            "base_url": self.course.base_url,
+            "documents": self.documents,
+            "chunks": self.chunks,
+            "last_ingest": self.last_ingest_at.isoformat() if self.last_ingest_at else None,
+            "last_report": self.last_report.model_dump() if self.last_report else None,
+            "collection": self.collection,
+        }
+
+
+class MentorApp:
+    """The application object: one per process, built from `Settings` at the edge.
+
+    Parts are built on first use, so `mentor status` never loads the embedding model.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @cached_property
+    def index(self) -> MilvusIndex:
+        token = self.settings.milvus_token.get_secret_value() if self.settings.milvus_token else None
+        return MilvusIndex(self.settings.milvus_uri_resolved, token=token, timeout=self.settings.milvus_timeout)
+
+    @cached_property
+    def embedder(self) -> SentenceTransformerEmbedder:
+        embedding = self.settings.embedding
+        return SentenceTransformerEmbedder(embedding.model, device=embedding.device, batch_size=embedding.batch_size)
+
+    @cached_property
+    def manifest(self) -> Manifest:
+        return Manifest(self.settings.manifest_path)
+
+    @cached_property
+    def pipeline(self) -> IngestPipeline:
+        chunking = self.settings.chunking
+        return IngestPipeline(self.index, self.embedder, self.manifest, ChunkingPolicy(chunking.size, chunking.overlap))
+
+    @cached_property
+    def retriever(self) -> HybridRetriever:
+        search = self.settings.search
+        fusion = Fusion(method=search.fusion, dense_weight=search.dense_weight, rrf_k=search.rrf_k)
+        return HybridRetriever(self.index, self.embedder, mode=search.mode, fusion=fusion, k=search.k)
+
+    def course(self, name: str | None = None) -> Course:
+        remembered = self.manifest.course(name or "default").sources if not self.settings.courses else None
+        return self.settings.course(name, remembered)
+
+    def ingest(self, course_name: str | None = None, path: Path | None = None, on_progress: ProgressCallback | None = None) -> IngestReport:
+        """Ingest a course; with a path, that folder becomes the course's source."""
+        course = self.course(course_name)
+        if path is not None:
+            course = course.model_copy(update={"sources": (path.resolve(),)})
+        self.index.connect()
+        return self.pipeline.ingest(course, on_progress)
+
+    def search(self, query: str, course_name: str | None = None, k: int | None = None, mode: SearchMode | None = None) -> SearchResult:
+        course = self.course(course_name)
+        return self.retriever.search(course.name, query, k=k, mode=mode)
+
+    def status(self) -> list[CourseStatus]:
+        statuses = []
+        for name in self.settings.course_names():
+            course = self.course(name)
+            record = self.manifest.course(name)
+            statuses.append(
+                CourseStatus(
+                    course=course,
+                    documents=len(self.manifest.files(name)),
+                    chunks=self.index.count_chunks(name),
+                    last_ingest_at=(
+                        datetime.fromtimestamp(record.last_ingest_at, tz=timezone.utc) if record.last_ingest_at else None
+                    ),
+                    last_report=record.last_report,
+                    collection=collection_name(name),
+                )
+            )
+        return statuses
+
+    def close(self) -> None:
+        if "index" in self.__dict__:
+            self.index.close()

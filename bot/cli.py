@@ -1,0 +1,160 @@
+"""The `mentor` command line: ingest a course, search it, see what the index holds."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from bot.app import MentorApp
+from bot.errors import BotError
+from bot.logs import configure_logging
+from bot.settings import load_settings
+from ingest.errors import IngestError
+from models import IngestReport, SearchMode, SearchResult
+from rag.errors import RagError
+
+app = typer.Typer(help="AI Mentor: answers from the course materials, with links to the page it used.", no_args_is_help=True)
+out = Console()
+err = Console(stderr=True)
+
+USER_ERRORS = (BotError, IngestError, RagError)
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    config: Annotated[Optional[Path], typer.Option("--config", help="Config file (default: mentor.toml, or MENTOR_CONFIG).")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what happens, for debugging.")] = False,
+) -> None:
+    configure_logging(verbose)
+    ctx.obj = {"config": config}
+
+
+@contextmanager
+def _mentor(ctx: typer.Context) -> Iterator[MentorApp]:
+    """The application for one command; a user's error becomes one clear line, not a traceback."""
+    mentor: MentorApp | None = None
+    try:
+        overrides = {"config": ctx.obj["config"]} if ctx.obj["config"] else {}
+        mentor = MentorApp(load_settings(**overrides))
+        yield mentor
+    except USER_ERRORS as exc:
+        err.print(f"[bold red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    finally:
+        if mentor is not None:
+            mentor.close()
+
+
+@app.command()
+def ingest(
+    ctx: typer.Context,
+    path: Annotated[Optional[Path], typer.Argument(help="A folder of course materials; becomes the course's source.")] = None,
+    course: Annotated[Optional[str], typer.Option("--course", "-c", help="Course name (default: the first configured, or 'default').")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Bring a course's index up to date: new and changed files in, deleted files out."""
+    with _mentor(ctx) as mentor:
+        if err.is_terminal and not json_output:
+            with Progress(
+                TextColumn("[bold]ingesting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                TextColumn("{task.description}"), console=err, transient=True,
+            ) as progress:
+                task = progress.add_task("", total=None)
+
+                def on_progress(done: int, total: int, source: str) -> None:
+                    progress.update(task, completed=done, total=total, description=escape(source))
+
+                report = mentor.ingest(course, path, on_progress)
+        else:
+            report = mentor.ingest(course, path)
+    if json_output:
+        out.print_json(report.model_dump_json())
+    else:
+        _print_report(report)
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def search(
+    ctx: typer.Context,
+    question: Annotated[str, typer.Argument(help="The question; '-' reads one question per line from standard input.")],
+    course: Annotated[Optional[str], typer.Option("--course", "-c", help="Course name.")] = None,
+    k: Annotated[Optional[int], typer.Option("-k", min=1, max=100, help="How many pages or sections to show.")] = None,
+    mode: Annotated[Optional[str], typer.Option("--mode", help="hybrid, dense or bm25 (default from settings).")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="One JSON object per question.")] = False,
+) -> None:
+    """Find the pages and sections of the course materials that answer a question."""
+    if mode not in (None, "hybrid", "dense", "bm25"):
+        err.print(f"[bold red]error:[/] --mode must be hybrid, dense or bm25, not {escape(mode)!s}")
+        raise typer.Exit(2)
+    search_mode: SearchMode | None = mode  # type: ignore[assignment]
+    questions = (line for line in sys.stdin if line.strip()) if question == "-" else iter([question])
+    with _mentor(ctx) as mentor:
+        for text in questions:
+            result = mentor.search(text, course, k, search_mode)
+            if json_output:
+                print(json.dumps(result.to_json(), ensure_ascii=False), flush=True)
+            else:
+                _print_result(result)
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    json_output: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Courses, documents, chunks, the last ingest and where the index lives."""
+    with _mentor(ctx) as mentor:
+        statuses = mentor.status()
+        location = mentor.settings.milvus_uri_resolved
+    if json_output:
+        print(json.dumps({"index": location, "courses": [s.to_json() for s in statuses]}, indent=2))
+        return
+    out.print(f"index: {escape(location)}")
+    for s in statuses:
+        out.print(f"\n[bold]{escape(s.course.name)}[/]  ({', '.join(escape(str(p)) for p in s.course.sources)})")
+        out.print(f"  {s.documents} documents, {s.chunks} chunks in collection {s.collection}")
+        if s.course.base_url:
+            out.print(f"  links to {escape(s.course.base_url)}")
+        if s.last_ingest_at and s.last_report:
+            out.print(f"  last ingest {s.last_ingest_at:%Y-%m-%d %H:%M} UTC: {escape(s.last_report.summary())}")
+        else:
+            out.print(f"  never ingested: run `mentor ingest --course {escape(s.course.name)}`")
+
+
+def _print_report(report: IngestReport) -> None:
+    out.print(escape(report.summary()))
+    for failure in report.failed:
+        out.print(f"  [red]failed[/] {escape(failure.source)}: {escape(failure.reason)}")
+    if report.skipped:
+        out.print(f"  skipped {len(report.skipped)} file(s) of a kind no loader reads: {escape(', '.join(report.skipped[:5]))}"
+                  + (" …" if len(report.skipped) > 5 else ""))
+
+
+def _print_result(result: SearchResult) -> None:
+    out.print(f"[bold]{escape(result.query)}[/]")
+    if not result.hits:
+        out.print("  nothing found in the course materials")
+    for rank, hit in enumerate(result.hits, 1):
+        place = " › ".join(h for h in (hit.title, *hit.headings) if h)
+        where = hit.locator.describe()
+        out.print(f"  {rank}. {escape(place)}" + (f" ({escape(where)})" if where else "") + f"  [dim]{hit.score:.3f}[/]")
+        out.print(f"     [blue]{escape(hit.url or hit.source)}[/]")
+        snippet = " ".join(hit.text.split())
+        out.print(f"     [dim]{escape(snippet[:160])}{'…' if len(snippet) > 160 else ''}[/]")
+    out.print()
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,15 @@
+"""Errors of the bot package: configuration and requests a user got wrong."""
+
+from __future__ import annotations
+
+
+class BotError(Exception):
+    """Root of everything bot raises on purpose."""
+
+
+class ConfigError(BotError):
+    """The settings (mentor.toml, .env or MENTOR_ variables) are invalid; the message names the key."""
+
+
+class UnknownCourseError(BotError):
+    """A course name that is not configured."""

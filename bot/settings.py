@@ -1,0 +1,195 @@
+"""All settings, read once at the edge and passed down.
+
+Sources, strongest first: arguments, `MENTOR_*` environment variables (nested with
+`__`, e.g. `MENTOR_CHUNKING__SIZE=160`), a `.env` file, then the TOML config file
+(`mentor.toml`, or the file `MENTOR_CONFIG` names). Paths in the TOML file are
+relative to the file's own folder.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from bot.errors import ConfigError, UnknownCourseError
+from models import Course, SearchMode
+from rag.index import collection_name
+
+DEFAULT_CONFIG = Path("mentor.toml")
+DEFAULT_COURSE = "default"
+EXAMPLE_COURSE = Path("examples/course")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EmbeddingSettings(_Section):
+    model: str | None = None
+    """A local sentence-transformers folder; unset means the packaged all-MiniLM-L6-v2."""
+    device: str = "cpu"
+    batch_size: int = Field(64, ge=1, le=4096)
+
+
+class ChunkingSettings(_Section):
+    size: int = Field(200, ge=32, le=8192)
+    """Target word pieces per chunk; always capped by the embedder's window."""
+    overlap: int = Field(40, ge=0)
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> ChunkingSettings:
+        if self.overlap >= self.size:
+            raise ValueError(f"chunking.overlap ({self.overlap}) must be smaller than chunking.size ({self.size})")
+        return self
+
+
+class SearchSettings(_Section):
+    mode: SearchMode = "hybrid"
+    k: int = Field(5, ge=1, le=100)
+    fusion: Literal["weighted", "rrf"] = "weighted"
+    dense_weight: float = Field(0.7, ge=0.0, le=1.0)
+    rrf_k: int = Field(60, ge=1)
+
+
+class Settings(BaseSettings):
+    """Every setting of AI Mentor. Build it with `load_settings()`, once, at the edge."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MENTOR_",
+        env_file=".env",
+        env_nested_delimiter="__",
+        extra="forbid",
+    )
+
+    config: Path = DEFAULT_CONFIG
+    data_dir: Path = Path(".mentor")
+    milvus_uri: str | None = None
+    """A Milvus server (`http://host:19530`) or a Milvus Lite file; unset means `<data_dir>/milvus.db`."""
+    milvus_token: SecretStr | None = None
+    milvus_timeout: float = Field(10.0, gt=0)
+    embedding: EmbeddingSettings = EmbeddingSettings()
+    chunking: ChunkingSettings = ChunkingSettings()
+    search: SearchSettings = SearchSettings()
+    courses: list[Course] = []
+
+    @field_validator("courses")
+    @classmethod
+    def _distinct_courses(cls, courses: list[Course]) -> list[Course]:
+        seen: dict[str, str] = {}
+        for course in courses:
+            clash = seen.setdefault(collection_name(course.name), course.name)
+            if clash != course.name:
+                raise ValueError(f"courses {clash!r} and {course.name!r} would share one index: rename one")
+        return courses
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        path = _config_path(init_settings, env_settings, dotenv_settings)
+        return init_settings, env_settings, dotenv_settings, TomlFileSource(settings_cls, path), file_secret_settings
+
+    @property
+    def milvus_uri_resolved(self) -> str:
+        return self.milvus_uri or str(self.data_dir / "milvus.db")
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.data_dir / "catalog.sqlite"
+
+    def course_names(self) -> list[str]:
+        return [course.name for course in self.courses] or [DEFAULT_COURSE]
+
+    def course(self, name: str | None = None, remembered_sources: list[str] | None = None) -> Course:
+        """The named course (the first configured one, or `default`, when no name is given).
+
+        The implicit `default` course reads the folder last given to `mentor ingest PATH`,
+        else the sample course.
+        """
+        if not self.courses:
+            if name not in (None, DEFAULT_COURSE):
+                raise UnknownCourseError(
+                    f"No course named {name!r}: no courses are configured, so the only course is "
+                    f"{DEFAULT_COURSE!r}. Add a [[courses]] table to {self.config} to define more."
+                )
+            sources = tuple(Path(s) for s in remembered_sources or []) or (EXAMPLE_COURSE,)
+            return Course(name=DEFAULT_COURSE, sources=sources)
+        for course in self.courses:
+            if name is None or course.name == name:
+                return course
+        raise UnknownCourseError(
+            f"No course named {name!r}. Configured courses: {', '.join(self.course_names())} (in {self.config})."
+        )
+
+
+class TomlFileSource(PydanticBaseSettingsSource):
+    """The TOML config file, with its relative paths made relative to the file."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path) -> None:
+        super().__init__(settings_cls)
+        self.path = path
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        if not self.path.exists():
+            if self.path != DEFAULT_CONFIG:
+                raise ConfigError(f"Config file {self.path} does not exist (named by MENTOR_CONFIG or --config).")
+            return {}
+        try:
+            data = tomllib.loads(self.path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{self.path} is not valid TOML: {exc}") from exc
+        except OSError as exc:
+            raise ConfigError(f"Cannot read {self.path}: {exc.strerror or exc}") from exc
+        return _relative_to(data, self.path.parent)
+
+
+def _relative_to(data: dict[str, Any], folder: Path) -> dict[str, Any]:
+    def anchored(value: Any) -> Any:
+        return str(folder / value) if isinstance(value, str) and not Path(value).is_absolute() else value
+
+    if "data_dir" in data:
+        data["data_dir"] = anchored(data["data_dir"])
+    for course in data.get("courses", []) if isinstance(data.get("courses"), list) else []:
+        if isinstance(course, dict) and isinstance(course.get("sources"), list):
+            course["sources"] = [anchored(source) for source in course["sources"]]
+    return data
+
+
+def _config_path(*sources: PydanticBaseSettingsSource) -> Path:
+    for source in sources:
+        values = source.init_kwargs if hasattr(source, "init_kwargs") else source()
+        if values.get("config"):
+            return Path(values["config"])
+    return DEFAULT_CONFIG
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings, turning every validation error into one `ConfigError` that names the keys."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(f"{_key(error['loc'])}: {_reason(error)}" for error in exc.errors())
+        raise ConfigError(f"Invalid settings: {problems}") from None
+
+
+def _key(location: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in location) or "settings"
+
+
+def _reason(error: Any) -> str:
+    if error["type"] == "extra_forbidden":
+        return "unknown setting (check its spelling)"
+    return re.sub(r"^Value error, ", "", error["msg"])

@@ -1,0 +1,1 @@
+"""Turning a course's files into indexed chunks: loaders, chunker, manifest, pipeline."""

@@ -1,0 +1,47 @@
+"""Finding a course's files: every file under its source folders, minus the clutter."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ingest.errors import SourceFolderError
+
+SKIPPED_DIRS = {"__pycache__", ".ipynb_checkpoints", "node_modules"}
+
+
+def discover(sources: tuple[Path, ...]) -> dict[str, Path]:
+    """Map each file's course-relative name to its path.
+
+    With one source folder, names are relative to it; with several, each name starts
+    with its folder's name, so `lectures/week1.pdf` and `labs/week1.pdf` stay apart.
+    """
+    missing = [str(root) for root in sources if not root.is_dir()]
+    if missing:
+        raise SourceFolderError(
+            f"Source folder not found: {', '.join(missing)}. Check the course's `sources` in mentor.toml "
+            "or the PATH given to `mentor ingest`."
+        )
+    names = [root.resolve().name for root in sources]
+    if len(set(names)) != len(names):
+        raise SourceFolderError(f"Two source folders of one course share a name ({', '.join(names)}): rename one.")
+    files: dict[str, Path] = {}
+    for root, name in zip(sources, names, strict=True):
+        prefix = f"{name}/" if len(sources) > 1 else ""
+        for path in _walk(root):
+            files[prefix + path.relative_to(root).as_posix()] = path
+    return dict(sorted(files.items()))
+
+
+def _walk(root: Path) -> list[Path]:
+    found: list[Path] = []
+    for folder, dirs, filenames in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIPPED_DIRS)
+        for filename in filenames:
+            # Hidden files and Office's `~$` lock files are never course material.
+            if filename.startswith((".", "~$")):
+                continue
+            path = Path(folder) / filename
+            if path.is_file():
+                found.append(path)
+    return found

@@ -1,0 +1,20 @@
+"""Errors of the ingest package; each message says what the instructor can do about it."""
+
+from __future__ import annotations
+
+
+class IngestError(Exception):
+    """Root of everything ingest raises on purpose."""
+
+
+class UnreadableFileError(IngestError):
+    """One file could not be read. The ingest goes on with the others and keeps its old chunks."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        super().__init__(f"{source}: {reason}")
+        self.source = source
+        self.reason = reason
+
+
+class SourceFolderError(IngestError):
+    """A course's source folder is missing or is not a folder."""

@@ -1,0 +1,148 @@
+"""HTML: one section per `<section id>` (Sphinx, most static-site generators), else per heading.
+
+Only the main content is read: navigation, headers, footers and scripts would make every
+page look alike to the search.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from bs4 import BeautifulSoup, Tag
+
+from models import Locator, Section, SourceDoc
+from ingest.loaders.slugs import SlugMaker
+from ingest.loaders.textfile import decode_text, read_bytes, tidy, title_from_stem
+
+HEADINGS = ["h1", "h2", "h3", "h4", "h5", "h6"]
+CLUTTER = ["script", "style", "nav", "header", "footer", "aside", "noscript", "template", "form"]
+META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_\-]+)""", re.IGNORECASE)
+BLOCKS = {"p", "pre", "li", "div", "tr", "dt", "dd", "blockquote", "table", "ul", "ol", "dl", "figure"}
+
+
+def load_html(path: Path, source: str) -> SourceDoc:
+    data = read_bytes(path, source)
+    declared = META_CHARSET.search(data[:4096])
+    text = decode_text(data, source, declared.group(1).decode().lower() if declared else "utf-8-sig")
+    soup = BeautifulSoup(text, "lxml")
+    main = _main_content(soup)
+    for tag in main.find_all(CLUTTER):
+        tag.decompose()
+    for link in main.select("a.headerlink"):
+        link.decompose()
+    title = _title(soup, main, path)
+    sections = _by_sections(main, title) if main.find("section", id=True) else _by_headings(main, title)
+    return SourceDoc(source=source, kind="html", title=title, sections=sections)
+
+
+def _main_content(soup: BeautifulSoup) -> Tag:
+    for selector in ("main", "[role=main]", "article", "div.body"):
+        found = soup.select_one(selector)
+        if found is not None:
+            return found
+    return soup.body or soup
+
+
+def _title(soup: BeautifulSoup, main: Tag, path: Path) -> str:
+    h1 = main.find("h1") or soup.find("h1")
+    if h1 is not None and h1.get_text(strip=True):
+        return _heading_text(h1)
+    if soup.title is not None and soup.title.get_text(strip=True):
+        return soup.title.get_text(" ", strip=True)
+    return title_from_stem(path)
+
+
+def _heading_text(tag: Tag) -> str:
+    return " ".join(tag.get_text(" ", strip=True).replace("¶", "").split())
+
+
+def _by_sections(main: Tag, title: str) -> list[Section]:
+    sections = []
+    for element in main.find_all("section", id=True):
+        headings = [_heading_text(h) for h in _section_headings(element)]
+        if headings and headings[0] == title:
+            headings = headings[1:]
+        text = _text_outside_subsections(element)
+        if text:
+            sections.append(Section(text=text, locator=Locator(anchor=element["id"]), headings=tuple(headings)))
+    return sections
+
+
+def _section_headings(section: Tag) -> list[Tag]:
+    """The heading of this section and of every section around it, outermost first."""
+    chain = [section, *[s for s in section.find_parents("section") if s.get("id")]]
+    found = []
+    for element in reversed(chain):
+        heading = element.find(HEADINGS)
+        if heading is not None and heading.find_parent("section") is element:
+            found.append(heading)
+    return found
+
+
+def _text_outside_subsections(section: Tag) -> str:
+    """The section's own text; nested sections are sections of their own."""
+    own = BeautifulSoup(str(section), "lxml").find("section")
+    for nested in own.find_all("section", id=True):
+        nested.decompose()
+    heading = own.find(HEADINGS)
+    if heading is not None:
+        heading.decompose()
+    return _block_text(own)
+
+
+def _by_headings(main: Tag, title: str) -> list[Section]:
+    """Split the page at every heading; the text before the first one is a section too."""
+    slug = SlugMaker()
+    sections: list[Section] = []
+    path: list[tuple[int, str]] = []
+    current: list[str] = []
+    anchor: str | None = None
+
+    def close() -> None:
+        text = tidy("\n".join(current))
+        if text:
+            trail = tuple(h for level, h in path if not (level == 1 and h == title))
+            sections.append(Section(text=text, locator=Locator(anchor=anchor), headings=trail))
+        current.clear()
+
+    for element in main.find_all(HEADINGS + sorted(BLOCKS)):
+        if element.name in HEADINGS:
+            close()
+            level, heading = int(element.name[1]), _heading_text(element)
+            path = [(lvl, h) for lvl, h in path if lvl < level] + [(level, heading)]
+            anchor = _heading_anchor(element) or slug(heading)
+        elif not element.find_parent(sorted(BLOCKS)) or element.name == "pre":
+            if element.find_parent("pre") is None:
+                current.append(_block_text(element))
+    close()
+    return sections
+
+
+def _heading_anchor(heading: Tag) -> str | None:
+    if heading.get("id"):
+        return heading["id"]
+    inner = heading.find("a", attrs={"id": True}) or heading.find("a", attrs={"name": True})
+    if inner is not None:
+        return inner.get("id") or inner.get("name")
+    parent = heading.parent
+    if isinstance(parent, Tag) and parent.get("id") and parent.find(HEADINGS) is heading:
+        return parent["id"]
+    return None
+
+
+def _block_text(element: Tag) -> str:
+    """Text with paragraph and line structure kept; code blocks keep their indentation."""
+    for pre in element.find_all("pre"):
+        pre.replace_with("\n```\n" + pre.get_text().rstrip("\n") + "\n```\n")
+    for br in element.find_all("br"):
+        br.replace_with("\n")
+    for block in element.find_all(sorted(BLOCKS - {"pre"})):
+        block.insert_before("\n\n")
+        block.insert_after("\n\n")
+    lines = [" ".join(line.split()) if not line.startswith(" ") else line.rstrip() for line in element.get_text().split("\n")]
+    return tidy(_rejoin_code("\n".join(lines)))
+
+
+def _rejoin_code(text: str) -> str:
+    return re.sub(r"\n{2,}```\n", "\n\n```\n", text)

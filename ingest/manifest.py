@@ -1,0 +1,111 @@
+"""The change manifest: what each course's index holds, file by file, in SQLite.
+
+An entry moves forward only after the index write for that file succeeded, so a
+crash or a failed file never makes the manifest claim more than the index has.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+
+from models import IngestReport
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    course TEXT NOT NULL,
+    source TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    chunks INTEGER NOT NULL,
+    ingested_at REAL NOT NULL,
+    PRIMARY KEY (course, source)
+);
+CREATE TABLE IF NOT EXISTS courses (
+    course TEXT PRIMARY KEY,
+    fingerprint TEXT,
+    sources TEXT,
+    last_report TEXT,
+    last_ingest_at REAL
+);
+"""
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    sha256: str
+    chunks: int
+
+
+@dataclass(frozen=True)
+class CourseRecord:
+    fingerprint: str | None
+    sources: list[str]
+    last_report: IngestReport | None
+    last_ingest_at: float | None
+
+
+class Manifest:
+    """Per-course file hashes, the index fingerprint, remembered sources and the last report."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(self.path, timeout=30)
+        connection.executescript(SCHEMA)
+        return connection
+
+    def files(self, course: str) -> dict[str, FileRecord]:
+        with closing(self._connect()) as db:
+            rows = db.execute("SELECT source, sha256, chunks FROM files WHERE course = ?", (course,)).fetchall()
+        return {source: FileRecord(sha256, chunks) for source, sha256, chunks in rows}
+
+    def record_file(self, course: str, source: str, sha256: str, chunks: int) -> None:
+        with closing(self._connect()) as db, db:
+            db.execute(
+                "INSERT OR REPLACE INTO files (course, source, sha256, chunks, ingested_at) VALUES (?, ?, ?, ?, ?)",
+                (course, source, sha256, chunks, time.time()),
+            )
+
+    def forget_file(self, course: str, source: str) -> None:
+        with closing(self._connect()) as db, db:
+            db.execute("DELETE FROM files WHERE course = ? AND source = ?", (course, source))
+
+    def course(self, course: str) -> CourseRecord:
+        with closing(self._connect()) as db:
+            row = db.execute(
+                "SELECT fingerprint, sources, last_report, last_ingest_at FROM courses WHERE course = ?", (course,)
+            ).fetchone()
+        if row is None:
+            return CourseRecord(None, [], None, None)
+        fingerprint, sources, report, at = row
+        return CourseRecord(
+            fingerprint,
+            json.loads(sources or "[]"),
+            IngestReport.model_validate_json(report) if report else None,
+            at,
+        )
+
+    def reset_course(self, course: str, fingerprint: str, sources: list[str]) -> None:
+        """Forget every file of a course: its index is being rebuilt from nothing."""
+        with closing(self._connect()) as db, db:
+            db.execute("DELETE FROM files WHERE course = ?", (course,))
+            db.execute(
+                "INSERT INTO courses (course, fingerprint, sources) VALUES (?, ?, ?) "
+                "ON CONFLICT(course) DO UPDATE SET fingerprint = excluded.fingerprint, sources = excluded.sources",
+                (course, fingerprint, json.dumps(sources)),
+            )
+
+    def record_run(self, report: IngestReport, sources: list[str]) -> None:
+        with closing(self._connect()) as db, db:
+            db.execute(
+                "INSERT INTO courses (course, sources, last_report, last_ingest_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(course) DO UPDATE SET sources = excluded.sources, last_report = excluded.last_report, "
+                "last_ingest_at = excluded.last_ingest_at",
+                (report.course, json.dumps(sources), report.model_dump_json(), time.time()),
+            )

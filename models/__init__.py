@@ -1,0 +1,23 @@
+"""The shared vocabulary of AI Mentor: plain pydantic types that every layer speaks.
+
+Nothing here imports another package of ours, a platform SDK or a model library.
+"""
+
+from models.course import Course
+from models.documents import Chunk, DocumentKind, Locator, Section, SourceDoc
+from models.ingest import FileFailure, IngestReport
+from models.search import SearchHit, SearchMode, SearchResult
+
+__all__ = [
+    "Chunk",
+    "Course",
+    "DocumentKind",
+    "FileFailure",
+    "IngestReport",
+    "Locator",
+    "SearchHit",
+    "SearchMode",
+    "SearchResult",
+    "Section",
+    "SourceDoc",
+]

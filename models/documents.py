@@ -1,0 +1,85 @@
+"""Documents as loaders see them, and the chunks the index stores."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+DocumentKind = Literal["pdf", "pptx", "docx", "html", "markdown", "text", "notebook"]
+
+
+class Locator(BaseModel):
+    """Where in a file a piece of text sits: what a citation link points at.
+
+    `page` is the 1-based PDF page or slide number; `anchor` an HTML id or a heading
+    slug; `cell` the 1-based notebook cell. A plain text file has none of them.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    page: int | None = None
+    anchor: str | None = None
+    cell: int | None = None
+
+    def fragment(self) -> str:
+        """The URL fragment a browser understands: `page=N` for PDFs, the anchor otherwise."""
+        if self.anchor:
+            return self.anchor
+        if self.page is not None:
+            return f"page={self.page}"
+        return ""
+
+    def describe(self) -> str:
+        """A short human label, e.g. `p. 3`, `slide 4`, `#loops`, `cell 7`."""
+        if self.page is not None:
+            return f"p. {self.page}"
+        if self.cell is not None:
+            return f"cell {self.cell}"
+        if self.anchor:
+            return f"#{self.anchor}"
+        return ""
+
+
+class Section(BaseModel):
+    """One page, slide, heading section or notebook cell group of a document."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    locator: Locator = Locator()
+    headings: tuple[str, ...] = ()
+    """The heading path this section sits under, outermost first, its own heading last."""
+
+
+class SourceDoc(BaseModel):
+    """A whole file as a loader read it: a title and its sections in reading order."""
+
+    source: str
+    """Path relative to the course root, with forward slashes."""
+    kind: DocumentKind
+    title: str
+    sections: list[Section]
+
+
+class Chunk(BaseModel):
+    """A piece of a document small enough for the embedder to read whole."""
+
+    id: str
+    course: str
+    source: str
+    title: str
+    headings: tuple[str, ...] = ()
+    text: str
+    locator: Locator
+    url: str | None = None
+    file_hash: str
+
+    def embedding_text(self) -> str:
+        """The text the embedder sees: the heading path first, then the chunk.
+
+        Students ask in their own words; the heading names the topic even where the
+        chunk's body never does.
+        """
+        context = " > ".join(h for h in (self.title, *self.headings) if h)
+        return f"{context}\n{self.text}" if context else self.text

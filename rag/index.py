@@ -1,0 +1,322 @@
+"""The course index in Milvus: one collection per course, dense and BM25 search, fused.
+
+The same code serves Milvus Lite (a local database path) and a Milvus server (an
+http(s) or tcp URI). BM25 needs Milvus >= 2.5 or Milvus Lite; an older server gets
+dense search only, with one logged notice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from models import Chunk, Locator, SearchHit, SearchMode
+from rag.errors import IndexUnavailableError, UnknownCourseIndexError
+from rag.milvus_lock import MilvusLiteLock
+
+log = logging.getLogger(__name__)
+
+OUTPUT_FIELDS = ["source", "title", "headings", "locator", "url", "text"]
+# Milvus caps a VARCHAR at 65,535 bytes.
+MAX_VARCHAR = 65_535
+INSERT_BATCH = 256
+# Words that carry no topic in a student's question ("why does my ... keep ...").
+STOP_WORDS = sorted(
+    """a about above after again all am an and any are as at be because been before being below between both but
+    by can could did do does doing down during each few for from further had has have having he her here hers him
+    his how i if in into is it its itself just me more most my myself no nor not now of off on once only or other
+    our ours out over own same she should so some such than that the their theirs them then there these they this
+    those through to too under until up very was we were what when where which while who whom why will with would
+    you your yours yourself""".split()
+)
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """How dense and BM25 results are combined in hybrid search."""
+
+    method: str = "weighted"
+    """`weighted` (normalised scores, weighted sum) or `rrf` (reciprocal rank fusion)."""
+    dense_weight: float = 0.7
+    rrf_k: int = 60
+
+
+def collection_name(course: str) -> str:
+    return "mentor_" + re.sub(r"[^0-9A-Za-z_]", "_", course)
+
+
+def is_local_uri(uri: str) -> bool:
+    """A Milvus Lite database path rather than a server address."""
+    return "://" not in uri
+
+
+class MilvusIndex:
+    """Reads and writes course chunks in Milvus.
+
+    Construction is cheap; `connect()` opens the database (or reaches the server) once.
+
+    >>> index = MilvusIndex(".mentor/milvus.db")
+    >>> index.search("cs101", "what does break do?", vector, k=5)   # doctest: +SKIP
+    """
+
+    def __init__(self, uri: str, token: str | None = None, timeout: float = 10.0) -> None:
+        self.uri = uri
+        self._token = token
+        self._timeout = timeout
+        self._client: Any = None
+        self._lock = MilvusLiteLock(Path(uri).resolve()) if is_local_uri(uri) else None
+        self._server_has_bm25: bool | None = None
+        self._collection_has_bm25: dict[str, bool] = {}
+        self._noticed_dense_only = False
+
+    @property
+    def is_local(self) -> bool:
+        return self._lock is not None
+
+    def connect(self) -> None:
+        if self._client is not None:
+            return
+        from pymilvus import MilvusClient
+        from pymilvus.exceptions import MilvusException
+
+        if self._lock is not None:
+            self._lock.acquire()
+            Path(self.uri).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._client = MilvusClient(uri=self.uri, token=self._token or "", timeout=self._timeout)
+            version = self._client.get_server_version()
+        except MilvusException as exc:
+            self.close()
+            where = f"the Milvus Lite database {self.uri}" if self.is_local else f"Milvus at {self.uri}"
+            raise IndexUnavailableError(
+                f"Cannot open {where}: {exc.message or exc}. "
+                + ("Is another program using it?" if self.is_local else "Is the server running? Check MENTOR_MILVUS_URI.")
+            ) from exc
+        self._server_has_bm25 = _supports_bm25(str(version))
+        log.debug("connected to %s (Milvus %s, BM25 %s)", self.uri, version, self._server_has_bm25)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self._lock is not None:
+            self._lock.release()
+
+    @property
+    def client(self) -> Any:
+        self.connect()
+        return self._client
+
+    # -- collections ------------------------------------------------------------------
+
+    def has_course(self, course: str) -> bool:
+        return bool(self.client.has_collection(collection_name(course)))
+
+    def ensure_course(self, course: str, dimension: int) -> None:
+        """Create the course's collection if it is missing, and make sure it is loaded."""
+        name = collection_name(course)
+        if not self.client.has_collection(name):
+            self._create(name, dimension)
+        self._load(name)
+
+    def drop_course(self, course: str) -> None:
+        name = collection_name(course)
+        if self.client.has_collection(name):
+            self.client.drop_collection(name)
+        self._collection_has_bm25.pop(name, None)
+
+    def _create(self, name: str, dimension: int) -> None:
+        from pymilvus import DataType, Function, FunctionType, MilvusClient
+
+        with_bm25 = bool(self._server_has_bm25)
+        schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=64)
+        schema.add_field("source", DataType.VARCHAR, max_length=2048)
+        schema.add_field("file_hash", DataType.VARCHAR, max_length=64)
+        schema.add_field("title", DataType.VARCHAR, max_length=2048)
+        schema.add_field("headings", DataType.VARCHAR, max_length=4096)
+        schema.add_field("locator", DataType.VARCHAR, max_length=1024)
+        schema.add_field("url", DataType.VARCHAR, max_length=4096)
+        schema.add_field("text", DataType.VARCHAR, max_length=MAX_VARCHAR)
+        schema.add_field("dense", DataType.FLOAT_VECTOR, dim=dimension)
+        index_params = self.client.prepare_index_params()
+        index_params.add_index("dense", index_type="HNSW", metric_type="COSINE", params={"M": 16, "efConstruction": 200})
+        if with_bm25:
+            # BM25 reads the heading path too: a section's heading often names the topic its body never repeats.
+            schema.add_field(
+                "search_text",
+                DataType.VARCHAR,
+                max_length=MAX_VARCHAR,
+                enable_analyzer=True,
+                analyzer_params={"tokenizer": "standard", "filter": ["lowercase", {"type": "stop", "stop_words": STOP_WORDS}]},
+            )
+            schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+            schema.add_function(
+                Function(name="bm25", function_type=FunctionType.BM25, input_field_names=["search_text"], output_field_names=["sparse"])
+            )
+            index_params.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+        self.client.create_collection(name, schema=schema, index_params=index_params, consistency_level="Strong")
+        self._collection_has_bm25[name] = with_bm25
+
+    def _load(self, name: str) -> None:
+        # Milvus Lite reopens collections released; a server may have released them too.
+        state = self.client.get_load_state(name).get("state")
+        if getattr(state, "name", str(state)) != "Loaded":
+            self.client.load_collection(name)
+
+    def _has_bm25(self, name: str) -> bool:
+        if name not in self._collection_has_bm25:
+            fields = self.client.describe_collection(name).get("fields", [])
+            self._collection_has_bm25[name] = any(field["name"] == "sparse" for field in fields)
+        return self._collection_has_bm25[name]
+
+    # -- writes -------------------------------------------------------------------------
+
+    def write_document(self, course: str, source: str, chunks: list[Chunk], vectors: list[list[float]]) -> None:
+        """Replace one document's chunks: the new ones land before the old ones go.
+
+        A search running meanwhile sees the old version, both, or the new one, never
+        neither; a crash between the two steps leaves stale rows that the next write of
+        the same file removes.
+        """
+        name = collection_name(course)
+        with_bm25 = self._has_bm25(name)
+        rows = [_row(chunk, vector, with_bm25) for chunk, vector in zip(chunks, vectors, strict=True)]
+        for start in range(0, len(rows), INSERT_BATCH):
+            self.client.upsert(name, rows[start : start + INSERT_BATCH])
+        keep = {chunk.file_hash for chunk in chunks}
+        stale = f"source == {_literal(source)}"
+        if keep:
+            stale += f" and file_hash not in {_literal(sorted(keep))}"
+        self.client.delete(name, filter=stale)
+
+    def delete_document(self, course: str, source: str) -> None:
+        self.client.delete(collection_name(course), filter=f"source == {_literal(source)}")
+
+    def finalize(self, course: str) -> None:
+        """Seal new rows into indexed segments; until then Milvus Lite scans them row by row."""
+        self.client.flush(collection_name(course))
+
+    # -- reads --------------------------------------------------------------------------
+
+    def count_chunks(self, course: str) -> int:
+        name = collection_name(course)
+        if not self.client.has_collection(name):
+            return 0
+        self._load(name)
+        rows = self.client.query(name, filter="", output_fields=["count(*)"])
+        return int(rows[0]["count(*)"]) if rows else 0
+
+    def search(
+        self,
+        course: str,
+        query: str,
+        vector: list[float],
+        *,
+        k: int = 5,
+        mode: SearchMode = "hybrid",
+        fusion: Fusion = Fusion(),
+        candidates: int | None = None,
+    ) -> list[SearchHit]:
+        """The k best sections for a query, at most one hit per page or section."""
+        name = collection_name(course)
+        if not self.client.has_collection(name):
+            raise UnknownCourseIndexError(
+                f"The course {course!r} has no index yet: run `mentor ingest --course {course}` first."
+            )
+        self._load(name)
+        if mode != "dense" and not self._has_bm25(name):
+            if not self._noticed_dense_only:
+                log.warning("Milvus at %s has no BM25 (it needs Milvus >= 2.5): searching dense vectors only", self.uri)
+                self._noticed_dense_only = True
+            mode = "dense"
+        limit = candidates or k * 3
+        raw = self._search(name, query, vector, limit, mode, fusion)
+        return _distinct_sections(raw, k, negated=mode == "bm25")
+
+    def _search(self, name: str, query: str, vector: list[float], limit: int, mode: SearchMode, fusion: Fusion) -> list[dict]:
+        from pymilvus import AnnSearchRequest, RRFRanker, WeightedRanker
+
+        dense_params = {"metric_type": "COSINE", "params": {"ef": max(64, limit)}}
+        bm25_params = {"metric_type": "BM25"}
+        if mode == "dense":
+            result = self.client.search(name, [vector], anns_field="dense", limit=limit, search_params=dense_params, output_fields=OUTPUT_FIELDS)
+        elif mode == "bm25":
+            result = self.client.search(name, [query], anns_field="sparse", limit=limit, search_params=bm25_params, output_fields=OUTPUT_FIELDS)
+        else:
+            requests = [
+                AnnSearchRequest([vector], "dense", dense_params, limit),
+                AnnSearchRequest([query], "sparse", bm25_params, limit),
+            ]
+            ranker = (
+                RRFRanker(fusion.rrf_k)
+                if fusion.method == "rrf"
+                else WeightedRanker(fusion.dense_weight, 1.0 - fusion.dense_weight, norm_score=True)
+            )
+            result = self.client.hybrid_search(name, requests, ranker, limit=limit, output_fields=OUTPUT_FIELDS)
+        return list(result[0]) if result else []
+
+
+def _supports_bm25(version: str) -> bool:
+    if version.startswith("milvus_lite"):
+        return True
+    match = re.search(r"(\d+)\.(\d+)", version)
+    return bool(match) and (int(match[1]), int(match[2])) >= (2, 5)
+
+
+def _literal(value: object) -> str:
+    """A Milvus filter literal; JSON's escaping is what the expression parser reads."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _clip(text: str, limit: int = MAX_VARCHAR) -> str:
+    encoded = text.encode()
+    return text if len(encoded) <= limit else encoded[:limit].decode(errors="ignore")
+
+
+def _row(chunk: Chunk, vector: list[float], with_bm25: bool) -> dict[str, object]:
+    row: dict[str, object] = {
+        "id": chunk.id,
+        "source": _clip(chunk.source, 2048),
+        "file_hash": chunk.file_hash,
+        "title": _clip(chunk.title, 2048),
+        "headings": _clip(json.dumps(list(chunk.headings), ensure_ascii=False), 4096),
+        "locator": chunk.locator.model_dump_json(exclude_none=True),
+        "url": _clip(chunk.url or "", 4096),
+        "text": _clip(chunk.text),
+        "dense": vector,
+    }
+    if with_bm25:
+        row["search_text"] = _clip(chunk.embedding_text())
+    return row
+
+
+def _distinct_sections(raw: list[dict], k: int, negated: bool) -> list[SearchHit]:
+    """Keep the best chunk of each page or section, so k hits point at k places."""
+    hits: list[SearchHit] = []
+    seen: set[tuple[str, str]] = set()
+    for item in raw:
+        entity = item["entity"]
+        key = (entity["source"], entity["locator"])
+        if key in seen:
+            continue
+        seen.add(key)
+        hits.append(
+            SearchHit(
+                source=entity["source"],
+                title=entity["title"],
+                headings=tuple(json.loads(entity["headings"] or "[]")),
+                locator=Locator.model_validate_json(entity["locator"]),
+                url=entity["url"] or None,
+                # Milvus Lite reports BM25 scores negated; a BM25 score is never below zero.
+                score=abs(float(item["distance"])) if negated else float(item["distance"]),
+                text=entity["text"],
+            )
+        )
+        if len(hits) == k:
+            break
+    return hits

@@ -1,0 +1,123 @@
+"""The `mentor` command line, end to end on Milvus Lite and the packaged MiniLM."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
+from rag.milvus_lock import MilvusLiteLock
+from tests.conftest import free_port
+
+LOOPS = "# Loops\n\n## Break\n\nThe break statement stops the innermost loop early.\n\n## Range\n\nrange(5) counts from 0 to 4.\n"
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    monkeypatch.chdir(tmp_path)
+    for name in list(os.environ):
+        if name.startswith("MENTOR_"):
+            monkeypatch.delenv(name)
+    return {"MENTOR_DATA_DIR": str(tmp_path / "state")}
+
+
+@pytest.fixture
+def materials(tmp_path: Path) -> Path:
+    root = tmp_path / "notes"
+    root.mkdir()
+    (root / "loops.md").write_text(LOOPS, encoding="utf-8")
+    return root
+
+
+def mentor(env: dict[str, str], *args: str, stdin: str | None = None):
+    return CliRunner().invoke(app, list(args), env=env, input=stdin, catch_exceptions=False)
+
+
+def test_ingest_a_folder_then_search_it_as_json(env: dict[str, str], materials: Path) -> None:
+    ingested = mentor(env, "ingest", str(materials))
+    assert ingested.exit_code == 0, ingested.output
+    assert "default: 1 added, 0 changed, 0 removed, 0 unchanged, 0 failed; 2 chunks written" in ingested.output
+
+    found = mentor(env, "search", "how do I leave a loop early?", "--json", "-k", "1")
+    assert found.exit_code == 0, found.output
+    result = json.loads(found.output)
+    assert result["query"] == "how do I leave a loop early?"
+    (hit,) = result["hits"]
+    assert set(hit) == {"source", "page", "anchor", "title", "url", "score", "text"}
+    assert (hit["source"], hit["anchor"], hit["page"], hit["url"]) == ("loops.md", "break", None, None)
+
+    again = mentor(env, "ingest")
+    assert "0 added, 0 changed, 0 removed, 1 unchanged" in again.output, "the folder given once is remembered"
+
+
+def test_search_reads_questions_from_stdin_one_json_line_each(env: dict[str, str], materials: Path) -> None:
+    mentor(env, "ingest", str(materials))
+    result = mentor(env, "search", "-", "--json", "-k", "1", stdin="how do I leave a loop early?\n\nwhat does range(5) give?\n")
+    lines = [json.loads(line) for line in result.output.splitlines()]
+    assert [line["hits"][0]["anchor"] for line in lines] == ["break", "range"]
+
+
+def test_status_shows_documents_chunks_and_the_last_ingest(env: dict[str, str], materials: Path) -> None:
+    mentor(env, "ingest", str(materials))
+    status = json.loads(mentor(env, "status", "--json").output)
+    (course,) = status["courses"]
+    assert (course["course"], course["documents"], course["chunks"]) == ("default", 1, 2)
+    assert course["sources"] == [str(materials.resolve())]
+    assert course["last_report"]["added"] == ["loops.md"]
+    assert status["index"].endswith("state/milvus.db")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("search", "   "), "The question is empty"),
+        (("search", "loops", "--course", "cs999"), "No course named 'cs999'"),
+        (("search", "loops"), "has no index yet: run `mentor ingest --course default`"),
+        (("ingest", "does-not-exist"), "Source folder not found"),
+        (("search", "loops", "--mode", "fuzzy"), "--mode must be hybrid, dense or bm25"),
+    ],
+)
+def test_bad_input_gets_one_clear_line_and_exit_code_2(env: dict[str, str], args: tuple[str, ...], message: str) -> None:
+    result = mentor(env, *args)
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.split())
+    assert "Traceback" not in result.output
+
+
+def test_a_failed_file_is_reported_and_sets_exit_code_1(env: dict[str, str], materials: Path) -> None:
+    (materials / "broken.pdf").write_bytes(b"not a pdf at all")
+    result = mentor(env, "ingest", str(materials))
+    assert result.exit_code == 1
+    assert "1 added" in result.output and "failed broken.pdf:" in result.output
+
+
+def test_a_milvus_uri_that_does_not_answer(env: dict[str, str], materials: Path) -> None:
+    env = {**env, "MENTOR_MILVUS_URI": f"http://127.0.0.1:{free_port()}", "MENTOR_MILVUS_TIMEOUT": "2"}
+    result = mentor(env, "ingest", str(materials))
+    assert result.exit_code == 2
+    assert "Cannot open Milvus at http://127.0.0.1:" in " ".join(result.output.split())
+
+
+def test_a_second_process_is_told_who_holds_the_database(env: dict[str, str], tmp_path: Path) -> None:
+    holder = MilvusLiteLock(tmp_path / "state" / "milvus.db")
+    holder.acquire()
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "status"],
+            env={**os.environ, **env, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        holder.release()
+    message = " ".join(result.stderr.split())
+    assert result.returncode == 2, result.stderr
+    assert f"is open in process {os.getpid()}" in message
+    assert "MENTOR_MILVUS_URI" in message and "Traceback" not in message

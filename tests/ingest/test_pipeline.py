@@ -1,0 +1,175 @@
+"""Incremental ingest with the real loaders, the real MiniLM and Milvus Lite."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from reportlab.lib.pagesizes import A4
+from reportlab.pdfgen import canvas
+
+from ingest.chunker import ChunkingPolicy
+from ingest.errors import SourceFolderError
+from ingest.manifest import Manifest
+from ingest.pipeline import IngestPipeline
+from models import Course
+from rag.embedder import EmbedderInfo, SentenceTransformerEmbedder
+from rag.index import MilvusIndex
+
+PAGES = [
+    "Reading a traceback. The last line names the exception type and its message.",
+    "Opening a file with mode w truncates it: everything that was in it is gone.",
+    "Use pathlib.Path to join folder names instead of gluing strings together.",
+]
+
+
+class CountingEmbedder:
+    """The real embedder, counting what it is asked to embed."""
+
+    def __init__(self, inner: SentenceTransformerEmbedder) -> None:
+        self.inner = inner
+        self.embedded: list[str] = []
+
+    @property
+    def info(self) -> EmbedderInfo:
+        return self.inner.info
+
+    @property
+    def max_tokens(self) -> int:
+        return self.inner.max_tokens
+
+    def fingerprint(self) -> str:
+        return self.inner.fingerprint()
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        return self.inner.count_tokens(texts)
+
+    def token_spans(self, text: str) -> list[tuple[int, int]]:
+        return self.inner.token_spans(text)
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        self.embedded += texts
+        return self.inner.embed_documents(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.inner.embed_query(text)
+
+
+def write_pdf(path: Path, pages: list[str]) -> None:
+    pdf = canvas.Canvas(str(path), pagesize=A4)
+    pdf.setTitle("Lecture 5: Errors and files")
+    for text in pages:
+        pdf.drawString(72, 760, text)
+        pdf.showPage()
+    pdf.save()
+
+
+@pytest.fixture
+def course_dir(tmp_path: Path) -> Path:
+    root = tmp_path / "materials"
+    (root / "week2").mkdir(parents=True)
+    (root / "week2" / "loops.md").write_text(
+        "# Loops\n\n## Break\n\nThe break statement stops the innermost loop early.\n\n"
+        "## Continue\n\nThe continue statement skips to the next iteration.\n",
+        encoding="utf-8",
+    )
+    (root / "syllabus.txt").write_text("Office hours are on Tuesdays at 3 pm in room 204.\n", encoding="utf-8")
+    write_pdf(root / "errors.pdf", PAGES)
+    (root / "diagram.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
+    return root
+
+
+@pytest.fixture
+def pipeline(tmp_path: Path, lite_index: MilvusIndex, embedder: SentenceTransformerEmbedder) -> IngestPipeline:
+    return IngestPipeline(lite_index, CountingEmbedder(embedder), Manifest(tmp_path / "catalog.sqlite"), ChunkingPolicy())
+
+
+def course(root: Path) -> Course:
+    return Course(name="cs101", sources=(root,), base_url="https://cs101.example.edu/notes")
+
+
+def top_hit(pipeline: IngestPipeline, query: str):
+    hits = pipeline.index.search("cs101", query, pipeline.embedder.embed_query(query), k=1)
+    return hits[0] if hits else None
+
+
+def test_a_full_ingest_indexes_every_readable_file_with_its_links(pipeline: IngestPipeline, course_dir: Path) -> None:
+    report = pipeline.ingest(course(course_dir))
+    assert sorted(report.added) == ["errors.pdf", "syllabus.txt", "week2/loops.md"]
+    assert report.skipped == ["diagram.png"]
+    assert report.failed == []
+    assert report.chunks_written == pipeline.index.count_chunks("cs101") == 6
+    hit = top_hit(pipeline, "what happens to my file when I open it for writing?")
+    assert (hit.source, hit.locator.page, hit.url) == ("errors.pdf", 2, "https://cs101.example.edu/notes/errors.pdf#page=2")
+    hit = top_hit(pipeline, "how do I get out of a loop before it ends")
+    assert (hit.locator.anchor, hit.url) == ("break", "https://cs101.example.edu/notes/week2/loops.md#break")
+
+
+def test_nothing_changed_means_nothing_parsed_or_embedded(
+    pipeline: IngestPipeline, course_dir: Path, lite_index: MilvusIndex, tmp_path: Path
+) -> None:
+    pipeline.ingest(course(course_dir))
+    cold = SentenceTransformerEmbedder()
+    again = IngestPipeline(lite_index, cold, Manifest(tmp_path / "catalog.sqlite"), ChunkingPolicy()).ingest(course(course_dir))
+    assert sorted(again.unchanged) == ["errors.pdf", "syllabus.txt", "week2/loops.md"]
+    assert again.added == again.changed == again.removed == [] and again.chunks_written == 0
+    assert cold._model is None, "an unchanged course never even loads the embedding model"
+
+
+def test_an_edited_file_alone_is_embedded_again(pipeline: IngestPipeline, course_dir: Path) -> None:
+    pipeline.ingest(course(course_dir))
+    pipeline.embedder.embedded.clear()
+    (course_dir / "syllabus.txt").write_text("Office hours moved to Thursdays at 10 am in room 118.\n", encoding="utf-8")
+    report = pipeline.ingest(course(course_dir))
+    assert report.changed == ["syllabus.txt"] and len(report.unchanged) == 2
+    assert len(pipeline.embedder.embedded) == 1 and "Thursdays" in pipeline.embedder.embedded[0]
+    assert pipeline.index.count_chunks("cs101") == 6
+    assert "Thursdays" in top_hit(pipeline, "when are office hours?").text
+
+
+def test_a_deleted_file_disappears_from_the_index(pipeline: IngestPipeline, course_dir: Path) -> None:
+    pipeline.ingest(course(course_dir))
+    (course_dir / "errors.pdf").unlink()
+    report = pipeline.ingest(course(course_dir))
+    assert report.removed == ["errors.pdf"] and report.chunks_removed == 3
+    assert pipeline.index.count_chunks("cs101") == 3
+    assert "errors.pdf" not in pipeline.manifest.files("cs101")
+
+
+def test_a_corrupted_file_keeps_its_old_chunks_and_is_retried(pipeline: IngestPipeline, course_dir: Path) -> None:
+    pipeline.ingest(course(course_dir))
+    good_hash = pipeline.manifest.files("cs101")["errors.pdf"].sha256
+    (course_dir / "errors.pdf").write_bytes(b"%PDF-1.4\n" + b"garbage" * 50)
+    report = pipeline.ingest(course(course_dir))
+    assert [f.source for f in report.failed] == ["errors.pdf"]
+    assert "PDF" in report.failed[0].reason
+    assert pipeline.index.count_chunks("cs101") == 6
+    assert top_hit(pipeline, "open a file for writing").source == "errors.pdf"
+    assert pipeline.manifest.files("cs101")["errors.pdf"].sha256 == good_hash
+    assert [f.source for f in pipeline.ingest(course(course_dir)).failed] == ["errors.pdf"], "tried again next time"
+
+
+def test_bad_files_are_reported_and_the_good_ones_still_land(pipeline: IngestPipeline, course_dir: Path) -> None:
+    (course_dir / "empty.md").write_text("")
+    (course_dir / "binary.txt").write_bytes(b"\x00\x01\x02 not text")
+    (course_dir / "latin1.txt").write_bytes("caf\xe9 au lait".encode("latin-1"))
+    report = pipeline.ingest(course(course_dir))
+    reasons = {f.source: f.reason for f in report.failed}
+    assert set(reasons) == {"empty.md", "binary.txt", "latin1.txt"}
+    assert "empty" in reasons["empty.md"]
+    assert "binary" in reasons["binary.txt"]
+    assert "UTF-8" in reasons["latin1.txt"]
+    assert len(report.added) == 3
+
+
+def test_a_missing_source_folder_is_a_clear_error(pipeline: IngestPipeline, tmp_path: Path) -> None:
+    with pytest.raises(SourceFolderError, match="Source folder not found: .*nowhere"):
+        pipeline.ingest(course(tmp_path / "nowhere"))
+
+
+def test_changing_the_chunking_rebuilds_the_index(pipeline: IngestPipeline, course_dir: Path) -> None:
+    pipeline.ingest(course(course_dir))
+    smaller = IngestPipeline(pipeline.index, pipeline.embedder, pipeline.manifest, ChunkingPolicy(size=64, overlap=8))
+    report = smaller.ingest(course(course_dir))
+    assert len(report.added) == 3 and report.unchanged == []
+    assert pipeline.index.count_chunks("cs101") == report.chunks_written
