@@ -25,8 +25,9 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/mentor ingest examples/course
-	$(BIN)/mentor search "How do I make a loop stop early?"
-	$(BIN)/mentor search "what is the difference between a list and a tuple"
+	$(BIN)/mentor search -k 3 "How do I make a loop stop early?"
+	$(BIN)/mentor search -k 3 "what is the difference between a list and a tuple"
+	$(BIN)/mentor search -k 3 "does opening a file with w delete what was in it?"
 	$(BIN)/mentor status
 
 test: $(STAMP)

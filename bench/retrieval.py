@@ -43,13 +43,13 @@ def main() -> None:
         embed_only = _embedding_alone(mentor, course)
 
         print(f"eval course: {len(report.added)} files, {report.chunks_written} chunks; {len(questions)} answerable questions\n")
-        print(f"{'search':<34} {'hit@1':>6} {'hit@3':>6} {'hit@5':>6} {'MRR@10':>7}")
+        print(f"{'search':<44} {'hit@1':>6} {'hit@3':>6} {'hit@5':>6} {'MRR@10':>7}")
         default = mentor.retriever
         variants = {
             f"project default ({default.mode}, {_describe(default.fusion)})": (default.mode, default.fusion),
             "baseline: dense only": ("dense", default.fusion),
             "baseline: BM25 only": ("bm25", default.fusion),
-            "hybrid, RRF k=60": ("hybrid", Fusion(method="rrf", rrf_k=60)),
+            **{f"hybrid, RRF k={k}": ("hybrid", Fusion(method="rrf", rrf_k=k)) for k in (10, 30, 60, 100)},
             **{
                 f"hybrid, weighted {w:.1f}/{1 - w:.1f}": ("hybrid", Fusion(method="weighted", dense_weight=w))
                 for w in (0.5, 0.6, 0.7, 0.8, 0.9)
@@ -59,7 +59,7 @@ def main() -> None:
             retriever = replace(default, mode=mode, fusion=fusion)
             ranks = [first_gold_rank(q, retriever.search("eval", q.question, k=10).hits) for q in questions]
             s = Scores.of(ranks)
-            print(f"{label:<34} {s.hit1:6.3f} {s.hit3:6.3f} {s.hit5:6.3f} {s.mrr10:7.3f}")
+            print(f"{label:<44} {s.hit1:6.3f} {s.hit3:6.3f} {s.hit5:6.3f} {s.mrr10:7.3f}")
 
         print(f"\nfull ingest {full:.1f} s; embedding the same chunks alone {embed_only:.1f} s: ratio {full / embed_only:.2f} (target <= 1.3)")
         print(f"unchanged re-ingest {unchanged:.3f} s: {100 * unchanged / full:.1f} % of a full ingest (target <= 5 %)")

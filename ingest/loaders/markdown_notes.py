@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 from markdown_it import MarkdownIt
+from markdown_it.token import Token
 
 from models import Locator, Section, SourceDoc
 from ingest.loaders.textfile import read_text, tidy, title_from_stem
@@ -42,8 +43,14 @@ def markdown_headings(text: str) -> list[tuple[int, str, int, int]]:
     found = []
     for i, token in enumerate(tokens):
         if token.type == "heading_open" and token.map:
-            found.append((int(token.tag[1]), tokens[i + 1].content.strip(), token.map[0], token.map[1]))
+            found.append((int(token.tag[1]), _plain(tokens[i + 1]), token.map[0], token.map[1]))
     return found
+
+
+def _plain(inline: Token) -> str:
+    """A heading's text as rendered: `` `set()` `` reads as `set()`, as GitHub slugs it."""
+    parts = [child.content if child.type in ("text", "code_inline") else " " for child in inline.children or [] if child.type != "html_inline"]
+    return " ".join("".join(parts).split()) or inline.content.strip()
 
 
 def _sections(body: str, headings: list[tuple[int, str, int, int]], title: str) -> list[Section]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bs4 import BeautifulSoup, Tag
+from bs4 import BeautifulSoup, Comment, NavigableString, Tag
 
 from models import Locator, Section, SourceDoc
 from ingest.loaders.slugs import SlugMaker
@@ -18,6 +18,7 @@ from ingest.loaders.textfile import decode_text, read_bytes, tidy, title_from_st
 HEADINGS = ["h1", "h2", "h3", "h4", "h5", "h6"]
 CLUTTER = ["script", "style", "nav", "header", "footer", "aside", "noscript", "template", "form"]
 META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_\-]+)""", re.IGNORECASE)
+WHITESPACE = re.compile(r"\s+")
 BLOCKS = {"p", "pre", "li", "div", "tr", "dt", "dd", "blockquote", "table", "ul", "ol", "dl", "figure"}
 
 
@@ -133,16 +134,21 @@ def _heading_anchor(heading: Tag) -> str | None:
 
 def _block_text(element: Tag) -> str:
     """Text with paragraph and line structure kept; code blocks keep their indentation."""
+    for text in element.find_all(string=True):
+        if text.find_parent("pre") is None and isinstance(text, NavigableString) and not isinstance(text, Comment):
+            text.replace_with(WHITESPACE.sub(" ", str(text)))
     for pre in element.find_all("pre"):
-        pre.replace_with("\n```\n" + pre.get_text().rstrip("\n") + "\n```\n")
+        pre.replace_with("\n\n```\n" + pre.get_text().strip("\n") + "\n```\n\n")
     for br in element.find_all("br"):
         br.replace_with("\n")
     for block in element.find_all(sorted(BLOCKS - {"pre"})):
         block.insert_before("\n\n")
         block.insert_after("\n\n")
-    lines = [" ".join(line.split()) if not line.startswith(" ") else line.rstrip() for line in element.get_text().split("\n")]
-    return tidy(_rejoin_code("\n".join(lines)))
-
-
-def _rejoin_code(text: str) -> str:
-    return re.sub(r"\n{2,}```\n", "\n\n```\n", text)
+    lines, in_code = [], False
+    for line in element.get_text().split("\n"):
+        if line.strip().startswith("```"):
+            in_code = not in_code
+            lines.append(line.strip())
+        else:
+            lines.append(line.rstrip() if in_code else line.strip())
+    return tidy("\n".join(lines))
