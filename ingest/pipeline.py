@@ -18,7 +18,7 @@ from rag.embedder import Embedder
 from rag.index import MilvusIndex
 
 # Bump when the collection schema or what is embedded changes: the next ingest rebuilds.
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2
 
 ProgressCallback = Callable[[int, int, str], None]
 """Called with (files done, files to do, current file) as an ingest goes."""

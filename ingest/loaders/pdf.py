@@ -16,6 +16,7 @@ from ingest.loaders.textfile import read_bytes, tidy, title_from_stem
 # "exam-\nple" is one word broken at a line end; "well-\nknown" loses its hyphen too, a fair trade.
 BROKEN_WORD = re.compile(r"(\w)-\n(\w)")
 SPACE_RUNS = re.compile(r"[ \t]{2,}")
+PLACEHOLDER_TITLES = {"untitled", "untitled document", "(anonymous)", "title"}
 
 
 def load_pdf(path: Path, source: str) -> SourceDoc:
@@ -47,5 +48,8 @@ def _read(path: Path, source: str) -> SourceDoc:
             sections.append(Section(text=text, locator=Locator(page=number)))
     if not sections:
         raise UnreadableFileError(source, "no extractable text (a scanned PDF? run OCR first)")
-    metadata_title = (reader.metadata.title if reader.metadata else None) or ""
-    return SourceDoc(source=source, kind="pdf", title=metadata_title.strip() or title_from_stem(path), sections=sections)
+    metadata_title = ((reader.metadata.title if reader.metadata else None) or "").strip()
+    # Many PDF producers fill the title with a placeholder nobody chose.
+    if metadata_title.lower() in PLACEHOLDER_TITLES:
+        metadata_title = ""
+    return SourceDoc(source=source, kind="pdf", title=metadata_title or title_from_stem(path), sections=sections)

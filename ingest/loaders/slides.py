@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 from pptx import Presentation
 from pptx.exc import PackageNotFoundError
 
 from models import Locator, Section, SourceDoc
-from ingest.errors import UnreadableFileError
-from ingest.loaders.textfile import read_bytes, tidy, title_from_stem
+from ingest.loaders.textfile import open_package, tidy, title_from_stem
 
 
 def load_pptx(path: Path, source: str) -> SourceDoc:
-    read_bytes(path, source)
-    try:
-        deck = Presentation(str(path))
-    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise UnreadableFileError(source, f"not a readable PowerPoint file ({type(exc).__name__}: {exc})") from exc
+    deck = open_package(path, source, Presentation, "PowerPoint", (PackageNotFoundError,))
     sections = []
     first_title = None
     for number, slide in enumerate(deck.slides, 1):

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import re
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from ingest.errors import UnreadableFileError
 
+T = TypeVar("T")
 SNIFF_BYTES = 8192
 TRAILING_SPACE = re.compile(r"[ \t]+\n")
 BLANK_RUNS = re.compile(r"\n{3,}")
@@ -20,6 +24,17 @@ def read_bytes(path: Path, source: str) -> bytes:
     if not data.strip():
         raise UnreadableFileError(source, "the file is empty")
     return data
+
+
+def open_package(
+    path: Path, source: str, opener: Callable[[str], T], what: str, errors: tuple[type[Exception], ...]
+) -> T:
+    """Open an Office file (a zip package); a file that is not one is a clear error."""
+    read_bytes(path, source)
+    try:
+        return opener(str(path))
+    except (zipfile.BadZipFile, KeyError, ValueError, *errors) as exc:
+        raise UnreadableFileError(source, f"not a readable {what} file ({type(exc).__name__}: {exc})") from exc
 
 
 def decode_text(data: bytes, source: str, encoding: str = "utf-8-sig") -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 from docx import Document
@@ -11,17 +10,12 @@ from docx.table import Table
 from docx.text.paragraph import Paragraph
 
 from models import Locator, Section, SourceDoc
-from ingest.errors import UnreadableFileError
 from ingest.loaders.slugs import SlugMaker
-from ingest.loaders.textfile import read_bytes, tidy, title_from_stem
+from ingest.loaders.textfile import open_package, tidy, title_from_stem
 
 
 def load_docx(path: Path, source: str) -> SourceDoc:
-    read_bytes(path, source)
-    try:
-        document = Document(str(path))
-    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise UnreadableFileError(source, f"not a readable Word file ({type(exc).__name__}: {exc})") from exc
+    document = open_package(path, source, Document, "Word", (PackageNotFoundError,))
     slug = SlugMaker()
     sections: list[Section] = []
     path_: list[tuple[int, str]] = []

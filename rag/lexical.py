@@ -1,0 +1,35 @@
+"""The text BM25 sees: lowercased words, stop words out, English stems.
+
+Milvus Lite's analyzer only splits and lowercases, so "stopping", "stops" and "stop"
+would be three unrelated terms. Stemming here, on both the stored text and the
+query, gives every Milvus (Lite or server) the same vocabulary.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import snowballstemmer
+
+WORD = re.compile(r"\w+", re.UNICODE)
+# Words that carry no topic in a student's question ("why does my ... keep ...").
+STOP_WORDS = frozenset(
+    """a about above after again all am an and any are as at be because been before being below between both but
+    by can could did do does doing down during each few for from further had has have having he her here hers him
+    his how i if in into is it its itself just me more most my myself no nor not now of off on once only or other
+    our ours out over own same she should so some such than that the their theirs them then there these they this
+    those through to too under until up very was we were what when where which while who whom why will with would
+    you your yours yourself""".split()
+)
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> snowballstemmer.stemmer:
+    return snowballstemmer.stemmer("english")
+
+
+def bm25_text(text: str) -> str:
+    """`"Stopping a loop early"` -> `"stop loop earli"`."""
+    words = [word for word in WORD.findall(text.lower()) if word not in STOP_WORDS]
+    return " ".join(_stemmer().stemWords(words))
