@@ -125,3 +125,9 @@ def test_a_server_that_does_not_answer_gives_a_clear_error() -> None:
     index = MilvusIndex(f"http://127.0.0.1:{free_port()}", timeout=2)
     with pytest.raises(IndexUnavailableError, match=r"Cannot open Milvus at http://127\.0\.0\.1:\d+.*MENTOR_MILVUS_URI"):
         index.connect()
+
+
+def test_a_question_of_stop_words_only_is_searched_densely(lite_index: MilvusIndex, embedder: SentenceTransformerEmbedder) -> None:
+    fill(lite_index, embedder)
+    hits = search(lite_index, embedder, "what is it?", k=2, mode="hybrid")
+    assert len(hits) == 2 and all(-1.0 <= hit.score <= 1.0 for hit in hits)
