@@ -25,10 +25,6 @@ class IngestReport(BaseModel):
     chunks_removed: int = 0
     seconds: float = 0.0
 
-    @property
-    def ok(self) -> bool:
-        return not self.failed
-
     def summary(self) -> str:
         return (
             f"{self.course}: {len(self.added)} added, {len(self.changed)} changed, "

@@ -11,6 +11,10 @@ class IndexUnavailableError(RagError):
     """Milvus cannot be reached, or its database cannot be opened."""
 
 
+class IndexOperationError(RagError):
+    """Milvus refused or failed a read or write after the connection was made."""
+
+
 class IndexLockedError(IndexUnavailableError):
     """A Milvus Lite database is already open in another process."""
 

@@ -7,19 +7,24 @@ dense search only, with one logged notice.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from models import Chunk, Locator, SearchHit, SearchMode
-from rag.errors import IndexUnavailableError, UnknownCourseIndexError
+from rag.errors import IndexOperationError, IndexUnavailableError, UnknownCourseIndexError
 from rag.lexical import bm25_text
 from rag.milvus_lock import MilvusLiteLock
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
 
 OUTPUT_FIELDS = ["source", "title", "headings", "locator", "url", "text"]
 # Milvus caps a VARCHAR at 65,535 bytes.
@@ -37,6 +42,24 @@ class Fusion:
     """
     dense_weight: float = 0.6
     rrf_k: int = 60
+
+
+def _milvus_errors(method: Callable[P, R]) -> Callable[P, R]:
+    """A Milvus failure mid-operation (server gone, disk full) becomes one clear `IndexOperationError`."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        from pymilvus.exceptions import MilvusException
+
+        try:
+            return method(*args, **kwargs)
+        except MilvusException as exc:
+            index = args[0]
+            raise IndexOperationError(
+                f"Milvus at {getattr(index, 'uri', '?')} failed ({method.__name__.replace('_', ' ')}): {exc.message or exc}"
+            ) from exc
+
+    return wrapper
 
 
 def collection_name(course: str) -> str:
@@ -107,9 +130,7 @@ class MilvusIndex:
 
     # -- collections ------------------------------------------------------------------
 
-    def has_course(self, course: str) -> bool:
-        return bool(self.client.has_collection(collection_name(course)))
-
+    @_milvus_errors
     def ensure_course(self, course: str, dimension: int) -> None:
         """Create the course's collection if it is missing, and make sure it is loaded."""
         name = collection_name(course)
@@ -117,6 +138,7 @@ class MilvusIndex:
             self._create(name, dimension)
         self._load(name)
 
+    @_milvus_errors
     def drop_course(self, course: str) -> None:
         name = collection_name(course)
         if self.client.has_collection(name):
@@ -170,6 +192,7 @@ class MilvusIndex:
 
     # -- writes -------------------------------------------------------------------------
 
+    @_milvus_errors
     def write_document(self, course: str, source: str, chunks: list[Chunk], vectors: list[list[float]]) -> None:
         """Replace one document's chunks: the new ones land before the old ones go.
 
@@ -188,15 +211,27 @@ class MilvusIndex:
             stale += f" and file_hash not in {_literal(sorted(keep))}"
         self.client.delete(name, filter=stale)
 
+    @_milvus_errors
     def delete_document(self, course: str, source: str) -> None:
         self.client.delete(collection_name(course), filter=f"source == {_literal(source)}")
 
-    def finalize(self, course: str) -> None:
-        """Seal new rows into indexed segments; until then Milvus Lite scans them row by row."""
-        self.client.flush(collection_name(course))
+    @_milvus_errors
+    def finalize(self, course: str, timeout: float = 300.0) -> None:
+        """Seal new rows and wait until they are indexed.
+
+        Until then Milvus Lite scans them row by row, and its background index build
+        competes with every search for the CPU.
+        """
+        name = collection_name(course)
+        self.client.flush(name)
+        deadline = time.monotonic() + timeout
+        for field in ("dense", "sparse") if self._has_bm25(name) else ("dense",):
+            while self.client.describe_index(name, field).get("pending_index_rows", 0) and time.monotonic() < deadline:
+                time.sleep(0.05)
 
     # -- reads --------------------------------------------------------------------------
 
+    @_milvus_errors
     def count_chunks(self, course: str) -> int:
         name = collection_name(course)
         if not self.client.has_collection(name):
@@ -205,6 +240,7 @@ class MilvusIndex:
         rows = self.client.query(name, filter="", output_fields=["count(*)"])
         return int(rows[0]["count(*)"]) if rows else 0
 
+    @_milvus_errors
     def search(
         self,
         course: str,

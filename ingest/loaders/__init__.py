@@ -28,7 +28,6 @@ LOADERS: dict[str, Loader] = {
     ".txt": load_text,
     ".ipynb": load_notebook,
 }
-SUPPORTED_EXTENSIONS = frozenset(LOADERS)
 
 
 def is_supported(path: Path) -> bool:

@@ -8,7 +8,7 @@ import pytest
 
 from models import Chunk, Locator
 from rag.embedder import SentenceTransformerEmbedder
-from rag.errors import IndexUnavailableError, UnknownCourseIndexError
+from rag.errors import IndexOperationError, IndexUnavailableError, UnknownCourseIndexError
 from rag.index import MilvusIndex
 from tests.conftest import free_port
 
@@ -131,3 +131,10 @@ def test_a_question_of_stop_words_only_is_searched_densely(lite_index: MilvusInd
     fill(lite_index, embedder)
     hits = search(lite_index, embedder, "what is it?", k=2, mode="hybrid")
     assert len(hits) == 2 and all(-1.0 <= hit.score <= 1.0 for hit in hits)
+
+
+def test_a_write_milvus_refuses_is_a_clear_error(lite_index: MilvusIndex) -> None:
+    lite_index.ensure_course("cs101", 384)
+    chunk = make_chunks("sets.html", "v1")
+    with pytest.raises(IndexOperationError, match=r"Milvus at .*milvus\.db failed \(write document\)"):
+        lite_index.write_document("cs101", "sets.html", chunk, [[0.1, 0.2, 0.3]])
