@@ -107,17 +107,33 @@ def _by_headings(main: Tag, title: str) -> list[Section]:
             sections.append(Section(text=text, locator=Locator(anchor=anchor), headings=trail))
         current.clear()
 
-    for element in main.find_all(HEADINGS + sorted(BLOCKS)):
+    for element in _headings_and_outer_blocks(main):
         if element.name in HEADINGS:
             close()
             level, heading = int(element.name[1]), _heading_text(element)
             path = [(lvl, h) for lvl, h in path if lvl < level] + [(level, heading)]
             anchor = _heading_anchor(element) or slug(heading)
-        elif not element.find_parent(sorted(BLOCKS)) or element.name == "pre":
-            if element.find_parent("pre") is None:
-                current.append(_block_text(element))
+        else:
+            current.append(_block_text(element))
     close()
     return sections
+
+
+def _headings_and_outer_blocks(main: Tag) -> list[Tag]:
+    """Headings, and the outermost blocks with no heading inside, in reading order.
+
+    Wrappers around headings are looked through, and a block inside a taken block is
+    not taken again, so nothing is read twice.
+    """
+    found: list[Tag] = []
+    taken: set[int] = set()
+    for element in main.find_all(HEADINGS + sorted(BLOCKS)):
+        if element.name in HEADINGS:
+            found.append(element)
+        elif element.find(HEADINGS) is None and not any(id(parent) in taken for parent in element.parents):
+            taken.add(id(element))
+            found.append(element)
+    return found
 
 
 def _heading_anchor(heading: Tag) -> str | None:

@@ -269,3 +269,17 @@ def test_bad_files_get_a_clear_reason(tmp_path: Path, name: str, content: bytes,
 
 def test_supported_extensions_ignore_case() -> None:
     assert is_supported(Path("NOTES.MD")) and is_supported(Path("a.Pdf")) and not is_supported(Path("photo.jpg"))
+
+
+def test_html_headings_inside_wrappers_and_code_read_once(tmp_path: Path) -> None:
+    (tmp_path / "notes.html").write_text(
+        "<html><body><div class='container'><div class='content'>"
+        "<h2 id='loops'>Loops</h2><div class='note'><p>Repeat work.</p><pre>while True:\n    pass</pre></div>"
+        "<h2 id='sets'>Sets</h2><p>Use set().</p></div></div></body></html>",
+        encoding="utf-8",
+    )
+    doc = load(tmp_path / "notes.html")
+    assert [(s.locator.anchor, s.text) for s in doc.sections] == [
+        ("loops", "Repeat work.\n\n```\nwhile True:\n    pass\n```"),
+        ("sets", "Use set()."),
+    ]
