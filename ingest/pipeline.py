@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from models import Course, FileFailure, IngestReport
+from models import Course, FileFailure, IngestReport, SourceDoc
 from ingest.chunker import ChunkingPolicy, chunk_document
 from ingest.discovery import discover
 from ingest.errors import UnreadableFileError
@@ -17,6 +19,8 @@ from ingest.manifest import Manifest
 from rag.embedder import Embedder
 from rag.index import MilvusIndex
 
+# Files parsed ahead of the one being embedded: enough to hide parsing, little memory.
+READ_AHEAD = 2
 # Bump when the collection schema or what is embedded changes: the next ingest rebuilds.
 INDEX_FORMAT = 2
 
@@ -76,11 +80,11 @@ class IngestPipeline:
 
         if todo or removed:
             self.index.ensure_course(course.name, self.embedder.info.dimension)
-        for done, (source, path, digest) in enumerate(todo):
+        for done, ((source, _, digest), document) in enumerate(_read_ahead(todo)):
             if on_progress:
                 on_progress(done, len(todo), source)
             try:
-                written = self._ingest_file(course, source, path, digest)
+                written = self._ingest_file(course, source, document.result(), digest)
             except UnreadableFileError as exc:
                 report.failed.append(FileFailure(source=source, reason=exc.reason))
                 continue
@@ -100,8 +104,7 @@ class IngestPipeline:
         self.manifest.record_run(report, sources)
         return report
 
-    def _ingest_file(self, course: Course, source: str, path: Path, digest: str) -> int:
-        document = load_document(path, source)
+    def _ingest_file(self, course: Course, source: str, document: SourceDoc, digest: str) -> int:
         chunks = chunk_document(
             document,
             course=course.name,
@@ -116,6 +119,21 @@ class IngestPipeline:
         self.index.write_document(course.name, source, chunks, vectors)
         self.manifest.record_file(course.name, source, digest, len(chunks))
         return len(chunks)
+
+
+def _read_ahead(todo: list[tuple[str, Path, str]]) -> Iterator[tuple[tuple[str, Path, str], Future[SourceDoc]]]:
+    """Parse the next files in a thread while the current one is embedded.
+
+    Parsing (lxml, pypdf) and embedding (torch, which releases the GIL) overlap; only the
+    loaders run there, never the tokenizer, which must not be used from two threads.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-reader") as reader:
+        pending: deque[tuple[tuple[str, Path, str], Future[SourceDoc]]] = deque()
+        for item in todo:
+            pending.append((item, reader.submit(load_document, item[1], item[0])))
+            if len(pending) > READ_AHEAD:
+                yield pending.popleft()
+        yield from pending
 
 
 def _sha256(path: Path) -> str:

@@ -59,15 +59,25 @@ def _heading_text(tag: Tag) -> str:
 
 
 def _by_sections(main: Tag, title: str) -> list[Section]:
-    sections = []
-    for element in main.find_all("section", id=True):
+    elements = main.find_all("section", id=True)
+    paths = []
+    for element in elements:
         headings = [_heading_text(h) for h in _section_headings(element)]
-        if headings and headings[0] == title:
-            headings = headings[1:]
-        text = _text_outside_subsections(element)
-        if text:
-            sections.append(Section(text=text, locator=Locator(anchor=element["id"]), headings=tuple(headings)))
-    return sections
+        paths.append(tuple(headings[1:] if headings and headings[0] == title else headings))
+    # Innermost sections first: each is read and then taken out, so the section around
+    # it reads only its own text.
+    texts: dict[int, str] = {}
+    for element in reversed(elements):
+        heading = element.find(HEADINGS)
+        if heading is not None and heading.find_parent("section") is element:
+            heading.decompose()
+        texts[id(element)] = _block_text(element)
+        element.extract()
+    return [
+        Section(text=texts[id(element)], locator=Locator(anchor=element["id"]), headings=path)
+        for element, path in zip(elements, paths, strict=True)
+        if texts[id(element)]
+    ]
 
 
 def _section_headings(section: Tag) -> list[Tag]:
@@ -79,17 +89,6 @@ def _section_headings(section: Tag) -> list[Tag]:
         if heading is not None and heading.find_parent("section") is element:
             found.append(heading)
     return found
-
-
-def _text_outside_subsections(section: Tag) -> str:
-    """The section's own text; nested sections are sections of their own."""
-    own = BeautifulSoup(str(section), "lxml").find("section")
-    for nested in own.find_all("section", id=True):
-        nested.decompose()
-    heading = own.find(HEADINGS)
-    if heading is not None:
-        heading.decompose()
-    return _block_text(own)
 
 
 def _by_headings(main: Tag, title: str) -> list[Section]:
