@@ -34,13 +34,16 @@ def main() -> None:
         mentor.embedder.warm_up()
         course = mentor.course("eval")
 
+        # Embedding alone is timed before and after the ingest; their mean evens out warm-up and drift.
+        embed_before = _embedding_alone(mentor, course)
         started = time.perf_counter()
         report = mentor.ingest("eval")
         full = time.perf_counter() - started
         started = time.perf_counter()
         again = mentor.ingest("eval")
         unchanged = time.perf_counter() - started
-        embed_only = _embedding_alone(mentor, course)
+        embed_after = _embedding_alone(mentor, course)
+        embed_only = (embed_before + embed_after) / 2
 
         print(f"eval course: {len(report.added)} files, {report.chunks_written} chunks; {len(questions)} answerable questions\n")
         print(f"{'search':<44} {'hit@1':>6} {'hit@3':>6} {'hit@5':>6} {'MRR@10':>7}")
@@ -61,7 +64,11 @@ def main() -> None:
             s = Scores.of(ranks)
             print(f"{label:<44} {s.hit1:6.3f} {s.hit3:6.3f} {s.hit5:6.3f} {s.mrr10:7.3f}")
 
-        print(f"\nfull ingest {full:.1f} s; embedding the same chunks alone {embed_only:.1f} s: ratio {full / embed_only:.2f} (target <= 1.3)")
+        print(
+            f"\nfull ingest {full:.1f} s; embedding the same chunks alone {embed_only:.1f} s "
+            f"(mean of {embed_before:.1f} s before and {embed_after:.1f} s after): "
+            f"ratio {full / embed_only:.2f} (target <= 1.3)"
+        )
         print(f"unchanged re-ingest {unchanged:.3f} s: {100 * unchanged / full:.1f} % of a full ingest (target <= 5 %)")
         assert not again.added and not again.changed
         mentor.close()
