@@ -22,6 +22,9 @@ QUESTIONS = [
     ("how do I make an empty set", "04-data-structures.html", "sets", None),
     ("if I open a file with mode w is the old content gone?", "05-errors-and-files.pdf", None, 4),
     ("how do I catch the error when int() gets letters", "05-errors-and-files.pdf", None, 2),
+    ("input() gives me a string but I need a number", "01-getting-started.md", "reading-with-input", None),
+    ("TypeError unhashable type list when using a list as dictionary key", "04-data-structures.html", "hashable-keys", None),
+    ("UnicodeDecodeError when opening a file", "05-errors-and-files.pdf", None, 6),
 ]
 
 
