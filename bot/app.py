@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
 
-from bot.settings import Settings
+from bot.settings import DEFAULT_COURSE, Settings
 from ingest.chunker import ChunkingPolicy
 from ingest.manifest import Manifest
 from ingest.pipeline import IngestPipeline, ProgressCallback
@@ -74,7 +74,7 @@ class MentorApp:
         return HybridRetriever(self.index, self.embedder, mode=search.mode, fusion=fusion, k=search.k)
 
     def course(self, name: str | None = None) -> Course:
-        remembered = self.manifest.course(name or "default").sources if not self.settings.courses else None
+        remembered = self.manifest.course(name or DEFAULT_COURSE).sources if not self.settings.courses else None
         return self.settings.course(name, remembered)
 
     def ingest(self, course_name: str | None = None, path: Path | None = None, on_progress: ProgressCallback | None = None) -> IngestReport:

@@ -62,10 +62,12 @@ class IngestPipeline:
         known = self.manifest.files(course.name)
 
         todo: list[tuple[str, Path, str]] = []
+        readable: set[str] = set()
         for source, path in files.items():
             if not is_supported(path):
                 report.skipped.append(source)
                 continue
+            readable.add(source)
             try:
                 digest = _sha256(path)
             except OSError as exc:
@@ -75,11 +77,10 @@ class IngestPipeline:
                 report.unchanged.append(source)
             else:
                 todo.append((source, path, digest))
-        readable = {source for source in files if is_supported(files[source])}
-        removed = sorted(source for source in known if source not in readable)
+        removed = sorted(set(known) - readable)
 
-        if todo or removed:
-            self.index.ensure_course(course.name, self.embedder.info.dimension)
+        if todo:
+            self.index.ensure_course(course.name, self.embedder.dimension)
         for done, ((source, _, digest), document) in enumerate(_read_ahead(todo)):
             if on_progress:
                 on_progress(done, len(todo), source)

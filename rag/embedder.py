@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -25,18 +24,11 @@ class TokenCounter(Protocol):
     def token_spans(self, text: str) -> list[tuple[int, int]]: ...
 
 
-@dataclass(frozen=True)
-class EmbedderInfo:
-    name: str
-    dimension: int
-    max_tokens: int
-
-
 class Embedder(TokenCounter, Protocol):
     """What the ingest pipeline and the retriever need from an embedding model."""
 
     @property
-    def info(self) -> EmbedderInfo: ...
+    def dimension(self) -> int: ...
 
     def fingerprint(self) -> str: ...
 
@@ -101,10 +93,8 @@ class SentenceTransformerEmbedder:
             raise EmbedderUnavailableError(f"Could not load the embedding model from {path}: {exc}") from exc
 
     @property
-    def info(self) -> EmbedderInfo:
-        model = self._loaded()
-        name = str(self._model_ref) if self._model_ref else "all-MiniLM-L6-v2"
-        return EmbedderInfo(name=name, dimension=model.get_embedding_dimension(), max_tokens=self.max_tokens)
+    def dimension(self) -> int:
+        return int(self._loaded().get_embedding_dimension())
 
     def fingerprint(self) -> str:
         """Changes whenever vectors made before would not be comparable with new ones.

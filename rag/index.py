@@ -213,7 +213,10 @@ class MilvusIndex:
 
     @_milvus_errors
     def delete_document(self, course: str, source: str) -> None:
-        self.client.delete(collection_name(course), filter=f"source == {_literal(source)}")
+        name = collection_name(course)
+        if self.client.has_collection(name):
+            self._load(name)
+            self.client.delete(name, filter=f"source == {_literal(source)}")
 
     @_milvus_errors
     def finalize(self, course: str, timeout: float = 300.0) -> None:
@@ -223,6 +226,8 @@ class MilvusIndex:
         competes with every search for the CPU.
         """
         name = collection_name(course)
+        if not self.client.has_collection(name):
+            return
         self.client.flush(name)
         deadline = time.monotonic() + timeout
         for field in ("dense", "sparse") if self._has_bm25(name) else ("dense",):
@@ -250,7 +255,6 @@ class MilvusIndex:
         k: int = 5,
         mode: SearchMode = "hybrid",
         fusion: Fusion = Fusion(),
-        candidates: int | None = None,
     ) -> list[SearchHit]:
         """The k best sections for a query, at most one hit per page or section."""
         name = collection_name(course)
@@ -268,7 +272,7 @@ class MilvusIndex:
         if not terms:
             # Nothing but stop words: only the dense side can tell one page from another.
             mode = "dense"
-        limit = candidates or k * 3
+        limit = k * 3
         raw = self._search(name, terms, vector, limit, mode, fusion)
         return _distinct_sections(raw, k, negated=mode == "bm25")
 

@@ -13,7 +13,7 @@ from ingest.errors import SourceFolderError
 from ingest.manifest import Manifest
 from ingest.pipeline import IngestPipeline
 from models import Course
-from rag.embedder import EmbedderInfo, SentenceTransformerEmbedder
+from rag.embedder import SentenceTransformerEmbedder
 from rag.index import MilvusIndex
 
 PAGES = [
@@ -31,8 +31,8 @@ class CountingEmbedder:
         self.embedded: list[str] = []
 
     @property
-    def info(self) -> EmbedderInfo:
-        return self.inner.info
+    def dimension(self) -> int:
+        return self.inner.dimension
 
     @property
     def max_tokens(self) -> int:

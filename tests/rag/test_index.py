@@ -39,7 +39,7 @@ def make_chunks(source: str, file_hash: str, pieces: int = 1) -> list[Chunk]:
 
 
 def fill(index: MilvusIndex, embedder: SentenceTransformerEmbedder, pieces: int = 1) -> None:
-    index.ensure_course("cs101", embedder.info.dimension)
+    index.ensure_course("cs101", embedder.dimension)
     for source in SECTIONS:
         chunks = make_chunks(source, "v1", pieces)
         index.write_document("cs101", source, chunks, embedder.embed_documents([c.embedding_text() for c in chunks]))
