@@ -7,13 +7,19 @@ from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
 
+from bot.offload import Offloader
 from bot.settings import DEFAULT_COURSE, Settings
 from ingest.chunker import ChunkingPolicy
 from ingest.manifest import Manifest
 from ingest.pipeline import IngestPipeline, ProgressCallback
-from models import Course, IngestReport, SearchMode, SearchResult
+from models import Answer, Course, IngestReport, Question, SearchMode, SearchResult
+from rag.answerer import Answerer, AnswerPolicy, TextCallback
 from rag.embedder import SentenceTransformerEmbedder
 from rag.index import Fusion, MilvusIndex, collection_name
+from rag.llama_cpp_model import LlamaCppModel
+from rag.llm import GenerationSettings, LanguageModel
+from rag.model_files import ModelFile, resolve_model
+from rag.openai_http import OpenAIChatModel
 from rag.retriever import HybridRetriever
 
 
@@ -73,6 +79,55 @@ class MentorApp:
         fusion = Fusion(method=search.fusion, dense_weight=search.dense_weight, rrf_k=search.rrf_k)
         return HybridRetriever(self.index, self.embedder, mode=search.mode, fusion=fusion, k=search.k)
 
+    @property
+    def model_file(self) -> ModelFile | None:
+        """The GGUF the in-process model reads; None when a server answers instead."""
+        llm = self.settings.llm
+        return None if llm.base_url else resolve_model(llm.model, self.settings.models_dir)
+
+    @cached_property
+    def language_model(self) -> LanguageModel:
+        """One model per process (llama.cpp is loaded on its first question, not here)."""
+        llm = self.settings.llm
+        if llm.base_url:
+            return OpenAIChatModel(
+                llm.base_url,
+                llm.model or "",
+                api_key=llm.api_key.get_secret_value() if llm.api_key else None,
+                context_window=llm.n_ctx,
+                parallel=llm.parallel,
+                timeout=llm.timeout,
+                retries=llm.retries,
+            )
+        model_file = resolve_model(llm.model, self.settings.models_dir)
+        return LlamaCppModel(
+            model_file.path, n_ctx=llm.n_ctx, n_gpu_layers=llm.n_gpu_layers, threads=llm.threads, fix_hint=model_file.fix_hint
+        )
+
+    @cached_property
+    def answerer(self) -> Answerer:
+        llm, answer = self.settings.llm, self.settings.answer
+        return Answerer(
+            self.retriever,
+            lambda: self.language_model,
+            GenerationSettings(
+                max_tokens=llm.max_tokens, temperature=llm.temperature, seed=llm.seed, repeat_penalty=llm.repeat_penalty
+            ),
+            AnswerPolicy(
+                min_relevance=answer.min_relevance,
+                max_question_chars=answer.max_question_chars,
+                max_history_turns=answer.history_turns,
+            ),
+        )
+
+    @cached_property
+    def offloader(self) -> Offloader:
+        """Threads for blocking work from async callers: one per concurrent generation, plus one
+        so the next question's retrieval overlaps the current answer."""
+        llm = self.settings.llm
+        generations = llm.parallel if llm.base_url else LlamaCppModel.max_concurrency
+        return Offloader(workers=generations + 1, queue_size=self.settings.answer.queue_size)
+
     def course(self, name: str | None = None) -> Course:
         remembered = self.manifest.course(name or DEFAULT_COURSE).sources if not self.settings.courses else None
         return self.settings.course(name, remembered)
@@ -88,6 +143,11 @@ class MentorApp:
     def search(self, query: str, course_name: str | None = None, k: int | None = None, mode: SearchMode | None = None) -> SearchResult:
         course = self.course(course_name)
         return self.retriever.search(course.name, query, k=k, mode=mode)
+
+    def ask(self, question: Question, on_text: TextCallback | None = None) -> Answer:
+        """Answer one question from its course's materials (blocking: adapters go through `AnswerService`)."""
+        course = self.course(question.course)
+        return self.answerer.answer(question, course, on_text)
 
     def status(self) -> list[CourseStatus]:
         statuses = []
@@ -111,3 +171,7 @@ class MentorApp:
     def close(self) -> None:
         if "index" in self.__dict__:
             self.index.close()
+        if "offloader" in self.__dict__:
+            self.offloader.shutdown()
+        if isinstance(self.__dict__.get("language_model"), OpenAIChatModel):
+            self.language_model.close()

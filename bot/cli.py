@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,14 +20,18 @@ from bot.errors import BotError
 from bot.logs import configure_logging
 from bot.settings import load_settings
 from ingest.errors import IngestError
-from models import IngestReport, SearchMode, SearchResult
+from models import Answer, IngestReport, Question, SearchMode, SearchResult
 from rag.errors import RagError
+from rag.model_files import CATALOG, PACKAGED_DEMO, download, packaged_demo_path, sidecar_path
 
 app = typer.Typer(help="AI Mentor: answers from the course materials, with links to the page it used.", no_args_is_help=True)
 out = Console()
 err = Console(stderr=True)
 
 USER_ERRORS = (BotError, IngestError, RagError)
+
+models_app = typer.Typer(help="Language models: what is on disk, and fetching the production model.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
 
 
 @app.callback()
@@ -110,6 +115,82 @@ def search(
 
 
 @app.command()
+def ask(
+    ctx: typer.Context,
+    question: Annotated[str, typer.Argument(help="The question, as a student would ask it.")],
+    course: Annotated[Optional[str], typer.Option("--course", "-c", help="Course name.")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,
+    stream: Annotated[bool, typer.Option("--stream", help="Print the answer as it is written.")] = False,
+) -> None:
+    """Answer a question from the course materials, citing the pages and sections it used."""
+    with _mentor(ctx) as mentor:
+        shown: list[str] = []
+
+        def on_text(text: str) -> None:
+            previous = shown[-1] if shown else ""
+            if text.startswith(previous):
+                out.out(text[len(previous):], end="", highlight=False)
+                shown.append(text)
+
+        answer = mentor.ask(Question(text=question, course=course), on_text if stream and not json_output else None)
+        demo = mentor.model_file is not None and mentor.model_file.is_demo
+    if answer.notice:
+        err.print(f"[bold yellow]warning:[/] {escape(answer.notice)}")
+    if json_output:
+        print(json.dumps(answer.to_json(), ensure_ascii=False, indent=2))
+        return
+    if shown:
+        out.out(answer.text[len(shown[-1]):], highlight=False)
+    else:
+        out.out(answer.text, highlight=False)
+    _print_citations(answer)
+    if answer.model and demo:
+        out.print(f"[dim](written by the small demo model {PACKAGED_DEMO}; see README, \"Models\", for Mistral)[/]")
+
+
+@models_app.command("list")
+def models_list(ctx: typer.Context) -> None:
+    """The models mentor knows, which are on disk, and which one is configured."""
+    with _mentor(ctx) as mentor:
+        llm = mentor.settings.llm
+        models_dir = mentor.settings.models_dir
+    configured = llm.model or PACKAGED_DEMO
+    if llm.base_url:
+        out.print(f"configured: [bold]{escape(configured)}[/] on the server {escape(llm.base_url)}")
+    rows = [(PACKAGED_DEMO, "packaged demo (SmolLM2-135M-Instruct, CPU, for trying things out)", _packaged_state())]
+    for entry in CATALOG.values():
+        path = models_dir / entry.filename
+        state = (
+            f"present, verified ({path.stat().st_size / 1e9:.1f} GB): {path}" if sidecar_path(path).exists() and path.exists()
+            else f"not downloaded: mentor models download {entry.name}"
+        )
+        rows.append((entry.name, entry.description, state))
+    for name, description, state in rows:
+        mark = "*" if not llm.base_url and name == configured else " "
+        out.print(f"{mark} [bold]{escape(name)}[/]  {escape(description)}\n    {escape(state)}", soft_wrap=True)
+    if not llm.base_url and configured not in {row[0] for row in rows}:
+        out.print(f"* [bold]{escape(configured)}[/]  a GGUF file named by llm.model")
+    out.print("[dim]* = configured (llm.model)[/]")
+
+
+@models_app.command("download")
+def models_download(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help=f"One of: {', '.join(CATALOG)}.")],
+) -> None:
+    """Fetch a model into the data dir: resumable, verified against its size and sha256."""
+    if name not in CATALOG:
+        err.print(f"[bold red]error:[/] no model named {escape(name)!s}; choose one of: {', '.join(CATALOG)}")
+        raise typer.Exit(2)
+    entry = CATALOG[name]
+    with _mentor(ctx) as mentor:
+        models_dir = mentor.settings.models_dir
+        err.print(f"fetching {entry.repo_id}/{entry.filename} into {escape(str(models_dir))}")
+        path = download(entry, models_dir, endpoint=os.environ.get("HF_ENDPOINT"), progress=err.is_terminal)
+    out.print(f"{escape(str(path))}: verified. Use it with llm.model = \"{name}\" (or MENTOR_LLM__MODEL={name}).")
+
+
+@app.command()
 def status(
     ctx: typer.Context,
     json_output: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
@@ -131,6 +212,22 @@ def status(
             out.print(f"  last ingest {s.last_ingest_at:%Y-%m-%d %H:%M} UTC: {escape(s.last_report.summary())}")
         else:
             out.print(f"  never ingested: run `mentor ingest --course {escape(s.course.name)}`")
+
+
+def _packaged_state() -> str:
+    try:
+        return f"present: {packaged_demo_path()}"
+    except RagError as exc:
+        return str(exc)
+
+
+def _print_citations(answer: Answer) -> None:
+    if not answer.citations:
+        return
+    out.print("\n[bold]Sources[/]" if not answer.citations[0].see_also else "\n[bold]See also[/]")
+    for citation in answer.citations:
+        link = citation.url or citation.source
+        out.print(f"  [{citation.n}] {escape(citation.label())}  [blue]{escape(link)}[/]", soft_wrap=True)
 
 
 def _print_report(report: IngestReport) -> None:

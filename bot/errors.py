@@ -13,3 +13,7 @@ class ConfigError(BotError):
 
 class UnknownCourseError(BotError):
     """A course name that is not configured."""
+
+
+class BusyError(BotError):
+    """Too much work is queued already; the caller should try again shortly."""

@@ -56,6 +56,52 @@ class SearchSettings(_Section):
     rrf_k: int = Field(60, ge=1)
 
 
+class LlmSettings(_Section):
+    """The language model: in-process llama.cpp (the default) or an OpenAI-compatible server."""
+
+    model: str | None = None
+    """A catalog name (`mentor models list`), a GGUF path, or with `base_url` the server's
+    model name; unset means the packaged SmolLM2-135M demo model."""
+    base_url: str | None = None
+    """An OpenAI-compatible server (`http://127.0.0.1:8080/v1`); unset runs llama.cpp in process."""
+    api_key: SecretStr | None = None
+    n_ctx: int = Field(4096, ge=512, le=131072)
+    n_gpu_layers: int = Field(-1, ge=-1)
+    """-1 puts every layer on the GPU when llama.cpp was built with CUDA; ignored on a CPU build."""
+    threads: int | None = Field(None, ge=1)
+    seed: int = 0
+    temperature: float = Field(0.2, ge=0.0, le=2.0)
+    repeat_penalty: float = Field(1.1, ge=1.0, le=2.0)
+    max_tokens: int = Field(384, ge=16, le=8192)
+    """The answer's budget; the prompt gets the rest of `n_ctx`."""
+    timeout: float = Field(60.0, gt=0)
+    retries: int = Field(2, ge=0, le=10)
+    parallel: int = Field(4, ge=1, le=256)
+    """Generations the server runs at once (its `--parallel`); in-process llama.cpp runs one."""
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://", value):
+            raise ValueError(f"base_url must start with http:// or https:// (got {value!r})")
+        return value
+
+    @model_validator(mode="after")
+    def _server_needs_model(self) -> LlmSettings:
+        if self.base_url and not self.model:
+            raise ValueError("llm.model must name the server's model when llm.base_url is set")
+        return self
+
+
+class AnswerSettings(_Section):
+    min_relevance: float = Field(0.435, ge=-1.0, le=2.0)
+    """Below this grounding score the course is taken not to cover a question (README, "Grounding")."""
+    max_question_chars: int = Field(4000, ge=1)
+    history_turns: int = Field(10, ge=0, le=100)
+    queue_size: int = Field(32, ge=1)
+    """Questions waiting for a worker beyond this are turned away with "busy, try again"."""
+
+
 class Settings(BaseSettings):
     """Every setting of AI Mentor. Build it with `load_settings()`, once, at the edge."""
 
@@ -75,6 +121,8 @@ class Settings(BaseSettings):
     embedding: EmbeddingSettings = EmbeddingSettings()
     chunking: ChunkingSettings = ChunkingSettings()
     search: SearchSettings = SearchSettings()
+    llm: LlmSettings = LlmSettings()
+    answer: AnswerSettings = AnswerSettings()
     courses: list[Course] = []
 
     @field_validator("courses")
@@ -102,6 +150,10 @@ class Settings(BaseSettings):
     @property
     def milvus_uri_resolved(self) -> str:
         return self.milvus_uri or str(self.data_dir / "milvus.db")
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
 
     @property
     def manifest_path(self) -> Path:

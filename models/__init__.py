@@ -3,21 +3,28 @@
 Nothing here imports another package of ours, a platform SDK or a model library.
 """
 
+from models.answer import Answer, AnswerKind, Citation, Question, Timings, Turn
 from models.course import Course
 from models.documents import Chunk, DocumentKind, Locator, Section, SourceDoc
 from models.ingest import FileFailure, IngestReport
 from models.search import SearchHit, SearchMode, SearchResult
 
 __all__ = [
+    "Answer",
+    "AnswerKind",
+    "Citation",
     "Chunk",
     "Course",
     "DocumentKind",
     "FileFailure",
     "IngestReport",
     "Locator",
+    "Question",
     "SearchHit",
     "SearchMode",
     "SearchResult",
     "Section",
     "SourceDoc",
+    "Timings",
+    "Turn",
 ]

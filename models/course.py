@@ -22,6 +22,9 @@ class Course(BaseModel):
     name: str
     sources: tuple[Path, ...] = Field(min_length=1)
     base_url: str | None = None
+    policy: str | None = None
+    """How the mentor behaves for this course, in the instructor's words; unset means the
+    default: a patient TA who explains and hints, and never hands out graded solutions."""
 
     @field_validator("name")
     @classmethod

@@ -18,7 +18,10 @@ class SearchHit(BaseModel):
     locator: Locator
     url: str | None = None
     score: float
+    """The search mode's own score (fused, cosine or BM25): orders hits within one search."""
     text: str
+    similarity: float | None = None
+    """Cosine similarity of the question and this chunk, the same in every mode: the grounding check reads it."""
 
     def to_json(self) -> dict[str, object]:
         """The documented JSON shape of one hit (`mentor search --json`)."""

@@ -29,3 +29,22 @@ class EmptyQueryError(RagError):
 
 class UnknownCourseIndexError(RagError):
     """A course that has no index yet: it was never ingested."""
+
+
+class QuestionTooLongError(RagError):
+    """A question over the length limit; the message gives the limit."""
+
+
+class LanguageModelError(RagError):
+    """The language model could not answer: it failed to load, or its server is down or talking nonsense.
+
+    The answerer catches it and falls back to showing the best passages.
+    """
+
+
+class ModelFileError(LanguageModelError):
+    """A GGUF file is missing, truncated, corrupt or too large; the message names the path and the fix."""
+
+
+class ModelDownloadError(RagError):
+    """Fetching a model failed or the file did not match its expected size and checksum."""

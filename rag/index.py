@@ -10,9 +10,10 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -26,7 +27,9 @@ log = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 
-OUTPUT_FIELDS = ["source", "title", "headings", "locator", "url", "text"]
+# The vector comes back so every hit gets a cosine similarity to the question, a relevance
+# figure that means the same in every search mode (fused scores do not).
+OUTPUT_FIELDS = ["source", "title", "headings", "locator", "url", "text", "dense"]
 # Milvus caps a VARCHAR at 65,535 bytes.
 MAX_VARCHAR = 65_535
 INSERT_BATCH = 256
@@ -274,7 +277,7 @@ class MilvusIndex:
             mode = "dense"
         limit = k * 3
         raw = self._search(name, terms, vector, limit, mode, fusion)
-        return _distinct_sections(raw, k, negated=mode == "bm25")
+        return _distinct_sections(raw, k, vector, negated=mode == "bm25")
 
     def _search(self, name: str, terms: str, vector: list[float], limit: int, mode: SearchMode, fusion: Fusion) -> list[dict]:
         from pymilvus import AnnSearchRequest, RRFRanker, WeightedRanker
@@ -333,28 +336,38 @@ def _row(chunk: Chunk, vector: list[float], with_bm25: bool) -> dict[str, object
     return row
 
 
-def _distinct_sections(raw: list[dict], k: int, negated: bool) -> list[SearchHit]:
-    """Keep the best chunk of each page or section, so k hits point at k places."""
-    hits: list[SearchHit] = []
-    seen: set[tuple[str, str]] = set()
+def _distinct_sections(raw: list[dict], k: int, query_vector: list[float], negated: bool) -> list[SearchHit]:
+    """Keep the best chunk of each page or section, so k hits point at k places.
+
+    A section's similarity is its most similar candidate chunk's, which need not be the
+    chunk that ranked first.
+    """
+    hits: dict[tuple[str, str], SearchHit] = {}
     for item in raw:
         entity = item["entity"]
         key = (entity["source"], entity["locator"])
-        if key in seen:
+        similarity = _cosine(query_vector, entity["dense"])
+        if key in hits:
+            if similarity > (hits[key].similarity or 0.0):
+                hits[key] = hits[key].model_copy(update={"similarity": similarity})
             continue
-        seen.add(key)
-        hits.append(
-            SearchHit(
-                source=entity["source"],
-                title=entity["title"],
-                headings=tuple(json.loads(entity["headings"] or "[]")),
-                locator=Locator.model_validate_json(entity["locator"]),
-                url=entity["url"] or None,
-                # Milvus Lite reports BM25 scores negated; a BM25 score is never below zero.
-                score=abs(float(item["distance"])) if negated else float(item["distance"]),
-                text=entity["text"],
-            )
-        )
         if len(hits) == k:
-            break
-    return hits
+            continue
+        hits[key] = SearchHit(
+            source=entity["source"],
+            title=entity["title"],
+            headings=tuple(json.loads(entity["headings"] or "[]")),
+            locator=Locator.model_validate_json(entity["locator"]),
+            url=entity["url"] or None,
+            # Milvus Lite reports BM25 scores negated; a BM25 score is never below zero.
+            score=abs(float(item["distance"])) if negated else float(item["distance"]),
+            text=entity["text"],
+            similarity=similarity,
+        )
+    return list(hits.values())
+
+
+def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    dot = sum(x * y for x, y in zip(a, b))
+    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
+    return dot / norm if norm else 0.0

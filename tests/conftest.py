@@ -15,6 +15,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from rag.embedder import SentenceTransformerEmbedder  # noqa: E402
 from rag.index import MilvusIndex  # noqa: E402
+from rag.llama_cpp_model import LlamaCppModel  # noqa: E402
+from rag.model_files import packaged_demo_path  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_COURSE = REPO / "examples" / "course"
@@ -25,6 +27,14 @@ EVAL_COURSE = REPO.parent / "shared" / "eval" / "course"
 def embedder() -> SentenceTransformerEmbedder:
     model = SentenceTransformerEmbedder()
     model.warm_up()
+    return model
+
+
+@pytest.fixture(scope="session")
+def smollm2() -> LlamaCppModel:
+    """The packaged SmolLM2-135M on llama.cpp: the real model, small enough for every test run."""
+    model = LlamaCppModel(packaged_demo_path(), n_ctx=2048)
+    model.load()
     return model
 
 

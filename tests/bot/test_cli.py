@@ -121,3 +121,62 @@ def test_a_second_process_is_told_who_holds_the_database(env: dict[str, str], tm
     assert result.returncode == 2, result.stderr
     assert f"is open in process {os.getpid()}" in message
     assert "MENTOR_MILVUS_URI" in message and "Traceback" not in message
+
+
+def test_ask_answers_from_the_materials_with_its_sources_as_json(env: dict[str, str], materials: Path) -> None:
+    mentor(env, "ingest", str(materials))
+    asked = mentor({**env, "MENTOR_LLM__TEMPERATURE": "0", "MENTOR_LLM__MAX_TOKENS": "48"}, "ask", "--json", "how do I leave a loop early?")
+    assert asked.exit_code == 0, asked.output
+    answer = json.loads(asked.stdout)
+    assert set(answer) == {"answer", "citations", "grounded", "kind", "model", "notice", "timings"}
+    assert answer["kind"] == "answer" and answer["grounded"] is True and answer["answer"]
+    assert answer["citations"][0]["source"] == "loops.md" and answer["citations"][0]["anchor"] == "break"
+    assert set(answer["citations"][0]) == {"n", "title", "source", "page", "anchor", "url", "see_also"}
+    assert set(answer["timings"]) == {"retrieve_ms", "generate_ms", "first_token_ms"}
+
+
+def test_ask_streams_then_lists_its_sources_and_owns_up_to_the_demo_model(env: dict[str, str], materials: Path) -> None:
+    mentor(env, "ingest", str(materials))
+    asked = mentor({**env, "MENTOR_LLM__MAX_TOKENS": "32"}, "ask", "--stream", "what does range(5) count?")
+    assert asked.exit_code == 0, asked.output
+    assert "loops.md" in asked.stdout
+    assert "demo model smollm2-135m-instruct" in " ".join(asked.stdout.split())
+
+
+def test_ask_about_something_the_course_lacks_says_so(env: dict[str, str], materials: Path) -> None:
+    mentor(env, "ingest", str(materials))
+    asked = mentor(env, "ask", "--json", "when is the assignment 3 deadline?")
+    answer = json.loads(asked.stdout)
+    assert (answer["kind"], answer["grounded"], answer["citations"], answer["model"]) == ("not_covered", False, [], None)
+
+
+def test_ask_without_its_model_file_shows_passages_and_tells_the_operator_why(env: dict[str, str], materials: Path) -> None:
+    mentor(env, "ingest", str(materials))
+    asked = mentor({**env, "MENTOR_LLM__MODEL": "mistral-7b-instruct"}, "ask", "how do I leave a loop early?")
+    assert asked.exit_code == 0, asked.output
+    assert "can't write an answer right now" in asked.stdout and "loops.md" in asked.stdout
+    assert "warning:" in asked.stderr and "mentor models download mistral-7b-instruct" in " ".join(asked.stderr.split())
+
+
+@pytest.mark.parametrize(
+    ("question", "message"),
+    [("   ", "The question is empty"), ("why " * 1100, "the limit is 4,000")],
+)
+def test_ask_refuses_empty_and_over_long_questions(env: dict[str, str], materials: Path, question: str, message: str) -> None:
+    mentor(env, "ingest", str(materials))
+    asked = mentor(env, "ask", question)
+    assert asked.exit_code == 2
+    assert message in " ".join(asked.stderr.split()) and "Traceback" not in asked.output
+
+
+def test_models_list_shows_the_packaged_demo_and_what_is_not_downloaded(env: dict[str, str]) -> None:
+    listed = mentor(env, "models", "list")
+    assert listed.exit_code == 0, listed.output
+    text = " ".join(listed.stdout.split())
+    assert "* smollm2-135m-instruct" in text and "SmolLM2-135M-Instruct.Q4_1.gguf" in text
+    assert "not downloaded: mentor models download mistral-7b-instruct" in text
+
+
+def test_models_download_refuses_an_unknown_name(env: dict[str, str]) -> None:
+    result = mentor(env, "models", "download", "gpt-5")
+    assert result.exit_code == 2 and "mistral-7b-instruct" in result.stderr

@@ -1,0 +1,36 @@
+"""The asynchronous face of answering, for the chat adapters."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from bot.app import MentorApp
+from bot.offload import Offloader
+from models import Answer, Question
+
+PartialCallback = Callable[[str], None]
+"""Called on the event loop with the answer's text so far (markers renumbered), as the model writes it."""
+
+
+class AnswerService:
+    """`await answer(question)`: retrieval and generation run on the offloader's threads.
+
+    The model bounds its own parallelism (one generation at a time for in-process
+    llama.cpp, the server's slots for an HTTP server); the offloader bounds the queue.
+    The event loop only ever waits on a future.
+    """
+
+    def __init__(self, mentor: MentorApp, offloader: Offloader) -> None:
+        self.mentor = mentor
+        self.offloader = offloader
+
+    async def answer(self, question: Question, on_partial: PartialCallback | None = None) -> Answer:
+        if on_partial is None:
+            return await self.offloader.run(self.mentor.ask, question)
+        loop = asyncio.get_running_loop()
+
+        def on_text(text: str) -> None:
+            loop.call_soon_threadsafe(on_partial, text)
+
+        return await self.offloader.run(self.mentor.ask, question, on_text)

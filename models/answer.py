@@ -1,0 +1,102 @@
+"""A question as an adapter hands it to the core, and the answer it gets back."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Role = Literal["user", "assistant"]
+AnswerKind = Literal["answer", "not_covered", "retrieval_only"]
+"""`answer`: written by the model; `not_covered`: retrieval found nothing relevant, so the
+model was not asked; `retrieval_only`: the model could not be reached, so the best
+passages are shown instead."""
+
+
+class Turn(BaseModel):
+    """One earlier message of the thread: the asker's (`user`) or the bot's (`assistant`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    role: Role
+    text: str
+
+
+class Question(BaseModel):
+    """What an adapter builds from a platform event: the text with the bot mention stripped."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    course: str | None = None
+    """None means the default course."""
+    asker: str | None = None
+    platform: str = "cli"
+    history: tuple[Turn, ...] = ()
+    """Earlier turns of the thread, oldest first."""
+
+
+class Citation(BaseModel):
+    """A source the answer points at, numbered as the answer's `[n]` markers are."""
+
+    n: int
+    title: str
+    source: str
+    page: int | None = None
+    anchor: str | None = None
+    url: str | None = None
+    headings: tuple[str, ...] = ()
+    see_also: bool = False
+    """True when the model cited nothing and this is the best passage, attached so every answer has a source."""
+
+    def label(self) -> str:
+        """`Title › Section, p. 3`, how a citation reads in chat."""
+        place = " › ".join(part for part in (self.title, *self.headings[-1:]) if part)
+        return f"{place}, p. {self.page}" if self.page is not None else place
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "n": self.n,
+            "title": self.title,
+            "source": self.source,
+            "page": self.page,
+            "anchor": self.anchor,
+            "url": self.url,
+            "see_also": self.see_also,
+        }
+
+
+class Timings(BaseModel):
+    retrieve_ms: float = 0.0
+    generate_ms: float = 0.0
+    first_token_ms: float | None = None
+    """From the start of generation to the first streamed token."""
+
+
+class Answer(BaseModel):
+    text: str
+    citations: list[Citation] = Field(default_factory=list)
+    grounded: bool
+    """True when retrieval found material relevant enough to answer from."""
+    kind: AnswerKind = "answer"
+    model: str | None = None
+    """The model that wrote the text; None when no model was asked."""
+    timings: Timings = Field(default_factory=Timings)
+    notice: str | None = None
+    """For operators, not students: why the answer is degraded (e.g. the model file is missing)."""
+
+    def to_json(self) -> dict[str, object]:
+        """The documented JSON shape (`mentor ask --json`)."""
+        return {
+            "answer": self.text,
+            "citations": [citation.to_json() for citation in self.citations],
+            "grounded": self.grounded,
+            "kind": self.kind,
+            "model": self.model,
+            "notice": self.notice,
+            "timings": {
+                "retrieve_ms": round(self.timings.retrieve_ms, 1),
+                "generate_ms": round(self.timings.generate_ms, 1),
+                "first_token_ms": None if self.timings.first_token_ms is None else round(self.timings.first_token_ms, 1),
+            },
+        }

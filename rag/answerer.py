@@ -1,0 +1,140 @@
+"""From a student's question to a cited answer: retrieve, check grounding, prompt, generate, cite."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from models import Answer, Course, Question, SearchHit, Timings
+from rag.citations import citation_for, partial_text, resolve_citations
+from rag.errors import EmptyQueryError, LanguageModelError, QuestionTooLongError
+from rag.grounding import grounding_score
+from rag.llm import GenerationSettings, LanguageModel
+from rag.prompt import build_prompt, source_label
+from rag.retriever import HybridRetriever
+
+log = logging.getLogger(__name__)
+
+TextCallback = Callable[[str], None]
+"""Called with the answer's text so far, citation markers already renumbered."""
+
+NOT_COVERED = (
+    "I couldn't find this in the course materials, so I'd rather not guess. "
+    "A TA or your instructor can help with it."
+)
+RETRIEVAL_ONLY = (
+    "I can't write an answer right now, but these passages of the course materials look most relevant:"
+)
+SNIPPET_CHARS = 280
+
+
+@dataclass(frozen=True)
+class AnswerPolicy:
+    min_relevance: float = 0.435
+    """The grounding score below which the course is taken not to cover a question
+    (calibrated on `shared/eval` by `bench.answers`; README, "Grounding")."""
+    max_question_chars: int = 4000
+    max_history_turns: int = 10
+    passages_when_offline: int = 3
+
+
+class Answerer:
+    """Answers questions about one course at a time from its index, with one language model.
+
+    `model` is a factory so that a model that cannot load only costs the answers that
+    need it: retrieval and the not-covered path keep working, and each attempt retries.
+    """
+
+    def __init__(
+        self,
+        retriever: HybridRetriever,
+        model: Callable[[], LanguageModel],
+        generation: GenerationSettings = GenerationSettings(),
+        policy: AnswerPolicy = AnswerPolicy(),
+    ) -> None:
+        self.retriever = retriever
+        self.model = model
+        self.generation = generation
+        self.policy = policy
+
+    def check(self, question: Question) -> str:
+        """The question's text, tidied; raises on an empty or over-long question."""
+        text = " ".join(question.text.split())
+        if not text:
+            raise EmptyQueryError("The question is empty: ask something about the course materials.")
+        if len(text) > self.policy.max_question_chars:
+            raise QuestionTooLongError(
+                f"The question is {len(text):,} characters long; the limit is {self.policy.max_question_chars:,}. "
+                "Ask about one thing at a time, or quote only the part of the code that matters."
+            )
+        return text
+
+    def answer(self, question: Question, course: Course, on_text: TextCallback | None = None) -> Answer:
+        text = self.check(question)
+        started = time.perf_counter()
+        result = self.retriever.search(course.name, text)
+        retrieve_ms = (time.perf_counter() - started) * 1000
+        hits = result.hits
+        score = grounding_score(text, hits)
+        if score < self.policy.min_relevance:
+            log.info("not covered (grounding %.3f): %s", score, text[:80])
+            return Answer(text=NOT_COVERED, grounded=False, kind="not_covered", timings=Timings(retrieve_ms=retrieve_ms))
+
+        started = time.perf_counter()
+        try:
+            model = self.model()
+            prompt = build_prompt(
+                text,
+                hits,
+                question.history[-self.policy.max_history_turns:],
+                count_tokens=model.count_tokens,
+                context_window=model.context_window,
+                answer_tokens=self.generation.max_tokens,
+                policy=course.policy,
+            )
+            pieces: list[str] = []
+
+            def on_token(piece: str) -> None:
+                pieces.append(piece)
+                if on_text is not None:
+                    on_text(partial_text("".join(pieces), prompt.sources))
+
+            generation = model.generate(prompt.messages, self.generation, on_token)
+            if not generation.text.strip():
+                raise LanguageModelError(f"{model.name} wrote an empty answer")
+        except LanguageModelError as exc:
+            log.warning("answering from retrieval only: %s", exc)
+            return self._retrieval_only(hits, retrieve_ms, str(exc))
+        answer_text, citations = resolve_citations(generation.text, prompt.sources)
+        return Answer(
+            text=answer_text,
+            citations=citations,
+            grounded=True,
+            kind="answer",
+            model=model.name,
+            timings=Timings(
+                retrieve_ms=retrieve_ms,
+                generate_ms=(time.perf_counter() - started) * 1000,
+                first_token_ms=None if generation.first_token_s is None else generation.first_token_s * 1000,
+            ),
+        )
+
+    def _retrieval_only(self, hits: list[SearchHit], retrieve_ms: float, reason: str) -> Answer:
+        shown = hits[: self.policy.passages_when_offline]
+        lines = [RETRIEVAL_ONLY]
+        for n, hit in enumerate(shown, 1):
+            snippet = " ".join(hit.text.split())
+            if len(snippet) > SNIPPET_CHARS:
+                snippet = snippet[:SNIPPET_CHARS].rsplit(" ", 1)[0] + "…"
+            lines.append(f"[{n}] {source_label(hit)}: \u201c{snippet}\u201d")
+        return Answer(
+            text="\n\n".join(lines),
+            citations=[citation_for(n, hit) for n, hit in enumerate(shown, 1)],
+            grounded=True,
+            kind="retrieval_only",
+            notice=f"The language model is unavailable: {reason}",
+            timings=Timings(retrieve_ms=retrieve_ms),
+        )
+

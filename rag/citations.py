@@ -1,0 +1,72 @@
+"""Turning the model's `[n]` markers into the answer's citations."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from models import Citation, SearchHit
+
+# `[2]`, `[1, 3]`, `[1][2]` (two matches), `[Source 2]`, `[source 1; 2]`.
+MARKER = re.compile(r"\s?\[(?:sources?\s*)?(\d{1,3}(?:\s*[,;]\s*(?:sources?\s*)?\d{1,3})*)\]", re.IGNORECASE)
+
+
+def citation_for(n: int, hit: SearchHit, *, see_also: bool = False) -> Citation:
+    return Citation(
+        n=n,
+        title=hit.title,
+        source=hit.source,
+        page=hit.locator.page,
+        anchor=hit.locator.anchor,
+        url=hit.url,
+        headings=hit.headings,
+        see_also=see_also,
+    )
+
+
+def resolve_citations(text: str, sources: Sequence[SearchHit]) -> tuple[str, list[Citation]]:
+    """Renumber the markers in order of first use and return exactly the sources they cite.
+
+    Two sources on the same page or section share one number; a marker outside
+    1..len(sources) is dropped, since it points at nothing the model was shown. When the
+    text cites nothing, the best source is attached as "see also", so no answer goes out
+    without a source.
+    """
+    numbers: dict[tuple[str, int | None, str | None], int] = {}
+    citations: list[Citation] = []
+
+    def renumber(match: re.Match[str]) -> str:
+        cited: list[int] = []
+        for raw in re.findall(r"\d+", match.group(1)):
+            index = int(raw)
+            if not 1 <= index <= len(sources):
+                continue
+            hit = sources[index - 1]
+            key = (hit.source, hit.locator.page, hit.locator.anchor)
+            if key not in numbers:
+                numbers[key] = len(numbers) + 1
+                citations.append(citation_for(numbers[key], hit))
+            if numbers[key] not in cited:
+                cited.append(numbers[key])
+        lead = match.group(0)[0] if match.group(0)[0].isspace() else ""
+        if cited:
+            return lead + "".join(f"[{n}]" for n in cited)
+        # A dropped marker takes its space with it, unless another marker follows and needs it.
+        return lead if match.string[match.end():match.end() + 1] == "[" else ""
+
+    cleaned = MARKER.sub(renumber, text).strip()
+    if not citations and sources:
+        citations.append(citation_for(1, sources[0], see_also=True))
+    return cleaned, citations
+
+
+def partial_text(text: str, sources: Sequence[SearchHit]) -> str:
+    """What a reader may see of an answer still being written, with markers already renumbered.
+
+    Text from an unclosed `[` on is held back until the marker is complete, so what
+    was shown is always a prefix of what comes next.
+    """
+    opening = text.rfind("[")
+    if opening != -1 and "]" not in text[opening:]:
+        text = text[:opening]
+    return resolve_citations(text, sources)[0] if text.strip() else ""

@@ -1,0 +1,85 @@
+"""The async face of answering: the event loop stays free, the queue is bounded."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+
+import pytest
+
+from bot.answering import AnswerService
+from bot.app import MentorApp
+from bot.errors import BusyError
+from bot.offload import Offloader
+from bot.settings import LlmSettings, Settings
+from models import Course, Question
+from tests.conftest import EXAMPLE_COURSE
+
+
+@pytest.fixture(scope="module")
+def mentor(tmp_path_factory: pytest.TempPathFactory):
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("service"),
+        courses=[Course(name="cs101", sources=(EXAMPLE_COURSE,))],
+        llm=LlmSettings(temperature=0.0, max_tokens=24, n_ctx=2048),
+    )
+    app = MentorApp(settings)
+    app.ingest("cs101")
+    yield app
+    app.close()
+
+
+def test_concurrent_questions_are_answered_while_the_loop_keeps_running(mentor: MentorApp) -> None:
+    async def scenario() -> tuple[list, int, set[int], int]:
+        loop_thread = threading.get_ident()
+        service = AnswerService(mentor, mentor.offloader)
+        partial_threads: set[int] = set()
+        ticks = 0
+        done = asyncio.Event()
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while not done.is_set():
+                ticks += 1
+                await asyncio.sleep(0.005)
+
+        def on_partial(text: str) -> None:
+            partial_threads.add(threading.get_ident())
+
+        ticking = asyncio.create_task(ticker())
+        questions = ["what does break do?", "how do I make an empty set", "7 / 2 gives 3.5 but I want 3"]
+        answers = await asyncio.gather(*(service.answer(Question(text=q), on_partial) for q in questions))
+        done.set()
+        await ticking
+        return answers, ticks, partial_threads, loop_thread
+
+    answers, ticks, partial_threads, loop_thread = asyncio.run(scenario())
+    assert [a.kind for a in answers] == ["answer"] * 3
+    assert all(a.citations for a in answers)
+    assert partial_threads == {loop_thread}, "partial text is delivered on the event loop"
+    assert ticks > 3, "the loop ran other work while the model was writing"
+
+
+def test_a_full_queue_turns_work_away_at_once_and_loses_nothing_admitted() -> None:
+    async def scenario() -> tuple[list[str], str]:
+        offloader = Offloader(workers=1, queue_size=1)
+        release = threading.Event()
+
+        def slow(label: str) -> str:
+            release.wait(timeout=30)
+            return label
+
+        first = asyncio.create_task(offloader.run(slow, "first"))
+        second = asyncio.create_task(offloader.run(slow, "second"))
+        await asyncio.sleep(0.05)
+        with pytest.raises(BusyError) as refused:
+            await offloader.run(slow, "third")
+        release.set()
+        results = [await first, await second]
+        offloader.shutdown()
+        return results, str(refused.value)
+
+    results, message = asyncio.run(scenario())
+    assert results == ["first", "second"]
+    assert "try again" in message

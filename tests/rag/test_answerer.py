@@ -1,0 +1,105 @@
+"""The answerer on the sample course with the real SmolLM2: cited answers, honest refusals, fallbacks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ingest.chunker import ChunkingPolicy
+from ingest.manifest import Manifest
+from ingest.pipeline import IngestPipeline
+from models import Course, Question, Turn
+from rag.answerer import NOT_COVERED, RETRIEVAL_ONLY, Answerer, AnswerPolicy
+from rag.embedder import SentenceTransformerEmbedder
+from rag.errors import EmptyQueryError, QuestionTooLongError
+from rag.index import MilvusIndex
+from rag.llama_cpp_model import LlamaCppModel
+from rag.llm import GenerationSettings, LanguageModel
+from rag.retriever import HybridRetriever
+from tests.conftest import EXAMPLE_COURSE
+
+COURSE = Course(name="cs101", sources=(EXAMPLE_COURSE,), base_url="https://cs101.example.edu/notes")
+GREEDY = GenerationSettings(max_tokens=64, temperature=0.0, seed=1)
+
+
+class CountingFactory:
+    """Hands out the model and counts how often the answerer asked for it."""
+
+    def __init__(self, model: LanguageModel) -> None:
+        self.model = model
+        self.calls = 0
+
+    def __call__(self) -> LanguageModel:
+        self.calls += 1
+        return self.model
+
+
+@pytest.fixture(scope="module")
+def retriever(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder) -> Iterator[HybridRetriever]:
+    data = tmp_path_factory.mktemp("answers")
+    index = MilvusIndex(str(data / "milvus.db"))
+    report = IngestPipeline(index, embedder, Manifest(data / "catalog.sqlite"), ChunkingPolicy()).ingest(COURSE)
+    assert not report.failed
+    yield HybridRetriever(index, embedder)
+    index.close()
+
+
+def test_a_covered_question_gets_an_answer_citing_the_pages_it_was_given(
+    retriever: HybridRetriever, smollm2: LlamaCppModel
+) -> None:
+    streamed: list[str] = []
+    answer = Answerer(retriever, CountingFactory(smollm2), GREEDY).answer(
+        Question(text="How do I stop a loop early?"), COURSE, streamed.append
+    )
+    assert answer.kind == "answer" and answer.grounded
+    assert answer.text.strip() and answer.model == smollm2.name
+    assert answer.citations, "every answer carries a source"
+    assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
+    assert any(c.source == "02-control-flow.md" for c in answer.citations)
+    assert all(c.url and c.url.startswith("https://cs101.example.edu/notes/") for c in answer.citations)
+    assert streamed and answer.text.startswith(streamed[-1].rstrip())
+    assert answer.timings.retrieve_ms > 0 and answer.timings.generate_ms > 0
+    assert answer.timings.first_token_ms is not None
+
+
+def test_a_question_the_course_does_not_cover_never_reaches_the_model(
+    retriever: HybridRetriever, smollm2: LlamaCppModel
+) -> None:
+    factory = CountingFactory(smollm2)
+    answer = Answerer(retriever, factory, GREEDY).answer(Question(text="When is the midterm and is it open book?"), COURSE)
+    assert factory.calls == 0
+    assert (answer.kind, answer.grounded, answer.text, answer.citations) == ("not_covered", False, NOT_COVERED, [])
+    assert answer.model is None
+
+
+def test_a_model_that_cannot_load_leaves_the_best_passages_with_their_links(
+    retriever: HybridRetriever, tmp_path: Path
+) -> None:
+    missing = LlamaCppModel(tmp_path / "mistral.gguf", fix_hint="Fetch it with: mentor models download mistral-7b-instruct")
+    answer = Answerer(retriever, lambda: missing, GREEDY).answer(Question(text="how do I make an empty set"), COURSE)
+    assert answer.kind == "retrieval_only" and answer.grounded and answer.model is None
+    assert answer.text.startswith(RETRIEVAL_ONLY)
+    assert answer.citations[0].url == "https://cs101.example.edu/notes/04-data-structures.html#sets"
+    assert len(answer.citations) == AnswerPolicy().passages_when_offline
+    assert "[1] " in answer.text and "[3] " in answer.text
+    assert answer.notice and "mistral.gguf does not exist" in answer.notice and "mentor models download" in answer.notice
+
+
+def test_a_long_thread_is_trimmed_not_refused(retriever: HybridRetriever, smollm2: LlamaCppModel) -> None:
+    history = tuple(
+        Turn(role="user" if i % 2 == 0 else "assistant", text=f"message {i} about loops and lists " * 60) for i in range(40)
+    )
+    answer = Answerer(retriever, CountingFactory(smollm2), GenerationSettings(max_tokens=16, temperature=0.0)).answer(
+        Question(text="so what does continue do?", history=history), COURSE
+    )
+    assert answer.kind == "answer" and answer.citations
+
+
+def test_empty_and_over_long_questions_are_refused_with_the_limit(retriever: HybridRetriever, smollm2: LlamaCppModel) -> None:
+    answerer = Answerer(retriever, CountingFactory(smollm2), GREEDY)
+    with pytest.raises(EmptyQueryError):
+        answerer.answer(Question(text=" \n\t "), COURSE)
+    with pytest.raises(QuestionTooLongError, match="4,000"):
+        answerer.answer(Question(text="why " * 1001), COURSE)
