@@ -26,12 +26,15 @@ class EvalQuestion:
         return self.source is not None
 
     def is_gold(self, hit: SearchHit) -> bool:
-        """A hit counts when it points at the gold file and the gold page or section."""
-        if self.source is None or hit.source.rsplit("/", 1)[-1] != self.source:
+        return self.points_at(hit.source, hit.locator.page, hit.locator.anchor)
+
+    def points_at(self, source: str, page: int | None, anchor: str | None) -> bool:
+        """A hit or citation counts when it points at the gold file and the gold page or section."""
+        if self.source is None or source.rsplit("/", 1)[-1] != self.source:
             return False
         if self.pages:
-            return hit.locator.page in self.pages
-        return hit.locator.anchor == self.anchor
+            return page in self.pages
+        return anchor == self.anchor
 
 
 def load_questions() -> list[EvalQuestion]:

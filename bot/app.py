@@ -16,9 +16,10 @@ from models import Answer, Course, IngestReport, Question, SearchMode, SearchRes
 from rag.answerer import Answerer, AnswerPolicy, TextCallback
 from rag.embedder import SentenceTransformerEmbedder
 from rag.index import Fusion, MilvusIndex, collection_name
-from rag.llama_cpp_model import LlamaCppModel
+from rag.errors import ModelFileError
+from rag.llama_cpp_model import LlamaCppModel, check_gguf
 from rag.llm import GenerationSettings, LanguageModel
-from rag.model_files import ModelFile, resolve_model
+from rag.model_files import PACKAGED_DEMO, PACKAGED_DISTRIBUTION, ModelFile, resolve_model
 from rag.openai_http import OpenAIChatModel
 from rag.retriever import HybridRetriever
 
@@ -42,6 +43,30 @@ class CourseStatus:
             "last_ingest": self.last_ingest_at.isoformat() if self.last_ingest_at else None,
             "last_report": self.last_report.model_dump() if self.last_report else None,
             "collection": self.collection,
+        }
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    """What answers students: shown by `mentor status`, so the demo model never passes unnoticed."""
+
+    name: str
+    location: str
+    """The GGUF path, or the server's URL."""
+    ready: bool
+    problem: str | None
+    demo: bool
+    gpu_offload: bool | None
+    """None for a server, whose hardware this process cannot see."""
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "location": self.location,
+            "ready": self.ready,
+            "problem": self.problem,
+            "demo": self.demo,
+            "gpu_offload": self.gpu_offload,
         }
 
 
@@ -148,6 +173,20 @@ class MentorApp:
         """Answer one question from its course's materials (blocking: adapters go through `AnswerService`)."""
         course = self.course(question.course)
         return self.answerer.answer(question, course, on_text)
+
+    def model_status(self) -> ModelStatus:
+        llm = self.settings.llm
+        if llm.base_url:
+            return ModelStatus(llm.model or "", llm.base_url, True, None, False, None)
+        try:
+            model_file = resolve_model(llm.model, self.settings.models_dir)
+            check_gguf(model_file.path, model_file.fix_hint)
+        except ModelFileError as exc:
+            return ModelStatus(llm.model or PACKAGED_DEMO, llm.model or PACKAGED_DISTRIBUTION, False, str(exc), not llm.model, None)
+        import llama_cpp
+
+        offload = bool(llama_cpp.llama_supports_gpu_offload()) and llm.n_gpu_layers != 0
+        return ModelStatus(model_file.name, str(model_file.path), True, None, model_file.is_demo, offload)
 
     def status(self) -> list[CourseStatus]:
         statuses = []

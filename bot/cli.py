@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from bot.app import MentorApp
+from bot.app import MentorApp, ModelStatus
 from bot.errors import BotError
 from bot.logs import configure_logging
 from bot.settings import load_settings
@@ -199,10 +199,12 @@ def status(
     with _mentor(ctx) as mentor:
         statuses = mentor.status()
         location = mentor.settings.milvus_uri_resolved
+        model = mentor.model_status()
     if json_output:
-        print(json.dumps({"index": location, "courses": [s.to_json() for s in statuses]}, indent=2))
+        print(json.dumps({"index": location, "model": model.to_json(), "courses": [s.to_json() for s in statuses]}, indent=2))
         return
     out.print(f"index: {escape(location)}")
+    _print_model(model)
     for s in statuses:
         out.print(f"\n[bold]{escape(s.course.name)}[/]  ({', '.join(escape(str(p)) for p in s.course.sources)})")
         out.print(f"  {s.documents} documents, {s.chunks} chunks in collection {s.collection}")
@@ -212,6 +214,20 @@ def status(
             out.print(f"  last ingest {s.last_ingest_at:%Y-%m-%d %H:%M} UTC: {escape(s.last_report.summary())}")
         else:
             out.print(f"  never ingested: run `mentor ingest --course {escape(s.course.name)}`")
+
+
+def _print_model(model: ModelStatus) -> None:
+    where = "GPU" if model.gpu_offload else "CPU" if model.gpu_offload is False else "server"
+    out.print(f"model: {escape(model.name)} ({where}) {escape(model.location)}", soft_wrap=True)
+    if model.problem:
+        out.print(f"  [bold red]not ready:[/] {escape(model.problem)}  (answers fall back to passages only)", soft_wrap=True)
+    if model.demo:
+        out.print(
+            "  [bold yellow]this is the small demo model:[/] fine for trying things out, not for students. "
+            "Fetch the production model with `mentor models download mistral-7b-instruct` and set "
+            "llm.model = \"mistral-7b-instruct\".",
+            soft_wrap=True,
+        )
 
 
 def _packaged_state() -> str:

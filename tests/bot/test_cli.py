@@ -71,6 +71,15 @@ def test_status_shows_documents_chunks_and_the_last_ingest(env: dict[str, str], 
     assert course["sources"] == [str(materials.resolve())]
     assert course["last_report"]["added"] == ["loops.md"]
     assert status["index"].endswith("state/milvus.db")
+    model = status["model"]
+    assert (model["name"], model["ready"], model["demo"], model["gpu_offload"]) == ("smollm2-135m-instruct", True, True, False)
+
+
+def test_status_says_loudly_when_the_demo_model_answers_and_when_a_model_is_missing(env: dict[str, str]) -> None:
+    demo = " ".join(mentor(env, "status").stdout.split())
+    assert "this is the small demo model" in demo and "mentor models download mistral-7b-instruct" in demo
+    missing = " ".join(mentor({**env, "MENTOR_LLM__MODEL": "mistral-7b-instruct"}, "status").stdout.split())
+    assert "not ready:" in missing and "does not exist" in missing and "demo model" not in missing
 
 
 @pytest.mark.parametrize(
