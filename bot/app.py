@@ -8,8 +8,12 @@ from functools import cached_property
 from pathlib import Path
 
 from bot.offload import Offloader
-from bot.settings import DEFAULT_COURSE, Settings
+from bot.history import RunHistory, RunRecord
+from bot.reindex_lock import RunningReindex, running_reindex
+from bot.settings import DEFAULT_COURSE, Settings, cron_trigger
 from ingest.chunker import ChunkingPolicy
+from ingest.git_source import GitSource
+from ingest.git_source import refresh as refresh_git
 from ingest.manifest import Manifest
 from ingest.pipeline import IngestPipeline, ProgressCallback
 from models import Answer, Course, IngestReport, Question, SearchMode, SearchResult
@@ -32,12 +36,20 @@ class CourseStatus:
     last_ingest_at: datetime | None
     last_report: IngestReport | None
     collection: str
+    last_run: RunRecord | None
+    running: RunningReindex | None
+    next_run: datetime | None
+    """When the course's schedule fires next (it runs while `mentor serve` does)."""
 
     def to_json(self) -> dict[str, object]:
         return {
             "course": self.course.name,
             "sources": [str(source) for source in self.course.sources],
+            "repository": self.course.repository,
             "base_url": self.course.base_url,
+            "last_run": self.last_run.to_json() if self.last_run else None,
+            "running": self.running.describe() if self.running else None,
+            "next_run": self.next_run.isoformat() if self.next_run else None,
             "documents": self.documents,
             "chunks": self.chunks,
             "last_ingest": self.last_ingest_at.isoformat() if self.last_ingest_at else None,
@@ -147,23 +159,34 @@ class MentorApp:
 
     @cached_property
     def offloader(self) -> Offloader:
-        """Threads for blocking work from async callers: one per concurrent generation, plus one
-        so the next question's retrieval overlaps the current answer."""
+        """Threads for blocking work from async callers: one per concurrent generation, one so
+        the next question's retrieval overlaps the current answer, one for a reindex."""
         llm = self.settings.llm
         generations = llm.parallel if llm.base_url else LlamaCppModel.max_concurrency
-        return Offloader(workers=generations + 1, queue_size=self.settings.answer.queue_size)
+        return Offloader(workers=generations + 2, queue_size=self.settings.answer.queue_size)
 
     def course(self, name: str | None = None) -> Course:
         remembered = self.manifest.course(name or DEFAULT_COURSE).sources if not self.settings.courses else None
         return self.settings.course(name, remembered)
 
     def ingest(self, course_name: str | None = None, path: Path | None = None, on_progress: ProgressCallback | None = None) -> IngestReport:
-        """Ingest a course; with a path, that folder becomes the course's source."""
+        """Ingest a course; with a path, that folder becomes the course's source.
+
+        A course kept in Git is fetched first; when the fetch fails, the last copy is
+        ingested and the report says why.
+        """
         course = self.course(course_name)
         if path is not None:
-            course = course.model_copy(update={"sources": (path.resolve(),)})
+            course = course.model_copy(update={"sources": (path.resolve(),), "repository": None})
+        warnings: list[str] = []
+        if course.repository:
+            checkout = self.settings.data_dir / "sources" / course.name
+            refreshed = refresh_git(GitSource(course.repository, course.branch), checkout)
+            if refreshed.problem:
+                warnings.append(refreshed.problem)
+            course = course.model_copy(update={"sources": (checkout, *course.sources)})
         self.index.connect()
-        return self.pipeline.ingest(course, on_progress)
+        return self.pipeline.ingest(course, on_progress, warnings=warnings)
 
     def search(self, query: str, course_name: str | None = None, k: int | None = None, mode: SearchMode | None = None) -> SearchResult:
         course = self.course(course_name)
@@ -189,20 +212,25 @@ class MentorApp:
         return ModelStatus(model_file.name, str(model_file.path), True, None, model_file.is_demo, offload)
 
     def status(self) -> list[CourseStatus]:
+        history = RunHistory(self.settings.history_path)
         statuses = []
         for name in self.settings.course_names():
             course = self.course(name)
             record = self.manifest.course(name)
+            live = self.index.live_generation(name)
             statuses.append(
                 CourseStatus(
                     course=course,
-                    documents=len(self.manifest.files(name)),
+                    documents=len(self.manifest.files(live)) if live else 0,
                     chunks=self.index.count_chunks(name),
                     last_ingest_at=(
                         datetime.fromtimestamp(record.last_ingest_at, tz=timezone.utc) if record.last_ingest_at else None
                     ),
                     last_report=record.last_report,
-                    collection=collection_name(name),
+                    collection=live or collection_name(name),
+                    last_run=history.last(name),
+                    running=running_reindex(self.settings.locks_dir, name),
+                    next_run=cron_trigger(course).get_next_fire_time(None, datetime.now(timezone.utc)),
                 )
             )
         return statuses

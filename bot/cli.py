@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import getpass
 import json
 import os
 import sys
@@ -18,6 +20,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from bot.app import MentorApp, ModelStatus
 from bot.errors import BotError
 from bot.logs import configure_logging
+from bot.reindex import ReindexService
+from bot.serve import serve as run_service
 from bot.settings import load_settings
 from ingest.errors import IngestError
 from models import Answer, IngestReport, Question, SearchMode, SearchResult
@@ -191,6 +195,52 @@ def models_download(
 
 
 @app.command()
+def reindex(
+    ctx: typer.Context,
+    course: Annotated[Optional[str], typer.Option("--course", "-c", help="Course name (default: the first configured).")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the run as JSON.")] = False,
+) -> None:
+    """Re-ingest a course now, as the schedule and the chat slash commands do, and record the run."""
+    with _mentor(ctx) as mentor:
+        record = ReindexService(mentor).reindex(course, "cli", getpass.getuser())
+    if json_output:
+        print(json.dumps(record.to_json(), indent=2))
+    else:
+        assert record.report is not None
+        _print_report(record.report)
+    if record.report and record.report.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def history(
+    ctx: typer.Context,
+    course: Annotated[Optional[str], typer.Option("--course", "-c", help="Only this course.")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000, help="How many runs.")] = 20,
+    json_output: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """The latest reindex runs: trigger, who, when, how long, what changed, how it ended."""
+    with _mentor(ctx) as mentor:
+        if course is not None:
+            mentor.course(course)
+        runs = ReindexService(mentor).history.runs(course, limit)
+    if json_output:
+        print(json.dumps([run.to_json() for run in runs], indent=2))
+        return
+    if not runs:
+        out.print("no reindex runs yet")
+    for run in runs:
+        out.print(f"#{run.id} {escape(run.course)} {escape(f'[{run.outcome}]')} {escape(run.summary())}", soft_wrap=True)
+
+
+@app.command()
+def serve(ctx: typer.Context) -> None:
+    """Run the service: the index shared on loopback, the reindex schedule (and, soon, chat)."""
+    with _mentor(ctx) as mentor:
+        asyncio.run(run_service(mentor, lambda line: err.print(escape(line), soft_wrap=True)))
+
+
+@app.command()
 def status(
     ctx: typer.Context,
     json_output: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
@@ -214,6 +264,12 @@ def status(
             out.print(f"  last ingest {s.last_ingest_at:%Y-%m-%d %H:%M} UTC: {escape(s.last_report.summary())}")
         else:
             out.print(f"  never ingested: run `mentor ingest --course {escape(s.course.name)}`")
+        if s.last_run:
+            out.print(f"  last reindex #{s.last_run.id} {escape(f'[{s.last_run.outcome}]')} {escape(s.last_run.summary())}", soft_wrap=True)
+        if s.running:
+            out.print(f"  [bold]{escape(s.running.describe())}[/]", soft_wrap=True)
+        if s.next_run:
+            out.print(f"  next scheduled reindex {s.next_run:%Y-%m-%d %H:%M %Z} ({escape(s.course.schedule)}, while `mentor serve` runs)")
 
 
 def _print_model(model: ModelStatus) -> None:

@@ -17,3 +17,11 @@ class UnknownCourseError(BotError):
 
 class BusyError(BotError):
     """Too much work is queued already; the caller should try again shortly."""
+
+
+class ReindexBusyError(BotError):
+    """A reindex of the course is already running; the message says since when and who started it."""
+
+    def __init__(self, message: str, running: object = None) -> None:
+        super().__init__(message)
+        self.running = running

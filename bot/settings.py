@@ -12,6 +12,9 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from apscheduler.triggers.cron import CronTrigger
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -102,6 +105,16 @@ class AnswerSettings(_Section):
     """Questions waiting for a worker beyond this are turned away with "busy, try again"."""
 
 
+class ScheduleSettings(_Section):
+    """How `mentor serve` runs each course's cron schedule (the expression itself is per course)."""
+
+    enabled: bool = True
+    jitter_seconds: int = Field(120, ge=0)
+    """Spread courses that share a schedule, so they do not all embed at once."""
+    misfire_grace_seconds: int = Field(3600, ge=1)
+    """A run missed while the process was down still happens if it restarts within this."""
+
+
 class Settings(BaseSettings):
     """Every setting of AI Mentor. Build it with `load_settings()`, once, at the edge."""
 
@@ -123,13 +136,15 @@ class Settings(BaseSettings):
     search: SearchSettings = SearchSettings()
     llm: LlmSettings = LlmSettings()
     answer: AnswerSettings = AnswerSettings()
+    reindex: ScheduleSettings = ScheduleSettings()
     courses: list[Course] = []
 
     @field_validator("courses")
     @classmethod
     def _distinct_courses(cls, courses: list[Course]) -> list[Course]:
         seen: dict[str, str] = {}
-        for course in courses:
+        for number, course in enumerate(courses):
+            _check_schedule(number, course)
             clash = seen.setdefault(collection_name(course.name), course.name)
             if clash != course.name:
                 raise ValueError(f"courses {clash!r} and {course.name!r} would share one index: rename one")
@@ -154,6 +169,14 @@ class Settings(BaseSettings):
     @property
     def models_dir(self) -> Path:
         return self.data_dir / "models"
+
+    @property
+    def history_path(self) -> Path:
+        return self.data_dir / "history.sqlite"
+
+    @property
+    def locks_dir(self) -> Path:
+        return self.data_dir / "locks"
 
     @property
     def manifest_path(self) -> Path:
@@ -182,6 +205,26 @@ class Settings(BaseSettings):
         raise UnknownCourseError(
             f"No course named {name!r}. Configured courses: {', '.join(self.course_names())} (in {self.config})."
         )
+
+
+def cron_trigger(course: Course) -> CronTrigger:
+    """The course's schedule as APScheduler reads it; raises ValueError naming what is wrong."""
+    try:
+        zone = ZoneInfo(course.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"timezone {course.timezone!r} is not a known time zone (e.g. 'Europe/Berlin', 'UTC')") from None
+    try:
+        return CronTrigger.from_crontab(course.schedule, timezone=zone)
+    except ValueError as exc:
+        raise ValueError(f"schedule {course.schedule!r} is not a cron expression of five fields ({exc})") from None
+
+
+def _check_schedule(number: int, course: Course) -> None:
+    try:
+        cron_trigger(course)
+    except ValueError as exc:
+        key = "timezone" if str(exc).startswith("timezone") else "schedule"
+        raise ValueError(f"courses.{number}.{key} (course {course.name!r}): {exc}") from None
 
 
 class TomlFileSource(PydanticBaseSettingsSource):
@@ -233,8 +276,14 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        problems = "; ".join(f"{_key(error['loc'])}: {_reason(error)}" for error in exc.errors())
+        problems = "; ".join(_problem(error) for error in exc.errors())
         raise ConfigError(f"Invalid settings: {problems}") from None
+
+
+def _problem(error: Any) -> str:
+    key, reason = _key(error["loc"]), _reason(error)
+    # A validator over a whole list names the exact key itself.
+    return reason if reason.startswith(key + ".") else f"{key}: {reason}"
 
 
 def _key(location: tuple[Any, ...]) -> str:

@@ -10,14 +10,16 @@ from ingest.errors import SourceFolderError
 SKIPPED_DIRS = {"__pycache__", ".ipynb_checkpoints", "node_modules"}
 
 
-def discover(sources: tuple[Path, ...]) -> dict[str, Path]:
+def discover(sources: tuple[Path, ...], *, skip_missing: bool = False) -> dict[str, Path]:
     """Map each file's course-relative name to its path.
 
     With one source folder, names are relative to it; with several, each name starts
     with its folder's name, so `lectures/week1.pdf` and `labs/week1.pdf` stay apart.
+    A missing folder is an error unless `skip_missing`; skipping one changes no other
+    folder's names.
     """
     missing = [str(root) for root in sources if not root.is_dir()]
-    if missing:
+    if missing and not skip_missing:
         raise SourceFolderError(
             f"Source folder not found: {', '.join(missing)}. Check the course's `sources` in mentor.toml "
             "or the PATH given to `mentor ingest`."
@@ -26,11 +28,18 @@ def discover(sources: tuple[Path, ...]) -> dict[str, Path]:
     if len(set(names)) != len(names):
         raise SourceFolderError(f"Two source folders of one course share a name ({', '.join(names)}): rename one.")
     files: dict[str, Path] = {}
-    for root, name in zip(sources, names, strict=True):
-        prefix = f"{name}/" if len(sources) > 1 else ""
+    for root in sources:
+        if not root.is_dir():
+            continue
+        prefix = source_prefix(sources, root)
         for path in _walk(root):
             files[prefix + path.relative_to(root).as_posix()] = path
     return dict(sorted(files.items()))
+
+
+def source_prefix(sources: tuple[Path, ...], root: Path) -> str:
+    """What the names of `root`'s files start with: nothing for a lone folder, else its name."""
+    return f"{root.resolve().name}/" if len(sources) > 1 else ""
 
 
 def _walk(root: Path) -> list[Path]:

@@ -1,7 +1,9 @@
-"""The change manifest: what each course's index holds, file by file, in SQLite.
+"""The change manifest: what each index generation holds, file by file, in SQLite.
 
+A generation is one collection of a course's index (see `rag.index.generation_name`).
 An entry moves forward only after the index write for that file succeeded, so a
-crash or a failed file never makes the manifest claim more than the index has.
+crash or a failed file never makes the manifest claim more than the index has, and
+an interrupted rebuild resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -16,13 +18,13 @@ from pathlib import Path
 from models import IngestReport
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS files (
-    course TEXT NOT NULL,
+CREATE TABLE IF NOT EXISTS generation_files (
+    generation TEXT NOT NULL,
     source TEXT NOT NULL,
     sha256 TEXT NOT NULL,
     chunks INTEGER NOT NULL,
     ingested_at REAL NOT NULL,
-    PRIMARY KEY (course, source)
+    PRIMARY KEY (generation, source)
 );
 CREATE TABLE IF NOT EXISTS courses (
     course TEXT PRIMARY KEY,
@@ -60,21 +62,32 @@ class Manifest:
         connection.executescript(SCHEMA)
         return connection
 
-    def files(self, course: str) -> dict[str, FileRecord]:
+    def files(self, generation: str) -> dict[str, FileRecord]:
         with closing(self._connect()) as db:
-            rows = db.execute("SELECT source, sha256, chunks FROM files WHERE course = ?", (course,)).fetchall()
+            rows = db.execute(
+                "SELECT source, sha256, chunks FROM generation_files WHERE generation = ?", (generation,)
+            ).fetchall()
         return {source: FileRecord(sha256, chunks) for source, sha256, chunks in rows}
 
-    def record_file(self, course: str, source: str, sha256: str, chunks: int) -> None:
+    def record_file(self, generation: str, source: str, sha256: str, chunks: int) -> None:
         with closing(self._connect()) as db, db:
             db.execute(
-                "INSERT OR REPLACE INTO files (course, source, sha256, chunks, ingested_at) VALUES (?, ?, ?, ?, ?)",
-                (course, source, sha256, chunks, time.time()),
+                "INSERT OR REPLACE INTO generation_files (generation, source, sha256, chunks, ingested_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (generation, source, sha256, chunks, time.time()),
             )
 
-    def forget_file(self, course: str, source: str) -> None:
+    def forget_file(self, generation: str, source: str) -> None:
         with closing(self._connect()) as db, db:
-            db.execute("DELETE FROM files WHERE course = ? AND source = ?", (course, source))
+            db.execute("DELETE FROM generation_files WHERE generation = ? AND source = ?", (generation, source))
+
+    def keep_only(self, generation: str, prefix: str) -> None:
+        """Forget every other generation named with `prefix`: the index dropped them."""
+        with closing(self._connect()) as db, db:
+            db.execute(
+                "DELETE FROM generation_files WHERE substr(generation, 1, ?) = ? AND generation != ?",
+                (len(prefix), prefix, generation),
+            )
 
     def course(self, course: str) -> CourseRecord:
         with closing(self._connect()) as db:
@@ -91,21 +104,11 @@ class Manifest:
             at,
         )
 
-    def reset_course(self, course: str, fingerprint: str, sources: list[str]) -> None:
-        """Forget every file of a course: its index is being rebuilt from nothing."""
-        with closing(self._connect()) as db, db:
-            db.execute("DELETE FROM files WHERE course = ?", (course,))
-            db.execute(
-                "INSERT INTO courses (course, fingerprint, sources) VALUES (?, ?, ?) "
-                "ON CONFLICT(course) DO UPDATE SET fingerprint = excluded.fingerprint, sources = excluded.sources",
-                (course, fingerprint, json.dumps(sources)),
-            )
-
-    def record_run(self, report: IngestReport, sources: list[str]) -> None:
+    def record_run(self, report: IngestReport, sources: list[str], fingerprint: str) -> None:
         with closing(self._connect()) as db, db:
             db.execute(
-                "INSERT INTO courses (course, sources, last_report, last_ingest_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT(course) DO UPDATE SET sources = excluded.sources, last_report = excluded.last_report, "
-                "last_ingest_at = excluded.last_ingest_at",
-                (report.course, json.dumps(sources), report.model_dump_json(), time.time()),
+                "INSERT INTO courses (course, fingerprint, sources, last_report, last_ingest_at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(course) DO UPDATE SET fingerprint = excluded.fingerprint, sources = excluded.sources, "
+                "last_report = excluded.last_report, last_ingest_at = excluded.last_ingest_at",
+                (report.course, fingerprint, json.dumps(sources), report.model_dump_json(), time.time()),
             )

@@ -5,24 +5,25 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from models import Course, FileFailure, IngestReport, SourceDoc
 from ingest.chunker import ChunkingPolicy, chunk_document
-from ingest.discovery import discover
+from ingest.discovery import discover, source_prefix
 from ingest.errors import UnreadableFileError
 from ingest.loaders import is_supported, load_document
 from ingest.manifest import Manifest
 from rag.embedder import Embedder
-from rag.index import MilvusIndex
+from rag.index import MilvusIndex, collection_name, generation_name
 
 # Files parsed ahead of the one being embedded: enough to hide parsing, little memory.
 READ_AHEAD = 2
 # Bump when the collection schema or what is embedded changes: the next ingest rebuilds.
-INDEX_FORMAT = 2
+# 3: generations behind an alias, so a rebuild never takes the live index away.
+INDEX_FORMAT = 3
 
 ProgressCallback = Callable[[int, int, str], None]
 """Called with (files done, files to do, current file) as an ingest goes."""
@@ -34,6 +35,9 @@ class IngestPipeline:
 
     Unchanged files cost a hash; a changed file's chunks are replaced, a deleted
     file's removed; a file that cannot be read is reported and keeps the chunks it had.
+    When the fingerprint changes, the index is rebuilt as a new generation beside the
+    live one and the course's alias switched to it when it is complete: searches keep
+    reading the old one until then, and a run that dies midway is finished by the next.
 
     >>> pipeline = IngestPipeline(index, embedder, manifest, ChunkingPolicy())
     >>> pipeline.ingest(course).summary()            # doctest: +SKIP
@@ -49,17 +53,26 @@ class IngestPipeline:
         """What the index was built with; when it changes, an incremental update is not enough."""
         return f"{INDEX_FORMAT}:{self.embedder.fingerprint()}:{self.policy.size}:{self.policy.overlap}"
 
-    def ingest(self, course: Course, on_progress: ProgressCallback | None = None) -> IngestReport:
+    def ingest(
+        self, course: Course, on_progress: ProgressCallback | None = None, *, warnings: Sequence[str] = ()
+    ) -> IngestReport:
+        """`warnings` come from whoever prepared the sources (a Git fetch that failed) and go in the report."""
         started = time.perf_counter()
-        files = discover(course.sources)
         sources = [str(root.resolve()) for root in course.sources]
-        report = IngestReport(course=course.name)
+        report = IngestReport(course=course.name, warnings=list(warnings))
 
         fingerprint = self.fingerprint()
-        if self.manifest.course(course.name).fingerprint != fingerprint:
-            self.index.drop_course(course.name)
-            self.manifest.reset_course(course.name, fingerprint, sources)
-        known = self.manifest.files(course.name)
+        generation = generation_name(course.name, fingerprint)
+        live = self.index.live_generation(course.name)
+        rebuilding = live != generation
+        missing = [root for root in course.sources if not root.is_dir()]
+        if missing and (live is None or rebuilding):
+            # Nothing to keep yet, or a rebuild that would lose the missing folder's documents.
+            discover(course.sources)
+        files = discover(course.sources, skip_missing=True)
+        for root in missing:
+            report.warnings.append(f"source folder {root} is missing: its documents are kept as they were")
+        known = self.manifest.files(generation)
 
         todo: list[tuple[str, Path, str]] = []
         readable: set[str] = set()
@@ -77,35 +90,40 @@ class IngestPipeline:
                 report.unchanged.append(source)
             else:
                 todo.append((source, path, digest))
-        removed = sorted(set(known) - readable)
+        kept = tuple(source_prefix(course.sources, root) for root in missing)
+        removed = sorted(source for source in set(known) - readable if not (kept and source.startswith(kept)))
 
-        if todo:
-            self.index.ensure_course(course.name, self.embedder.dimension)
+        if todo or rebuilding:
+            self.index.ensure_collection(generation, self.embedder.dimension)
         for done, ((source, _, digest), document) in enumerate(_read_ahead(todo)):
             if on_progress:
                 on_progress(done, len(todo), source)
             try:
-                written = self._ingest_file(course, source, document.result(), digest)
+                written = self._ingest_file(course, generation, source, document.result(), digest)
             except UnreadableFileError as exc:
                 report.failed.append(FileFailure(source=source, reason=exc.reason))
                 continue
             (report.changed if source in known else report.added).append(source)
             report.chunks_written += written
         for source in removed:
-            self.index.delete_document(course.name, source)
-            self.manifest.forget_file(course.name, source)
+            self.index.delete_document(generation, source)
+            self.manifest.forget_file(generation, source)
             report.removed.append(source)
             report.chunks_removed += known[source].chunks
-        if report.chunks_written or removed:
-            self.index.finalize(course.name)
+        if report.chunks_written or removed or rebuilding:
+            self.index.finalize(generation)
+        if rebuilding:
+            self.index.publish(course.name, generation)
+            self.manifest.keep_only(generation, prefix=collection_name(course.name) + "__")
+            report.rebuilt = live is not None
         if on_progress:
             on_progress(len(todo), len(todo), "")
 
         report.seconds = time.perf_counter() - started
-        self.manifest.record_run(report, sources)
+        self.manifest.record_run(report, sources, fingerprint)
         return report
 
-    def _ingest_file(self, course: Course, source: str, document: SourceDoc, digest: str) -> int:
+    def _ingest_file(self, course: Course, generation: str, source: str, document: SourceDoc, digest: str) -> int:
         chunks = chunk_document(
             document,
             course=course.name,
@@ -117,8 +135,8 @@ class IngestPipeline:
         if not chunks:
             raise UnreadableFileError(source, "no text found in the file")
         vectors = self.embedder.embed_documents([chunk.embedding_text() for chunk in chunks])
-        self.index.write_document(course.name, source, chunks, vectors)
-        self.manifest.record_file(course.name, source, digest, len(chunks))
+        self.index.write_document(generation, source, chunks, vectors)
+        self.manifest.record_file(generation, source, digest, len(chunks))
         return len(chunks)
 
 

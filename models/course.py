@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 COURSE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
@@ -20,11 +20,26 @@ class Course(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str
-    sources: tuple[Path, ...] = Field(min_length=1)
+    sources: tuple[Path, ...] = ()
+    repository: str | None = None
+    """A Git repository of materials (URL or path), cloned into the data dir and refreshed before each ingest."""
+    branch: str | None = None
+    """The repository's branch to follow; unset means its default branch."""
     base_url: str | None = None
     policy: str | None = None
     """How the mentor behaves for this course, in the instructor's words; unset means the
     default: a patient TA who explains and hints, and never hands out graded solutions."""
+    schedule: str = "0 3 * * *"
+    """When the scheduled re-ingest runs: a five-field cron expression, in `timezone`."""
+    timezone: str = "UTC"
+    report_channel: str | None = None
+    """A chat channel where scheduled runs that changed or failed something are reported."""
+
+    @model_validator(mode="after")
+    def _has_materials(self) -> Course:
+        if not self.sources and not self.repository:
+            raise ValueError("a course needs `sources` (folders) or a `repository` (Git), or both")
+        return self
 
     @field_validator("name")
     @classmethod

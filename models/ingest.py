@@ -24,10 +24,19 @@ class IngestReport(BaseModel):
     chunks_written: int = 0
     chunks_removed: int = 0
     seconds: float = 0.0
+    rebuilt: bool = False
+    """The index was rebuilt beside the old one (a new model, chunking or schema) and switched to."""
+    warnings: list[str] = Field(default_factory=list)
+    """Sources that could not be refreshed or found; what they held is kept as it was."""
+
+    @property
+    def changed_anything(self) -> bool:
+        return bool(self.added or self.changed or self.removed or self.failed or self.warnings)
 
     def summary(self) -> str:
-        return (
+        text = (
             f"{self.course}: {len(self.added)} added, {len(self.changed)} changed, "
             f"{len(self.removed)} removed, {len(self.unchanged)} unchanged, "
             f"{len(self.failed)} failed; {self.chunks_written} chunks written in {self.seconds:.1f} s"
         )
+        return text + (" (index rebuilt and switched)" if self.rebuilt else "")

@@ -8,6 +8,7 @@ dense search only, with one logged notice.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import logging
 import math
@@ -21,6 +22,7 @@ from typing import Any, ParamSpec, TypeVar
 from models import Chunk, Locator, SearchHit, SearchMode
 from rag.errors import IndexOperationError, IndexUnavailableError, UnknownCourseIndexError
 from rag.lexical import bm25_text
+from rag.lite_server import shared_server_uri
 from rag.milvus_lock import MilvusLiteLock
 
 log = logging.getLogger(__name__)
@@ -66,7 +68,17 @@ def _milvus_errors(method: Callable[P, R]) -> Callable[P, R]:
 
 
 def collection_name(course: str) -> str:
+    """The name searches use: an alias of the course's live generation."""
     return "mentor_" + re.sub(r"[^0-9A-Za-z_]", "_", course)
+
+
+def generation_name(course: str, fingerprint: str) -> str:
+    """The collection built with one fingerprint (index format, embedder, chunking).
+
+    Naming it after what built it means a rebuild interrupted by a crash is found and
+    finished by the next run, and never mixed up with the live one.
+    """
+    return f"{collection_name(course)}__{hashlib.sha1(fingerprint.encode()).hexdigest()[:10]}"
 
 
 def is_local_uri(uri: str) -> bool:
@@ -92,6 +104,8 @@ class MilvusIndex:
         self._server_has_bm25: bool | None = None
         self._collection_has_bm25: dict[str, bool] = {}
         self._noticed_dense_only = False
+        self.via_shared_server: str | None = None
+        """The loopback server this process reaches a Lite database through, when another process serves it."""
 
     @property
     def is_local(self) -> bool:
@@ -103,11 +117,18 @@ class MilvusIndex:
         from pymilvus import MilvusClient
         from pymilvus.exceptions import MilvusException
 
+        uri = self.uri
         if self._lock is not None:
-            self._lock.acquire()
-            Path(self.uri).parent.mkdir(parents=True, exist_ok=True)
+            # `mentor serve` holds the database and serves it on loopback: join it there.
+            shared = shared_server_uri(Path(self.uri))
+            if shared is not None:
+                uri = shared
+                self.via_shared_server = shared
+            else:
+                self._lock.acquire()
+                Path(self.uri).parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._client = MilvusClient(uri=self.uri, token=self._token or "", timeout=self._timeout)
+            self._client = MilvusClient(uri=uri, token=self._token or "", timeout=self._timeout)
             version = self._client.get_server_version()
         except MilvusException as exc:
             self.close()
@@ -123,6 +144,7 @@ class MilvusIndex:
         if self._client is not None:
             self._client.close()
             self._client = None
+        self.via_shared_server = None
         if self._lock is not None:
             self._lock.release()
 
@@ -134,19 +156,61 @@ class MilvusIndex:
     # -- collections ------------------------------------------------------------------
 
     @_milvus_errors
-    def ensure_course(self, course: str, dimension: int) -> None:
-        """Create the course's collection if it is missing, and make sure it is loaded."""
-        name = collection_name(course)
-        if not self.client.has_collection(name):
+    def ensure_collection(self, name: str, dimension: int) -> None:
+        """Create a generation's collection if it is missing, and make sure it is loaded."""
+        if name not in self.client.list_collections():
             self._create(name, dimension)
         self._load(name)
 
     @_milvus_errors
+    def live_generation(self, course: str) -> str | None:
+        """The collection the course's alias points at (searches read it); None before the first ingest.
+
+        An index from before aliases (a plain collection under the alias's name) counts as live.
+        """
+        alias = collection_name(course)
+        collections = self.client.list_collections()
+        for name in collections:
+            if name.startswith(alias + "__") and alias in self.client.list_aliases(name).get("aliases", []):
+                return name
+        return alias if alias in collections else None
+
+    @_milvus_errors
+    def publish(self, course: str, generation: str) -> None:
+        """Point the course's alias at `generation` in one step, then drop the generations it replaced.
+
+        Searches switch from the old collection to the new one between two requests;
+        none of them sees an empty or half-built index.
+        """
+        alias = collection_name(course)
+        collections = self.client.list_collections()
+        live = self.live_generation(course)
+        if live == alias:
+            # The pre-alias layout: its collection holds the alias's name, so it must go
+            # first. The only moment without an index, once, at the upgrade.
+            self.client.drop_collection(alias)
+            self._collection_has_bm25.pop(alias, None)
+            live = None
+        if live is None:
+            self.client.create_alias(generation, alias)
+        elif live != generation:
+            self.client.alter_alias(generation, alias)
+        for name in collections:
+            if name.startswith(alias + "__") and name != generation:
+                self.client.drop_collection(name)
+                self._collection_has_bm25.pop(name, None)
+
+    @_milvus_errors
     def drop_course(self, course: str) -> None:
-        name = collection_name(course)
-        if self.client.has_collection(name):
-            self.client.drop_collection(name)
-        self._collection_has_bm25.pop(name, None)
+        """Remove the course's alias and every generation of its index."""
+        alias = collection_name(course)
+        live = self.live_generation(course)
+        if live is not None and live != alias:
+            self.client.drop_alias(alias)
+        for name in self.client.list_collections():
+            if name == alias or name.startswith(alias + "__"):
+                self.client.drop_collection(name)
+                self._collection_has_bm25.pop(name, None)
 
     def _create(self, name: str, dimension: int) -> None:
         from pymilvus import DataType, Function, FunctionType, MilvusClient
@@ -196,45 +260,42 @@ class MilvusIndex:
     # -- writes -------------------------------------------------------------------------
 
     @_milvus_errors
-    def write_document(self, course: str, source: str, chunks: list[Chunk], vectors: list[list[float]]) -> None:
+    def write_document(self, collection: str, source: str, chunks: list[Chunk], vectors: list[list[float]]) -> None:
         """Replace one document's chunks: the new ones land before the old ones go.
 
         A search running meanwhile sees the old version, both, or the new one, never
         neither; a crash between the two steps leaves stale rows that the next write of
         the same file removes.
         """
-        name = collection_name(course)
-        with_bm25 = self._has_bm25(name)
+        with_bm25 = self._has_bm25(collection)
         rows = [_row(chunk, vector, with_bm25) for chunk, vector in zip(chunks, vectors, strict=True)]
         for start in range(0, len(rows), INSERT_BATCH):
-            self.client.upsert(name, rows[start : start + INSERT_BATCH])
+            self.client.upsert(collection, rows[start : start + INSERT_BATCH])
         keep = {chunk.file_hash for chunk in chunks}
         stale = f"source == {_literal(source)}"
         if keep:
             stale += f" and file_hash not in {_literal(sorted(keep))}"
-        self.client.delete(name, filter=stale)
+        self.client.delete(collection, filter=stale)
 
     @_milvus_errors
-    def delete_document(self, course: str, source: str) -> None:
-        name = collection_name(course)
-        if self.client.has_collection(name):
-            self._load(name)
-            self.client.delete(name, filter=f"source == {_literal(source)}")
+    def delete_document(self, collection: str, source: str) -> None:
+        if self.client.has_collection(collection):
+            self._load(collection)
+            self.client.delete(collection, filter=f"source == {_literal(source)}")
 
     @_milvus_errors
-    def finalize(self, course: str, timeout: float = 300.0) -> None:
+    def finalize(self, collection: str, timeout: float = 300.0) -> None:
         """Seal new rows and wait until they are indexed.
 
         Until then Milvus Lite scans them row by row, and its background index build
         competes with every search for the CPU.
         """
-        name = collection_name(course)
-        if not self.client.has_collection(name):
+        if not self.client.has_collection(collection):
             return
-        self.client.flush(name)
+        self.client.flush(collection)
         deadline = time.monotonic() + timeout
-        for field in ("dense", "sparse") if self._has_bm25(name) else ("dense",):
-            while self.client.describe_index(name, field).get("pending_index_rows", 0) and time.monotonic() < deadline:
+        for field in ("dense", "sparse") if self._has_bm25(collection) else ("dense",):
+            while self.client.describe_index(collection, field).get("pending_index_rows", 0) and time.monotonic() < deadline:
                 time.sleep(0.05)
 
     # -- reads --------------------------------------------------------------------------

@@ -73,5 +73,7 @@ def server_index(milvus_server: str) -> Iterator[MilvusIndex]:
     index.connect()
     yield index
     for name in index.client.list_collections():
+        for alias in index.client.list_aliases(name).get("aliases", []):
+            index.client.drop_alias(alias)
         index.client.drop_collection(name)
     index.close()

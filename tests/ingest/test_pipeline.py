@@ -133,19 +133,19 @@ def test_a_deleted_file_disappears_from_the_index(pipeline: IngestPipeline, cour
     report = pipeline.ingest(course(course_dir))
     assert report.removed == ["errors.pdf"] and report.chunks_removed == 3
     assert pipeline.index.count_chunks("cs101") == 3
-    assert "errors.pdf" not in pipeline.manifest.files("cs101")
+    assert "errors.pdf" not in pipeline.manifest.files(live(pipeline))
 
 
 def test_a_corrupted_file_keeps_its_old_chunks_and_is_retried(pipeline: IngestPipeline, course_dir: Path) -> None:
     pipeline.ingest(course(course_dir))
-    good_hash = pipeline.manifest.files("cs101")["errors.pdf"].sha256
+    good_hash = pipeline.manifest.files(live(pipeline))["errors.pdf"].sha256
     (course_dir / "errors.pdf").write_bytes(b"%PDF-1.4\n" + b"garbage" * 50)
     report = pipeline.ingest(course(course_dir))
     assert [f.source for f in report.failed] == ["errors.pdf"]
     assert "PDF" in report.failed[0].reason
     assert pipeline.index.count_chunks("cs101") == 6
     assert top_hit(pipeline, "open a file for writing").source == "errors.pdf"
-    assert pipeline.manifest.files("cs101")["errors.pdf"].sha256 == good_hash
+    assert pipeline.manifest.files(live(pipeline))["errors.pdf"].sha256 == good_hash
     assert [f.source for f in pipeline.ingest(course(course_dir)).failed] == ["errors.pdf"], "tried again next time"
 
 
@@ -173,3 +173,9 @@ def test_changing_the_chunking_rebuilds_the_index(pipeline: IngestPipeline, cour
     report = smaller.ingest(course(course_dir))
     assert len(report.added) == 3 and report.unchanged == []
     assert pipeline.index.count_chunks("cs101") == report.chunks_written
+
+
+def live(pipeline: IngestPipeline) -> str:
+    generation = pipeline.index.live_generation("cs101")
+    assert generation is not None
+    return generation

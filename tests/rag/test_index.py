@@ -9,9 +9,10 @@ import pytest
 from models import Chunk, Locator
 from rag.embedder import SentenceTransformerEmbedder
 from rag.errors import IndexOperationError, IndexUnavailableError, UnknownCourseIndexError
-from rag.index import MilvusIndex
+from rag.index import MilvusIndex, generation_name
 from tests.conftest import free_port
 
+GENERATION = generation_name("cs101", "test")
 SECTIONS = {
     "sets.html": ("Sets", "sets", "To create an empty set you have to use set(), not {}; the latter creates an empty dictionary."),
     "defaults.html": ("Default Argument Values", "defaults", "The default value is evaluated only once, so a mutable default list is shared between calls."),
@@ -39,11 +40,12 @@ def make_chunks(source: str, file_hash: str, pieces: int = 1) -> list[Chunk]:
 
 
 def fill(index: MilvusIndex, embedder: SentenceTransformerEmbedder, pieces: int = 1) -> None:
-    index.ensure_course("cs101", embedder.dimension)
+    index.ensure_collection(GENERATION, embedder.dimension)
     for source in SECTIONS:
         chunks = make_chunks(source, "v1", pieces)
-        index.write_document("cs101", source, chunks, embedder.embed_documents([c.embedding_text() for c in chunks]))
-    index.finalize("cs101")
+        index.write_document(GENERATION, source, chunks, embedder.embed_documents([c.embedding_text() for c in chunks]))
+    index.finalize(GENERATION)
+    index.publish("cs101", GENERATION)
 
 
 @pytest.fixture(params=["lite", "server"])
@@ -82,8 +84,8 @@ def test_rewriting_a_document_replaces_its_chunks(index: MilvusIndex, embedder: 
     fill(index, embedder, pieces=2)
     assert index.count_chunks("cs101") == 8
     new = make_chunks("sets.html", "v2", pieces=1)
-    index.write_document("cs101", "sets.html", new, embedder.embed_documents([c.embedding_text() for c in new]))
-    index.finalize("cs101")
+    index.write_document(GENERATION, "sets.html", new, embedder.embed_documents([c.embedding_text() for c in new]))
+    index.finalize(GENERATION)
     assert index.count_chunks("cs101") == 7
     rows = index.client.query("mentor_cs101", filter='source == "sets.html"', output_fields=["file_hash"])
     assert [row["file_hash"] for row in rows] == ["v2"]
@@ -91,8 +93,8 @@ def test_rewriting_a_document_replaces_its_chunks(index: MilvusIndex, embedder: 
 
 def test_deleting_a_document_with_quotes_in_its_name(index: MilvusIndex, embedder: SentenceTransformerEmbedder) -> None:
     fill(index, embedder)
-    index.delete_document("cs101", 'odd "name" é.md')
-    index.finalize("cs101")
+    index.delete_document(GENERATION, 'odd "name" é.md')
+    index.finalize(GENERATION)
     assert index.count_chunks("cs101") == 3
     assert all(h.source != 'odd "name" é.md' for h in search(index, embedder, "quotes and accents", k=4, mode="dense"))
 
@@ -134,7 +136,7 @@ def test_a_question_of_stop_words_only_is_searched_densely(lite_index: MilvusInd
 
 
 def test_a_write_milvus_refuses_is_a_clear_error(lite_index: MilvusIndex) -> None:
-    lite_index.ensure_course("cs101", 384)
+    lite_index.ensure_collection(GENERATION, 384)
     chunk = make_chunks("sets.html", "v1")
     with pytest.raises(IndexOperationError, match=r"Milvus at .*milvus\.db failed \(write document\)"):
-        lite_index.write_document("cs101", "sets.html", chunk, [[0.1, 0.2, 0.3]])
+        lite_index.write_document(GENERATION, "sets.html", chunk, [[0.1, 0.2, 0.3]])

@@ -95,3 +95,15 @@ def test_a_truncated_gguf_is_refused_with_the_fix(smollm2: LlamaCppModel, tmp_pa
     model = LlamaCppModel(path, fix_hint="Fetch it again.")
     with pytest.raises(ModelFileError, match=r"could not load .*truncated\.gguf.*Fetch it again\."):
         model.load()
+
+
+def test_a_model_bigger_than_free_memory_is_refused_on_the_cpu(tmp_path: Path) -> None:
+    path = tmp_path / "huge.gguf"
+    with path.open("wb") as handle:
+        handle.write(b"GGUF")
+        try:
+            handle.truncate(1 << 42)  # sparse: 4 TiB on paper, four bytes on disk
+        except OSError as exc:
+            pytest.skip(f"this filesystem cannot hold a sparse file that large ({exc})")
+    with pytest.raises(ModelFileError, match=r"needs about .* GiB of memory but only .* GiB is available"):
+        LlamaCppModel(path, n_gpu_layers=0).load()

@@ -1,0 +1,52 @@
+"""One reindex service for every trigger: the schedule, chat slash commands and the CLI.
+
+Single-flight per course across threads and processes (`CourseReindexLock`): a second
+request is told who started the running one and when, and never starts another.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot.app import MentorApp
+from bot.errors import ReindexBusyError
+from bot.history import RunHistory, RunRecord, Trigger
+from bot.reindex_lock import CourseReindexLock, RunningReindex
+from ingest.errors import IngestError
+from rag.errors import RagError
+
+log = logging.getLogger(__name__)
+
+
+class ReindexService:
+    """`reindex(course, trigger, requested_by)`: the incremental ingest, recorded, one at a time per course."""
+
+    def __init__(self, mentor: MentorApp) -> None:
+        self.mentor = mentor
+        self.history = RunHistory(mentor.settings.history_path)
+        self.locks = mentor.settings.locks_dir
+
+    def reindex(self, course_name: str | None, trigger: Trigger, requested_by: str) -> RunRecord:
+        """Run now, blocking; raises `ReindexBusyError` while another run of the course is going."""
+        course = self.mentor.course(course_name)
+        lock = CourseReindexLock(self.locks, course.name)
+        lock.acquire(trigger, requested_by)
+        try:
+            run_id = self.history.start(course.name, trigger, requested_by)
+            try:
+                report = self.mentor.ingest(course.name)
+            except (IngestError, RagError) as exc:
+                self.history.finish(run_id, "error", error=str(exc))
+                log.warning("reindex of %s failed: %s", course.name, exc)
+                raise
+            except BaseException as exc:
+                self.history.finish(run_id, "error", error=f"{type(exc).__name__}: {exc}")
+                raise
+            self.history.finish(run_id, "failed files" if report.failed else "ok", report)
+            return self.history.get(run_id)
+        finally:
+            lock.release()
+
+    async def reindex_async(self, course_name: str | None, trigger: Trigger, requested_by: str) -> RunRecord:
+        """The same, off the event loop."""
+        return await self.mentor.offloader.run(self.reindex, course_name, trigger, requested_by)

@@ -1,0 +1,88 @@
+"""The scheduled re-ingest: each course's cron expression, run by APScheduler on the event loop."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
+
+from bot.errors import BotError, ReindexBusyError
+from bot.history import RunRecord
+from bot.reindex import ReindexService
+from bot.settings import ScheduleSettings, cron_trigger
+from ingest.errors import IngestError
+from models import Course
+from rag.errors import RagError
+
+log = logging.getLogger(__name__)
+
+ReportSink = Callable[[Course, RunRecord], Awaitable[None]]
+"""Posts a scheduled run's report to the course's `report_channel` (a chat adapter provides it)."""
+
+
+class ReindexScheduler:
+    """Runs each course's reindex on its schedule while `mentor serve` runs.
+
+    Coalesced (runs missed while the process was down collapse into one), with a
+    misfire grace time, jitter, and one run per course at a time.
+    """
+
+    def __init__(self, service: ReindexService, courses: list[Course], settings: ScheduleSettings) -> None:
+        self.service = service
+        self.courses = courses
+        self.settings = settings
+        self.sinks: list[ReportSink] = []
+        self._scheduler = AsyncIOScheduler(timezone=timezone.utc)
+
+    def start(self, triggers: dict[str, BaseTrigger] | None = None) -> None:
+        """Start on the running event loop; `triggers` replaces a course's cron (tests fire at once)."""
+        for course in self.courses:
+            trigger = (triggers or {}).get(course.name) or cron_trigger(course)
+            self._scheduler.add_job(
+                self.run_course,
+                trigger,
+                args=[course],
+                id=course.name,
+                name=f"reindex {course.name}",
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=self.settings.misfire_grace_seconds,
+                jitter=self.settings.jitter_seconds or None,
+            )
+        self._scheduler.start()
+
+    def shutdown(self) -> None:
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+
+    def next_run(self, course: str) -> datetime | None:
+        job = self._scheduler.get_job(course)
+        return job.next_run_time if job else None
+
+    async def run_course(self, course: Course) -> RunRecord | None:
+        try:
+            record = await self.service.reindex_async(course.name, "schedule", "schedule")
+        except ReindexBusyError as busy:
+            log.info("scheduled reindex of %s skipped: %s", course.name, busy)
+            return None
+        except (BotError, IngestError, RagError) as exc:
+            log.error("scheduled reindex of %s failed: %s", course.name, exc)
+            record = self.service.history.last(course.name)
+            if record is None:
+                return None
+        log.info("scheduled reindex: %s", record.summary())
+        if record.report is None or record.report.changed_anything:
+            for sink in self.sinks:
+                try:
+                    await sink(course, record)
+                except Exception:  # a chat outage must not stop the schedule
+                    log.exception("could not post the reindex report of %s", course.name)
+        return record
+
+
+def next_scheduled(course: Course, now: datetime | None = None) -> datetime | None:
+    """When the course's schedule fires next (for `mentor status`, with or without `mentor serve`)."""
+    return cron_trigger(course).get_next_fire_time(None, now or datetime.now(timezone.utc))
