@@ -65,16 +65,29 @@ class SentenceTransformerEmbedder:
         self._device = device
         self._batch_size = batch_size
         self._model: SentenceTransformer | None = None
+        self._query_model: SentenceTransformer | None = None
         self._load_lock = threading.Lock()
+        # A fast tokenizer must not be used from two threads at once ("Already borrowed"):
+        # documents and questions each get their own model instance and lock, so a
+        # question never waits behind an ingest's batch nor shares its tokenizer.
+        self._documents_lock = threading.RLock()
+        self._query_lock = threading.Lock()
 
     def warm_up(self) -> None:
         self._loaded()
+        self._loaded_for_queries()
 
     def _loaded(self) -> SentenceTransformer:
         with self._load_lock:
             if self._model is None:
                 self._model = self._load()
             return self._model
+
+    def _loaded_for_queries(self) -> SentenceTransformer:
+        with self._load_lock:
+            if self._query_model is None:
+                self._query_model = self._load()
+            return self._query_model
 
     def _load(self) -> SentenceTransformer:
         path = Path(self._model_ref) if self._model_ref else packaged_minilm_path()
@@ -115,22 +128,27 @@ class SentenceTransformerEmbedder:
         return int(self._loaded().max_seq_length)
 
     def count_tokens(self, texts: list[str]) -> list[int]:
-        tokenizer = self._loaded().tokenizer
-        encoded = tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
+        with self._documents_lock:
+            encoded = self._loaded().tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
         return [len(ids) for ids in encoded]
 
     def token_spans(self, text: str) -> list[tuple[int, int]]:
         """Character span of each word piece, to cut a long text exactly at the window."""
-        tokenizer = self._loaded().tokenizer
-        return [tuple(span) for span in tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)["offset_mapping"]]
+        with self._documents_lock:
+            encoded = self._loaded().tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
+        return [tuple(span) for span in encoded["offset_mapping"]]
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
-        vectors = self._loaded().encode(
-            texts, batch_size=self._batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-        )
-        return vectors.tolist()
+        with self._documents_lock:
+            return _encode(self._loaded(), texts, self._batch_size)
 
     def embed_query(self, text: str) -> list[float]:
-        return self.embed_documents([text])[0]
+        with self._query_lock:
+            return _encode(self._loaded_for_queries(), [text], 1)[0]
+
+
+def _encode(model: SentenceTransformer, texts: list[str], batch_size: int) -> list[list[float]]:
+    vectors = model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+    return vectors.tolist()

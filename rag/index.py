@@ -144,6 +144,12 @@ class MilvusIndex:
         if self._client is not None:
             self._client.close()
             self._client = None
+            if self._lock is not None and self.via_shared_server is None:
+                # pymilvus leaves Milvus Lite's in-process server (and its database lock)
+                # running until the process exits; another process may want the file now.
+                from milvus_lite import server_manager_instance
+
+                server_manager_instance.release_server(self.uri)
         self.via_shared_server = None
         if self._lock is not None:
             self._lock.release()

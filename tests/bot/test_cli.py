@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from rag.milvus_lock import MilvusLiteLock
-from tests.conftest import free_port
+from tests.conftest import REPO, free_port
 
 LOOPS = "# Loops\n\n## Break\n\nThe break statement stops the innermost loop early.\n\n## Range\n\nrange(5) counts from 0 to 4.\n"
 
@@ -189,3 +190,52 @@ def test_models_list_shows_the_packaged_demo_and_what_is_not_downloaded(env: dic
 def test_models_download_refuses_an_unknown_name(env: dict[str, str]) -> None:
     result = mentor(env, "models", "download", "gpt-5")
     assert result.exit_code == 2 and "mistral-7b-instruct" in result.stderr
+
+
+def test_reindex_and_history_go_through_the_service(env: dict[str, str], materials: Path) -> None:
+    mentor(env, "ingest", str(materials))
+    ran = mentor(env, "reindex", "--json")
+    assert ran.exit_code == 0, ran.output
+    run = json.loads(ran.stdout)
+    assert (run["trigger"], run["outcome"], run["report"]["unchanged"]) == ("cli", "ok", ["loops.md"])
+    runs = json.loads(mentor(env, "history", "--json").stdout)
+    assert [r["id"] for r in runs] == [run["id"]]
+    assert "[ok]" in mentor(env, "history").stdout
+    refused = mentor(env, "reindex", "--course", "cs999")
+    assert refused.exit_code == 2 and "No course named 'cs999'" in refused.stderr
+
+
+def test_an_invalid_schedule_stops_every_command_naming_the_course_and_key(env: dict[str, str], materials: Path) -> None:
+    courses = json.dumps([{"name": "cs101", "sources": [str(materials)], "schedule": "0 25 * * *"}])
+    result = mentor({**env, "MENTOR_COURSES": courses}, "status")
+    assert result.exit_code == 2
+    assert "courses.0.schedule (course 'cs101')" in " ".join(result.stderr.split())
+
+
+def test_serve_shares_the_index_with_other_commands_and_stops_cleanly_on_sigterm(
+    env: dict[str, str], materials: Path, tmp_path: Path
+) -> None:
+    courses = json.dumps([{"name": "cs101", "sources": [str(materials)]}])
+    full_env = {**os.environ, **env, "MENTOR_COURSES": courses, "GRPC_VERBOSITY": "NONE"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "serve"], cwd=REPO, env=full_env, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert server.stderr is not None
+        lines = [server.stderr.readline() for _ in range(4)]
+        assert "shared with other mentor commands at http://127.0.0.1:" in lines[0], lines
+        assert any("next reindex" in line for line in lines) and "serving" in lines[-1], lines
+
+        ran = mentor({**env, "MENTOR_COURSES": courses}, "reindex", "--json")
+        assert ran.exit_code == 0, ran.output
+        assert json.loads(ran.stdout)["report"]["added"] == ["loops.md"]
+        found = mentor({**env, "MENTOR_COURSES": courses}, "search", "--json", "how do I leave a loop early?")
+        assert json.loads(found.stdout)["hits"][0]["source"] == "loops.md"
+
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=60) == 0
+        assert "stopped" in server.stderr.read()
+    finally:
+        server.kill()
+    again = mentor({**env, "MENTOR_COURSES": courses}, "status", "--json")
+    assert json.loads(again.stdout)["courses"][0]["documents"] == 1, "after serve stops, commands open the file directly"
