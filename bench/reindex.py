@@ -19,6 +19,7 @@ Prints, on the shared eval course:
 
 from __future__ import annotations
 
+import logging
 import math
 import shutil
 import tempfile
@@ -43,6 +44,7 @@ REBUILD_POLICY = ChunkingPolicy(size=160, overlap=32)
 """The forced rebuild under search load: a different size, so every chunk changes."""
 BASELINE_CHUNKING = ChunkingSettings(size=200, overlap=39)
 """Part 2: overlap 40 -> 39 changes the fingerprint but hardly the work, so rebuild and baseline compare."""
+log = logging.getLogger("bench.reindex")
 NOTE = (
     "<p>Benchmark note {n}: a short paragraph added to this page so that the reindex has to "
     "read, chunk and embed it again, and replace the chunks it had in the index.</p>\n"
@@ -208,7 +210,8 @@ def _search_during(mentor: MentorApp, questions: list[str], reindex) -> tuple[In
     def run() -> None:
         try:
             outcome.append(reindex())
-        except BaseException as exc:  # reported by the caller
+        except BaseException as exc:  # summed up by the caller; the traceback goes to stderr now
+            log.exception("the reindex running beside the searches failed")
             outcome.append(exc)
 
     thread = threading.Thread(target=run, name="bench-reindex")

@@ -25,3 +25,11 @@ class ReindexBusyError(BotError):
     def __init__(self, message: str, running: object = None) -> None:
         super().__init__(message)
         self.running = running
+
+
+class NotAllowedError(BotError):
+    """The requester may not do this (e.g. reindex without being an instructor)."""
+
+
+class PlatformError(BotError):
+    """A chat platform cannot start: a missing or rejected token, an unreachable API; the message names the setting."""

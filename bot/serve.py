@@ -10,12 +10,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bot.app import MentorApp
-from bot.reindex import ReindexService
+from bot.chat import ChatCommands
+from bot.platforms import ChatPlatform, configured_platforms
 from bot.schedule import ReindexScheduler
 from rag.index import is_local_uri
 from rag.lite_server import SharedLiteServer
 
 log = logging.getLogger(__name__)
+
+STOP_TIMEOUT_S = 30.0
+"""How long in-flight answers get to finish on SIGTERM before the platforms disconnect anyway."""
 
 Announce = Callable[[str], None]
 
@@ -33,6 +37,7 @@ async def serve(mentor: MentorApp, announce: Announce, stop: asyncio.Event | Non
     uri = mentor.settings.milvus_uri_resolved
     lite = SharedLiteServer(Path(uri)) if is_local_uri(uri) else None
     scheduler: ReindexScheduler | None = None
+    started: list[ChatPlatform] = []
     try:
         if lite is not None:
             announce(f"index: Milvus Lite {uri}, shared with other mentor commands at {lite.start()}")
@@ -41,10 +46,21 @@ async def serve(mentor: MentorApp, announce: Announce, stop: asyncio.Event | Non
         announce(f"model: {model.name}" + (" (the small demo model: not for students)" if model.demo else ""))
         if model.problem:
             announce(f"model not ready, answers fall back to passages: {model.problem}")
-        service = ReindexService(mentor)
+        commands = ChatCommands(mentor)
+        platforms = configured_platforms(mentor.settings, commands)
+        if platforms and model.demo:
+            announce(
+                "WARNING: students will be answered by the small demo model. Fetch the production model: "
+                "mentor models download mistral-7b-instruct, then set MENTOR_LLM__MODEL=mistral-7b-instruct"
+            )
+        for platform in platforms:
+            await platform.start()
+            started.append(platform)
+            announce(f"{platform.name}: connected")
         courses = [mentor.course(name) for name in mentor.settings.course_names()]
         if mentor.settings.reindex.enabled:
-            scheduler = ReindexScheduler(service, courses, mentor.settings.reindex)
+            scheduler = ReindexScheduler(commands.reindexer, courses, mentor.settings.reindex)
+            scheduler.sinks.extend(commands.report_sinks)
             scheduler.start()
             for course in courses:
                 announce(f"course {course.name}: next reindex {scheduler.next_run(course.name):%Y-%m-%d %H:%M %Z}")
@@ -55,6 +71,11 @@ async def serve(mentor: MentorApp, announce: Announce, stop: asyncio.Event | Non
             loop.remove_signal_handler(signum)
         if scheduler is not None:
             scheduler.shutdown()
+        for platform in reversed(started):
+            try:
+                await asyncio.wait_for(platform.stop(), STOP_TIMEOUT_S)
+            except Exception:  # one platform failing to stop (or timing out) must not keep the others up
+                log.exception("%s did not stop cleanly", platform.name)
         # close() waits for in-flight answers and reindexes before the index closes under them.
         mentor.close()
         if lite is not None:

@@ -115,6 +115,47 @@ class ScheduleSettings(_Section):
     """A run missed while the process was down still happens if it restarts within this."""
 
 
+class SlackSettings(_Section):
+    """Slack: Socket Mode (bot + app-level token, no public URL) or the HTTP Events API."""
+
+    bot_token: SecretStr | None = None
+    app_token: SecretStr | None = None
+    """The app-level token (`xapp-…`), for Socket Mode."""
+    signing_secret: SecretStr | None = None
+    """Verifies HTTP event requests; needed in `http` mode."""
+    mode: Literal["socket", "http"] = "socket"
+    host: str = "127.0.0.1"
+    port: int = Field(3000, ge=1, le=65535)
+    path: str = "/slack/events"
+    api_url: str = "https://slack.com/api/"
+    instructors: list[str] = []
+    """User IDs (`U…`) allowed to `/mentor reindex`."""
+    channels: dict[str, str] = {}
+    """Channel ID → course name; other channels use the default course."""
+
+    @property
+    def enabled(self) -> bool:
+        return self.bot_token is not None
+
+
+class DiscordSettings(_Section):
+    """Discord: one bot token; reading a message that mentions the bot needs no privileged intent."""
+
+    token: SecretStr | None = None
+    api_url: str = "https://discord.com/api/v10"
+    gateway_url: str | None = None
+    instructor_roles: list[int] = []
+    """Role IDs allowed to `/reindex`, besides members with Manage Server."""
+    guilds: list[int] = []
+    """Guild IDs to sync slash commands to at startup (instant); empty syncs globally."""
+    channels: dict[str, str] = {}
+    """Guild or channel ID → course name; others use the default course."""
+
+    @property
+    def enabled(self) -> bool:
+        return self.token is not None
+
+
 class Settings(BaseSettings):
     """Every setting of AI Mentor. Build it with `load_settings()`, once, at the edge."""
 
@@ -137,6 +178,8 @@ class Settings(BaseSettings):
     llm: LlmSettings = LlmSettings()
     answer: AnswerSettings = AnswerSettings()
     reindex: ScheduleSettings = ScheduleSettings()
+    slack: SlackSettings = SlackSettings()
+    discord: DiscordSettings = DiscordSettings()
     courses: list[Course] = []
 
     @field_validator("courses")
