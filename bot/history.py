@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal
 
+from ingest.sqlite_file import open_database
 from models import IngestReport
 
 Trigger = Literal["schedule", "slash command", "cli"]
@@ -70,10 +71,7 @@ class RunHistory:
         self.path = path
 
     def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(self.path, timeout=30)
-        connection.executescript(SCHEMA)
-        return connection
+        return open_database(self.path, SCHEMA)
 
     def start(self, course: str, trigger: Trigger, requested_by: str) -> int:
         """Open a run. The caller holds the course's reindex lock, so an earlier run still

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO
 
 from bot.errors import ReindexBusyError
+from rag.owned_lock import OwnedLock
 
 
 @dataclass(frozen=True)
@@ -33,36 +32,21 @@ class CourseReindexLock:
 
     def __init__(self, folder: Path, course: str) -> None:
         self.course = course
-        self.path = folder / f"reindex-{course}.lock"
-        self._handle: IO[str] | None = None
+        self._lock = OwnedLock(folder / f"reindex-{course}.lock")
 
     def acquire(self, trigger: str, requested_by: str) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = self.path.open("a+")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            running = self._read(handle)
-            handle.close()
-            raise ReindexBusyError(running.describe(), running) from None
-        handle.seek(0)
-        handle.truncate()
-        json.dump(
-            {"trigger": trigger, "requested_by": requested_by, "started_at": datetime.now(timezone.utc).isoformat(), "pid": os.getpid()},
-            handle,
-        )
-        handle.flush()
-        self._handle = handle
+        note = {"trigger": trigger, "requested_by": requested_by, "started_at": datetime.now(timezone.utc).isoformat(), "pid": os.getpid()}
+        holder = self._lock.acquire(json.dumps(note))
+        if holder is not None:
+            running = self._running(holder)
+            raise ReindexBusyError(running.describe(), running)
 
     def release(self) -> None:
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
+        self._lock.release()
 
-    def _read(self, handle: IO[str]) -> RunningReindex:
-        handle.seek(0)
+    def _running(self, holder: str) -> RunningReindex:
         try:
-            data = json.loads(handle.read() or "{}")
+            data = json.loads(holder or "{}")
             started = datetime.fromisoformat(data["started_at"])
         except (ValueError, KeyError, TypeError):
             data, started = {}, datetime.now(timezone.utc)

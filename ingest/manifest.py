@@ -15,6 +15,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingest.sqlite_file import open_database
 from models import IngestReport
 
 SCHEMA = """
@@ -57,10 +58,7 @@ class Manifest:
         self.path = path
 
     def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(self.path, timeout=30)
-        connection.executescript(SCHEMA)
-        return connection
+        return open_database(self.path, SCHEMA)
 
     def files(self, generation: str) -> dict[str, FileRecord]:
         with closing(self._connect()) as db:

@@ -7,13 +7,12 @@ process it is and what to do instead.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import sys
 from pathlib import Path
-from typing import IO
 
 from rag.errors import IndexLockedError
+from rag.owned_lock import OwnedLock
 
 
 class MilvusLiteLock:
@@ -21,31 +20,16 @@ class MilvusLiteLock:
 
     def __init__(self, db_path: Path) -> None:
         self.path = db_path.with_name(db_path.name + ".owner")
-        self._handle: IO[str] | None = None
+        self._lock = OwnedLock(self.path)
 
     def acquire(self) -> None:
-        if self._handle is not None:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = self.path.open("a+")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            handle.close()
+        holder = self._lock.acquire(f"process {os.getpid()} ({' '.join(Path(sys.argv[0]).name.split() + sys.argv[1:])[:200]})")
+        if holder is not None:
             raise IndexLockedError(
-                f"The index database {self.path.with_suffix('')} is open in {holder}. Milvus Lite allows one "
-                "process per database: stop that process, or run a Milvus server and point "
-                "MENTOR_MILVUS_URI at it."
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"process {os.getpid()} ({' '.join(Path(sys.argv[0]).name.split() + sys.argv[1:])[:200]})")
-        handle.flush()
-        self._handle = handle
+                f"The index database {self.path.with_suffix('')} is open in {holder or 'another process'}. Milvus Lite "
+                "allows one process per database: stop that process, or run `mentor serve` (other commands then go "
+                "through it), or run a Milvus server and point MENTOR_MILVUS_URI at it."
+            )
 
     def release(self) -> None:
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
+        self._lock.release()
