@@ -1,0 +1,19 @@
+"""Slack: mentions in channels, direct messages and `/mentor`, over Socket Mode or HTTP.
+
+`mentor serve` finds `create_platform` here (see `bot.platforms`).
+"""
+
+from __future__ import annotations
+
+from adapters.slack.platform import SlackPlatform
+from bot.chat import ChatCommands
+from bot.settings import Settings
+
+__all__ = ["SlackPlatform", "create_platform"]
+
+
+def create_platform(settings: Settings, commands: ChatCommands) -> SlackPlatform | None:
+    """The Slack platform, or None when no bot token is set (Slack is not used)."""
+    if not settings.slack.enabled:
+        return None
+    return SlackPlatform(settings.slack, commands)

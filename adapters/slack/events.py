@@ -1,0 +1,72 @@
+"""Slack event payloads into what the core reads: plain question text, thread turns, event keys."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from models import Turn
+
+HISTORY_MESSAGES = 10
+"""Earlier thread messages sent with a follow-up; the answerer bounds the turns again."""
+ANSWERED_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
+"""Message subtypes a person writes; edits, joins and deletions are not questions."""
+
+_USER = re.compile(r"<@([A-Z0-9]+)(?:\|([^>]*))?>")
+_CHANNEL = re.compile(r"<#([A-Z0-9]+)(?:\|([^>]*))?>")
+_SPECIAL = re.compile(r"<!([a-z]+)(?:\^[^|>]*)?(?:\|([^>]*))?>")
+_LINK = re.compile(r"<([^<>|]+)(?:\|([^<>]*))?>")
+
+
+@dataclass(frozen=True)
+class BotIdentity:
+    """Who the bot is in the workspace, from `auth.test`."""
+
+    user_id: str
+    bot_id: str | None
+    team_id: str | None
+
+
+def to_plain(text: str, bot_user_id: str) -> str:
+    """Slack markup as the model should read it: the bot's mention gone, other markup as plain text."""
+    text = re.sub(rf"<@{re.escape(bot_user_id)}(?:\|[^>]*)?>", "", text)
+    text = _USER.sub(lambda m: "@" + (m.group(2) or m.group(1)), text)
+    text = _CHANNEL.sub(lambda m: "#" + (m.group(2) or m.group(1)), text)
+    text = _SPECIAL.sub(lambda m: m.group(2) or "@" + m.group(1), text)
+    text = _LINK.sub(lambda m: m.group(2) or m.group(1), text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").strip()
+
+
+def is_from_a_bot(event: dict[str, Any], bot: BotIdentity) -> bool:
+    """Bots (this one included) are never answered, so two bots cannot talk to each other forever."""
+    return bool(event.get("bot_id")) or event.get("subtype") == "bot_message" or event.get("user") == bot.user_id
+
+
+def is_question(event: dict[str, Any], bot: BotIdentity) -> bool:
+    return not is_from_a_bot(event, bot) and event.get("subtype") in ANSWERED_SUBTYPES and bool(event.get("user"))
+
+
+def event_key(body: dict[str, Any]) -> str:
+    """The same key for every delivery of one event, whether retried or replayed."""
+    event = body.get("event") or {}
+    team = body.get("team_id") or event.get("team") or ""
+    return f"slack:{team}:{body.get('event_id') or str(event.get('channel', '')) + str(event.get('ts', ''))}"
+
+
+def thread_of(event: dict[str, Any]) -> str:
+    """The thread to answer in: the event's own, or a new one under the message."""
+    return str(event.get("thread_ts") or event["ts"])
+
+
+def thread_turns(messages: list[dict[str, Any]], before_ts: str, bot: BotIdentity) -> tuple[Turn, ...]:
+    """The last `HISTORY_MESSAGES` messages before `before_ts`, the bot's as `assistant`, everyone else's as `user`."""
+    turns: list[Turn] = []
+    for message in messages:
+        if float(message.get("ts", "0")) >= float(before_ts):
+            continue
+        text = to_plain(str(message.get("text", "")), bot.user_id)
+        mine = message.get("user") == bot.user_id or (bot.bot_id is not None and message.get("bot_id") == bot.bot_id)
+        if text:
+            turns.append(Turn(role="assistant" if mine else "user", text=text))
+    return tuple(turns[-HISTORY_MESSAGES:])

@@ -1,0 +1,271 @@
+"""The Slack platform: one Bolt app, reached over Socket Mode or the HTTP Events API.
+
+Every event is acknowledged at once and answered in a tracked task, so Slack never
+retries for lack of an ack and `stop()` can wait for the answers still being written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from pydantic import SecretStr
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.events import BotIdentity, event_key, is_question, thread_of, thread_turns, to_plain
+from adapters.slack.render import SlackMessage, render_answer, render_line, render_partial, render_text
+from adapters.slack.slash import SlashCommand
+from bot.chat import HELP, ChatCommands
+from bot.errors import BusyError, PlatformError, UnknownCourseError
+from bot.history import RunRecord
+from bot.settings import SlackSettings
+from models import Course, Question, Turn
+from rag.errors import EmptyQueryError, QuestionTooLongError, UnknownCourseIndexError
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT_S = 20.0
+DRAIN_TIMEOUT_S = 25.0
+"""Below `mentor serve`'s 30 s stop timeout, so a stuck answer is cancelled here, not abandoned there."""
+PARTIAL_INTERVAL_S = 1.5
+"""chat.update is rate limited (about 50 a minute), so a growing answer is shown at most this often."""
+HISTORY_FETCH = 100
+WORKING = SlackMessage(":hourglass_flowing_sand: Looking through the course materials…")
+SHOWN_ERRORS = (EmptyQueryError, QuestionTooLongError, BusyError, UnknownCourseError, UnknownCourseIndexError)
+"""Errors whose own message tells the asker what to do; anything else gets a generic line."""
+FAILED = "Sorry, something went wrong while answering. It has been logged; please try again later."
+
+
+def secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
+class SlackPlatform:
+    """`start()` connects (raising `PlatformError` naming the setting); `stop()` drains and disconnects."""
+
+    name = "slack"
+
+    def __init__(self, settings: SlackSettings, commands: ChatCommands) -> None:
+        self.settings = settings
+        self.commands = commands
+        self.client = AsyncWebClient(
+            base_url=settings.api_url,
+            token=secret(settings.bot_token),
+            retry_handlers=[AsyncConnectionErrorRetryHandler(), AsyncRateLimitErrorRetryHandler(max_retry_count=2)],
+        )
+        # process_before_response: listeners only start tasks, so the ack waits for
+        # nothing slow, and every task exists before Slack hears the event was taken.
+        self.app = AsyncApp(
+            client=self.client, signing_secret=secret(settings.signing_secret) or "", process_before_response=True
+        )
+        self.bot = BotIdentity(user_id="", bot_id=None, team_id=None)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._socket: AsyncSocketModeHandler | None = None
+        self._runner: web.AppRunner | None = None
+        self.app.middleware(self._drop_repeats)
+        self.app.event("app_mention")(self._on_mention)
+        self.app.event("message")(self._on_message)
+        SlashCommand(self).register(self.app)
+
+    async def start(self) -> None:
+        self._check_settings()
+        self.bot = await self._authenticate()
+        if self.settings.mode == "socket":
+            await self._connect_socket()
+        else:
+            await self._serve_http()
+        self.commands.report_sinks.append(self.report)
+        log.info("slack: connected as %s (%s mode)", self.bot.user_id, self.settings.mode)
+
+    async def stop(self) -> None:
+        if self._socket is not None:
+            await self._socket.close_async()
+            self._socket = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._tasks:
+            _, late = await asyncio.wait(set(self._tasks), timeout=DRAIN_TIMEOUT_S)
+            for task in late:
+                log.warning("slack: cancelling %s, still running at shutdown", task.get_name())
+                task.cancel()
+        if self.report in self.commands.report_sinks:
+            self.commands.report_sinks.remove(self.report)
+
+    def spawn(self, work: Coroutine[Any, Any, None], what: str) -> None:
+        """Run `work` after the ack; `stop()` waits for it."""
+        task = asyncio.create_task(work, name=f"slack {what}")
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    async def report(self, course: Course, record: RunRecord) -> None:
+        """A scheduled run's summary, in the course's report channel when it has one."""
+        if course.report_channel:
+            message = render_line(f"Scheduled reindex of {course.name}: {record.summary()}", ":books:")
+            await self.client.chat_postMessage(channel=course.report_channel, text=message.text)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("slack: %s failed", task.get_name(), exc_info=task.exception())
+
+    def _check_settings(self) -> None:
+        if self.settings.mode == "socket" and self.settings.app_token is None:
+            raise PlatformError(
+                "MENTOR_SLACK__APP_TOKEN is not set: Socket Mode needs the app-level token (xapp-…). "
+                "Set it, or use the HTTP Events API with MENTOR_SLACK__MODE=http."
+            )
+        if self.settings.mode == "http" and self.settings.signing_secret is None:
+            raise PlatformError(
+                "MENTOR_SLACK__SIGNING_SECRET is not set: the HTTP Events API needs the app's signing secret "
+                "to verify that requests come from Slack."
+            )
+
+    async def _authenticate(self) -> BotIdentity:
+        try:
+            response = await self.client.auth_test()
+        except SlackApiError as exc:
+            raise PlatformError(
+                f"Slack rejected MENTOR_SLACK__BOT_TOKEN ({exc.response.get('error')}): "
+                "set the bot token (xoxb-…) of the app installed in your workspace."
+            ) from None
+        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            raise PlatformError(f"Cannot reach the Slack API at {self.settings.api_url} (MENTOR_SLACK__API_URL): {exc}") from None
+        return BotIdentity(user_id=response["user_id"], bot_id=response.get("bot_id"), team_id=response.get("team_id"))
+
+    async def _connect_socket(self) -> None:
+        token = secret(self.settings.app_token) or ""
+        try:
+            opened = await self.client.apps_connections_open(app_token=token)
+        except SlackApiError as exc:
+            raise PlatformError(
+                f"Slack rejected MENTOR_SLACK__APP_TOKEN ({exc.response.get('error')}): Socket Mode needs an "
+                "app-level token (xapp-…) with the connections:write scope."
+            ) from None
+        handler = AsyncSocketModeHandler(self.app, token, web_client=self.client)
+        # The URL just issued is used, rather than asking for another: the client retries a
+        # failed connect forever, so a bad token is caught above, where it can be reported.
+        handler.client.wss_uri = opened["url"]
+        try:
+            await asyncio.wait_for(handler.connect_async(), CONNECT_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            await handler.close_async()
+            raise PlatformError(f"Could not open the Socket Mode connection at {opened['url']} within {CONNECT_TIMEOUT_S:.0f} s.") from None
+        self._socket = handler
+
+    async def _serve_http(self) -> None:
+        server = web.Application()
+        server.router.add_post(self.settings.path, self._on_http)
+        runner = web.AppRunner(server, access_log=None)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, self.settings.host, self.settings.port).start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise PlatformError(
+                f"Cannot listen on {self.settings.host}:{self.settings.port} "
+                f"(MENTOR_SLACK__HOST, MENTOR_SLACK__PORT): {exc.strerror or exc}"
+            ) from None
+        self._runner = runner
+
+    async def _on_http(self, request: web.Request) -> web.Response:
+        # Bolt checks the signature and the timestamp's age and answers 401 itself.
+        return await to_aiohttp_response(await self.app.async_dispatch(await to_bolt_request(request)))
+
+    async def _drop_repeats(self, body: dict[str, Any], next_: Callable[[], Awaitable[BoltResponse]]) -> BoltResponse:
+        """Slack redelivers an event it believes was missed (`x-slack-retry-num`, Socket Mode's
+        `retry_attempt`); Bolt does not notice, so a seen event is acknowledged and dropped here."""
+        if body.get("type") == "event_callback" and not self.commands.deduper.first_time(event_key(body)):
+            log.info("slack: dropped a repeated delivery of %s", event_key(body))
+            return BoltResponse(status=200, body="")
+        return await next_()
+
+    async def _on_mention(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        if is_question(event, self.bot):
+            self.spawn(self._answer(str(body.get("team_id", "")), event), f"answer in {event.get('channel')}")
+
+    async def _on_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        # Channel messages arrive too (a mention is also a message); only DMs are questions here.
+        if event.get("channel_type") == "im" and is_question(event, self.bot):
+            self.spawn(self._answer(str(body.get("team_id", "")), event), f"answer in {event.get('channel')}")
+
+    async def _answer(self, team: str, event: dict[str, Any]) -> None:
+        channel, thread = str(event["channel"]), thread_of(event)
+        text = to_plain(str(event.get("text", "")), self.bot.user_id)
+        if not text:
+            await self._post(channel, thread, render_text(HELP))
+            return
+        placeholder = await self._post(channel, thread, WORKING)
+        reply = LiveReply(self.client, channel, placeholder)
+        try:
+            history = await self._history(channel, event) if event.get("thread_ts") else ()
+            course = self.commands.course_for([channel, team], self.settings.channels)
+            question = Question(text=text, course=course, asker=event.get("user"), platform="slack", history=history)
+            message = render_answer(await self.commands.ask(question, reply.partial))
+        except Exception as exc:  # the asker always hears back, in one line
+            message = self.failure(exc, channel)
+        await reply.finish(message)
+
+    def failure(self, exc: Exception, channel: str) -> SlackMessage:
+        """What the asker is told, in one line; unexpected errors are logged with the channel."""
+        if isinstance(exc, SHOWN_ERRORS):
+            log.info("slack: question in %s refused: %s", channel, exc)
+            return render_line(str(exc), ":warning:")
+        log.exception("slack: answering in %s failed", channel)
+        return render_line(FAILED, ":warning:")
+
+    async def _history(self, channel: str, event: dict[str, Any]) -> tuple[Turn, ...]:
+        try:
+            response = await self.client.conversations_replies(channel=channel, ts=str(event["thread_ts"]), limit=HISTORY_FETCH)
+        except SlackApiError as exc:
+            log.warning("slack: cannot read the thread in %s (%s); answering without it", channel, exc.response.get("error"))
+            return ()
+        return thread_turns(list(response.get("messages") or []), str(event["ts"]), self.bot)
+
+    async def _post(self, channel: str, thread: str, message: SlackMessage) -> str:
+        response = await self.client.chat_postMessage(
+            channel=channel, thread_ts=thread, text=message.text, blocks=message.blocks or None, unfurl_links=False, unfurl_media=False
+        )
+        return str(response["ts"])
+
+
+class LiveReply:
+    """The placeholder message, updated as the model writes and replaced by the final answer."""
+
+    def __init__(self, client: AsyncWebClient, channel: str, ts: str) -> None:
+        self.client, self.channel, self.ts = client, channel, ts
+        self._shown_at = time.monotonic()
+        self._pending: asyncio.Task[None] | None = None
+
+    def partial(self, text: str) -> None:
+        """Called on the event loop for every token; most calls change nothing."""
+        busy = self._pending is not None and not self._pending.done()
+        if busy or time.monotonic() - self._shown_at < PARTIAL_INTERVAL_S:
+            return
+        self._shown_at = time.monotonic()
+        self._pending = asyncio.create_task(self._show(render_partial(text)))
+
+    async def finish(self, message: SlackMessage) -> None:
+        if self._pending is not None:
+            await self._pending  # an earlier partial must not land on top of the answer
+        await self.client.chat_update(channel=self.channel, ts=self.ts, text=message.text, blocks=message.blocks)
+
+    async def _show(self, message: SlackMessage) -> None:
+        try:
+            await self.client.chat_update(channel=self.channel, ts=self.ts, text=message.text, blocks=[])
+        except SlackApiError as exc:  # a lost partial is harmless: the answer follows
+            log.info("slack: partial update in %s failed: %s", self.channel, exc.response.get("error"))

@@ -1,0 +1,174 @@
+"""A local stand-in for Slack: the Web API methods the adapter calls, a Socket Mode
+websocket, and response URLs, on 127.0.0.1. Every call is recorded for the tests to read."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import itertools
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+BOT_USER = "UBOT"
+BOT_ID = "BBOT"
+TEAM = "T1"
+
+
+@dataclass
+class Call:
+    method: str
+    args: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+    at: float = field(default_factory=time.monotonic)
+
+
+class FakeSlack:
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.acks: dict[str, dict[str, Any]] = {}
+        self.auth_error: str | None = None
+        self.rate_limited: dict[str, int] = {}
+        """Method → how many of its next calls get HTTP 429 with Retry-After: 1."""
+        self.threads: dict[str, list[dict[str, Any]]] = {}
+        """Thread ts → the messages conversations.replies returns."""
+        self._ts = itertools.count(1)
+        self._ids = itertools.count(1)
+        self._socket: web.WebSocketResponse | None = None
+        self._socket_open = asyncio.Event()
+        self._ack_waiters: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._changed = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/"
+
+    def response_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/respond/{next(self._ids)}"
+
+    async def start(self) -> None:
+        server = web.Application()
+        server.router.add_route("*", "/api/{method}", self._api)
+        server.router.add_get("/socket", self._websocket)
+        server.router.add_post("/respond/{id}", self._respond)
+        self._runner = web.AppRunner(server, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        if self._socket is not None:
+            await self._socket.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def of(self, method: str) -> list[Call]:
+        return [call for call in self.calls if call.method == method]
+
+    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 60.0) -> Any:
+        """Wait until `predicate()` is truthy (re-checked on every recorded call) and return it."""
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(predicate), timeout)
+        return predicate()
+
+    async def send_envelope(self, kind: str, payload: dict[str, Any], retry_attempt: int = 0) -> dict[str, Any]:
+        """Deliver one Socket Mode envelope and wait for its ack; returns the ack."""
+        await asyncio.wait_for(self._socket_open.wait(), 10)
+        assert self._socket is not None
+        envelope_id = f"env-{next(self._ids)}"
+        waiter: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._ack_waiters[envelope_id] = waiter
+        envelope = {
+            "envelope_id": envelope_id,
+            "type": kind,
+            "payload": payload,
+            "accepts_response_payload": kind != "events_api",
+            "retry_attempt": retry_attempt,
+            "retry_reason": "timeout" if retry_attempt else "",
+        }
+        await self._socket.send_str(json.dumps(envelope))
+        return await asyncio.wait_for(waiter, 10)
+
+    async def _record(self, call: Call) -> None:
+        async with self._changed:
+            self.calls.append(call)
+            self._changed.notify_all()
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        args: dict[str, Any] = dict(request.query)
+        if request.content_type == "application/json":
+            args.update(await request.json())
+        elif request.can_read_body:
+            args.update(dict(await request.post()))
+        await self._record(Call(method, args, dict(request.headers)))
+        if self.rate_limited.get(method, 0) > 0:
+            self.rate_limited[method] -= 1
+            return web.json_response({"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "1"})
+        return web.json_response(self._reply(method, args))
+
+    def _reply(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        if method == "auth.test":
+            if self.auth_error:
+                return {"ok": False, "error": self.auth_error}
+            return {"ok": True, "user_id": BOT_USER, "bot_id": BOT_ID, "team_id": TEAM, "user": "mentor", "team": "Test"}
+        if method == "apps.connections.open":
+            return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"}
+        if method in ("chat.postMessage", "chat.update"):
+            ts = args.get("ts") or f"1700000100.{next(self._ts):06d}"
+            return {"ok": True, "channel": args.get("channel"), "ts": ts, "message": {"text": args.get("text")}}
+        if method == "conversations.replies":
+            return {"ok": True, "messages": self.threads.get(str(args.get("ts")), []), "has_more": False}
+        return {"ok": False, "error": "unknown_method"}
+
+    async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse(autoping=True)
+        await socket.prepare(request)
+        self._socket = socket
+        await socket.send_str(json.dumps({"type": "hello", "num_connections": 1}))
+        self._socket_open.set()
+        async for message in socket:
+            if message.type != WSMsgType.TEXT:
+                continue
+            ack = json.loads(message.data)
+            self.acks[ack["envelope_id"]] = ack
+            waiter = self._ack_waiters.pop(ack["envelope_id"], None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(ack)
+        return socket
+
+    async def _respond(self, request: web.Request) -> web.Response:
+        await self._record(Call("respond", await request.json(), dict(request.headers)))
+        return web.Response(text="ok")
+
+
+def signed_headers(secret: str, body: str, timestamp: int | None = None, retry: int | None = None) -> dict[str, str]:
+    """Headers Slack sends with an HTTP event: `v0=` + HMAC-SHA256 of `v0:{ts}:{body}`."""
+    ts = str(timestamp if timestamp is not None else int(time.time()))
+    digest = hmac.new(secret.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
+    headers = {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={digest}", "Content-Type": "application/json"}
+    if retry is not None:
+        headers |= {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
+    return headers
+
+
+def event_body(event: dict[str, Any], event_id: str) -> dict[str, Any]:
+    """An Events API `event_callback` wrapping `event`."""
+    return {
+        "token": "legacy",
+        "team_id": TEAM,
+        "api_app_id": "A1",
+        "event": event,
+        "type": "event_callback",
+        "event_id": event_id,
+        "event_time": int(time.time()),
+        "authorizations": [{"team_id": TEAM, "user_id": BOT_USER, "is_bot": True}],
+    }
