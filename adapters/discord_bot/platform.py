@@ -1,0 +1,208 @@
+"""The Discord platform: a discord.py client that answers mentions in threads."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import discord
+import yarl
+from discord.gateway import DiscordWebSocket
+from discord.http import Route
+
+from adapters.discord_bot.inflight import InFlight
+from adapters.discord_bot.render import error_text, render_answer, render_report, strip_mention, thread_name, to_turn
+from adapters.discord_bot.slash import NO_MENTIONS, build_tree, sync_commands
+from bot.chat import HELP, ChatCommands
+from bot.errors import PlatformError
+from bot.history import RunRecord
+from bot.settings import Settings
+from models import Course, Question, Turn
+
+log = logging.getLogger(__name__)
+
+READY_TIMEOUT_S = 60.0
+STOP_GRACE_S = 20.0
+"""In-flight answers get this long on stop; `mentor serve` allows the whole stop 30 s."""
+TYPING_EVERY_S = 8.0
+"""Discord shows "typing…" for about 10 s after each trigger."""
+THREADS = (discord.ChannelType.public_thread, discord.ChannelType.private_thread, discord.ChannelType.news_thread)
+
+
+def mentor_intents() -> discord.Intents:
+    """The default intents, none of them privileged: no message content, members or presences.
+
+    Discord still delivers the content of messages that mention the bot (and of DMs) without
+    the Message Content intent, which is all a mention-driven mentor reads; so the bot needs
+    no approval and reads nothing else said in the server.
+    """
+    intents = discord.Intents.default()
+    intents.message_content = False
+    intents.members = False
+    intents.presences = False
+    return intents
+
+
+class _Client(discord.Client):
+    def __init__(self, platform: DiscordPlatform) -> None:
+        super().__init__(intents=mentor_intents(), allowed_mentions=NO_MENTIONS, chunk_guilds_at_startup=False)
+        self.platform = platform
+
+    async def on_message(self, message: discord.Message) -> None:
+        await self.platform.on_message(message)
+
+
+class DiscordPlatform:
+    """`start()` logs in, connects and returns once ready; `stop()` lets answers finish, then closes.
+
+    discord.py takes its REST base and gateway from class attributes, so the URLs set here
+    hold for the whole process: one Discord platform per process.
+    """
+
+    name = "discord"
+
+    def __init__(self, settings: Settings, commands: ChatCommands) -> None:
+        self.settings = settings.discord
+        self.history_turns = settings.answer.history_turns
+        self.commands = commands
+        self.inflight = InFlight()
+        self.client = _Client(self)
+        self.tree = build_tree(self.client, commands, self.settings, self.course_of, self.inflight)
+        self._gateway: asyncio.Task[None] | None = None
+        commands.report_sinks.append(self.post_report)
+
+    async def start(self) -> None:
+        # Class attributes, read per request and per connect: the only seams discord.py has.
+        Route.BASE = self.settings.api_url.rstrip("/")
+        if self.settings.gateway_url:
+            DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(self.settings.gateway_url)
+        token = self.settings.token.get_secret_value() if self.settings.token else ""
+        try:
+            await self.client.login(token)
+        except discord.LoginFailure as exc:
+            await self.client.close()
+            raise PlatformError(f"Discord rejected the bot token: check MENTOR_DISCORD__TOKEN ({exc}).") from exc
+        except (discord.HTTPException, OSError) as exc:
+            await self.client.close()
+            raise PlatformError(f"Cannot reach Discord at {Route.BASE} (MENTOR_DISCORD__API_URL): {exc}") from exc
+        self._gateway = asyncio.create_task(self.client.connect(reconnect=True), name="discord gateway")
+        ready = asyncio.create_task(self.client.wait_until_ready())
+        await asyncio.wait({ready, self._gateway}, timeout=READY_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED)
+        if not ready.done():
+            ready.cancel()
+            failure = (self._gateway.exception() or "it closed") if self._gateway.done() else "no READY in time"
+            await self.stop()
+            raise PlatformError(f"Cannot connect to the Discord gateway (MENTOR_DISCORD__GATEWAY_URL): {failure}")
+        self._gateway.add_done_callback(_log_gateway_end)
+        try:
+            await sync_commands(self.tree, self.settings.guilds)
+        except discord.HTTPException as exc:
+            await self.stop()
+            raise PlatformError(f"Cannot register the slash commands (check MENTOR_DISCORD__GUILDS): {exc}") from exc
+
+    async def stop(self) -> None:
+        if not await self.inflight.drain(STOP_GRACE_S):
+            log.warning("discord: stopping with answers still being written")
+        await self.client.close()
+        if self._gateway is not None:
+            await asyncio.gather(self._gateway, return_exceptions=True)
+
+    def course_of(self, channel: discord.abc.Snowflake | None, guild_id: int | None) -> str | None:
+        """A thread belongs to its parent channel's course; a channel to its own, else its guild's."""
+        keys = [str(channel.id)] if channel else []
+        if parent_id := getattr(channel, "parent_id", None):
+            keys.append(str(parent_id))
+        if guild_id:
+            keys.append(str(guild_id))
+        return self.commands.course_for(keys, self.settings.channels)
+
+    async def on_message(self, message: discord.Message) -> None:
+        me = self.client.user
+        if self.inflight.closed or me is None or message.author.bot or message.webhook_id:
+            return
+        role = message.guild.self_role if message.guild else None
+        mentioned = me.id in message.raw_mentions or (role is not None and role.id in message.raw_role_mentions)
+        if message.guild is not None and not mentioned:
+            return
+        if not self.commands.deduper.first_time(f"discord:{message.id}"):
+            return  # a resumed gateway replays events; each question is answered once
+        async with self.inflight.work():
+            try:
+                await self._answer(message, strip_mention(message.content, me.id, role.id if role else None))
+            except discord.HTTPException:  # Discord refused our reply: nobody to tell but the log
+                log.exception("discord: could not answer message %s in %s", message.id, message.channel)
+
+    async def _answer(self, message: discord.Message, text: str) -> None:
+        if not text:
+            await self._send(message.channel, [HELP], reply_to=message)
+            return
+        channel, reply_to = message.channel, None
+        history: tuple[Turn, ...] = ()
+        if getattr(channel, "type", None) in THREADS or message.guild is None:
+            history = await self._history(channel, message)
+        else:
+            try:
+                channel = await message.create_thread(name=thread_name(text), auto_archive_duration=1440)
+            except discord.HTTPException as exc:  # Forbidden: no Create Public Threads permission here
+                log.warning("discord: cannot open a thread in #%s (%s); replying instead", channel, exc)
+                reply_to = message
+        question = Question(
+            text=text,
+            course=self.course_of(message.channel, message.guild.id if message.guild else None),
+            asker=str(message.author.id),
+            platform="discord",
+            history=history,
+        )
+        typing = asyncio.create_task(_keep_typing(channel))
+        try:
+            chunks = render_answer(await self.commands.ask(question))
+        except Exception as exc:
+            chunks = [error_text(exc)]
+        finally:
+            typing.cancel()
+        await self._send(channel, chunks, reply_to=reply_to)
+
+    async def _history(self, channel: discord.abc.Messageable, before: discord.Message) -> tuple[Turn, ...]:
+        """The thread's (or DM's) earlier messages, oldest first; the thread's starter is the first question."""
+        if self.history_turns == 0 or self.client.user is None:
+            return ()
+        me = self.client.user.id
+        turns: list[Turn] = []
+        try:
+            async for past in channel.history(limit=self.history_turns, before=before):
+                source = past.reference.resolved if past.type is discord.MessageType.thread_starter_message and past.reference else past
+                if isinstance(source, discord.Message):
+                    turn = to_turn(source.author.id, source.author.bot, source.content, me)
+                    if turn is not None:
+                        turns.append(turn)
+        except discord.HTTPException as exc:  # Read Message History denied: answer without context
+            log.warning("discord: cannot read the history of %s (%s)", channel, exc)
+        return tuple(reversed(turns))
+
+    async def _send(self, channel: discord.abc.Messageable, chunks: list[str], reply_to: discord.Message | None = None) -> None:
+        for n, chunk in enumerate(chunks):
+            if n == 0 and reply_to is not None:
+                await reply_to.reply(chunk, allowed_mentions=NO_MENTIONS, mention_author=False)
+            else:
+                await channel.send(chunk, allowed_mentions=NO_MENTIONS)
+
+    async def post_report(self, course: Course, record: RunRecord) -> None:
+        """A report sink: a Discord channel is a numeric id (other ids belong to other platforms)."""
+        target = course.report_channel
+        if not target or not target.isdigit() or not self.client.is_ready():
+            return
+        await self._send(self.client.get_partial_messageable(int(target)), render_report(course, record))
+
+
+async def _keep_typing(channel: discord.abc.Messageable) -> None:
+    try:
+        while True:
+            await channel.typing()
+            await asyncio.sleep(TYPING_EVERY_S)
+    except discord.HTTPException as exc:  # typing is a courtesy; the answer goes on without it
+        log.debug("discord: typing indicator failed: %s", exc)
+
+
+def _log_gateway_end(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("discord: the gateway connection ended", exc_info=task.exception())
