@@ -235,7 +235,7 @@ def history(
 
 @app.command()
 def serve(ctx: typer.Context) -> None:
-    """Run the service: the index shared on loopback, the reindex schedule (and, soon, chat)."""
+    """Run the service: Slack and Discord (when their tokens are set), the reindex schedule, the index shared on loopback."""
     with _mentor(ctx) as mentor:
         asyncio.run(run_service(mentor, lambda line: err.print(escape(line), soft_wrap=True)))
 
