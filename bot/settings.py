@@ -193,6 +193,18 @@ class Settings(BaseSettings):
                 raise ValueError(f"courses {clash!r} and {course.name!r} would share one index: rename one")
         return courses
 
+    @model_validator(mode="after")
+    def _channels_name_known_courses(self) -> Settings:
+        known = set(self.course_names())
+        for platform, channels in (("slack", self.slack.channels), ("discord", self.discord.channels)):
+            for channel, course in channels.items():
+                if course not in known:
+                    raise ValueError(
+                        f"{platform}.channels maps {channel} to the course {course!r}, which is not configured "
+                        f"(courses: {', '.join(sorted(known))})"
+                    )
+        return self
+
     @classmethod
     def settings_customise_sources(
         cls,
