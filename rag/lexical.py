@@ -8,7 +8,7 @@ query, gives every Milvus (Lite or server) the same vocabulary.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+import threading
 
 import snowballstemmer
 
@@ -24,9 +24,16 @@ STOP_WORDS = frozenset(
 )
 
 
-@lru_cache(maxsize=1)
+_per_thread = threading.local()
+
+
 def _stemmer() -> snowballstemmer.stemmer:
-    return snowballstemmer.stemmer("english")
+    # A snowball stemmer keeps state between calls: shared by a search and a reindex
+    # running at once, it returns wrong stems or raises. One per thread, then.
+    stemmer = getattr(_per_thread, "stemmer", None)
+    if stemmer is None:
+        stemmer = _per_thread.stemmer = snowballstemmer.stemmer("english")
+    return stemmer
 
 
 def bm25_text(text: str) -> str:
