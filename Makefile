@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.retrieval
 	$(BIN)/python -m bench.speed
 	$(BIN)/python -m bench.answers
+	$(BIN)/python -m bench.reindex
 
 clean:
 	rm -rf $(VENV) .mentor

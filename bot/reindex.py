@@ -9,9 +9,8 @@ from __future__ import annotations
 import logging
 
 from bot.app import MentorApp
-from bot.errors import ReindexBusyError
 from bot.history import RunHistory, RunRecord, Trigger
-from bot.reindex_lock import CourseReindexLock, RunningReindex
+from bot.reindex_lock import CourseReindexLock
 from ingest.errors import IngestError
 from rag.errors import RagError
 

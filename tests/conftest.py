@@ -6,6 +6,7 @@ import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -17,6 +18,9 @@ from rag.embedder import SentenceTransformerEmbedder  # noqa: E402
 from rag.index import MilvusIndex  # noqa: E402
 from rag.llama_cpp_model import LlamaCppModel  # noqa: E402
 from rag.model_files import packaged_demo_path  # noqa: E402
+
+if TYPE_CHECKING:
+    from bot.app import MentorApp
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_COURSE = REPO / "examples" / "course"
@@ -77,3 +81,19 @@ def server_index(milvus_server: str) -> Iterator[MilvusIndex]:
             index.client.drop_alias(alias)
         index.client.drop_collection(name)
     index.close()
+
+
+def example_course_app(data_dir: Path, **course_options: object) -> MentorApp:
+    """A real MentorApp over the sample course as `cs101`, ingested, with SmolLM2 kept short and greedy."""
+    from bot.app import MentorApp
+    from bot.settings import LlmSettings, Settings
+    from models import Course
+
+    settings = Settings(
+        data_dir=data_dir,
+        courses=[Course(name="cs101", sources=(EXAMPLE_COURSE,), **course_options)],
+        llm=LlmSettings(temperature=0.0, max_tokens=24, n_ctx=2048),
+    )
+    app = MentorApp(settings)
+    app.ingest("cs101")
+    return app

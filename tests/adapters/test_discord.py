@@ -27,7 +27,7 @@ from bot.app import MentorApp
 from bot.chat import HELP, ChatCommands
 from bot.errors import PlatformError
 from bot.history import RunRecord
-from bot.settings import DiscordSettings, LlmSettings, Settings
+from bot.settings import DiscordSettings, Settings
 from models import Answer, Citation, Course
 from tests.adapters.fake_discord import (
     APP,
@@ -45,7 +45,7 @@ from tests.adapters.fake_discord import (
     slash,
     user,
 )
-from tests.conftest import EXAMPLE_COURSE
+from tests.conftest import EXAMPLE_COURSE, example_course_app
 
 BASE_URL = "https://cs101.example.edu/notes"
 NO_PINGS = {"parse": []}
@@ -54,13 +54,7 @@ NO_PINGS_IN_REPLY = {"parse": [], "replied_user": False}
 
 @pytest.fixture(scope="module")
 def mentor(tmp_path_factory: pytest.TempPathFactory):
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("discord"),
-        courses=[Course(name="cs101", sources=(EXAMPLE_COURSE,), base_url=BASE_URL)],
-        llm=LlmSettings(temperature=0.0, max_tokens=24, n_ctx=2048),
-    )
-    app = MentorApp(settings)
-    app.ingest("cs101")
+    app = example_course_app(tmp_path_factory.mktemp("discord"), base_url=BASE_URL)
     yield app
     app.close()
 

@@ -21,10 +21,10 @@ from bot.app import MentorApp
 from bot.chat import HELP, ChatCommands
 from bot.errors import PlatformError
 from bot.history import RunRecord
-from bot.settings import LlmSettings, Settings, SlackSettings
-from models import Answer, Citation, Course
+from bot.settings import SlackSettings
+from models import Answer, Citation
 from tests.adapters.fake_slack import BOT_ID, BOT_USER, TEAM, FakeSlack, event_body, signed_headers
-from tests.conftest import EXAMPLE_COURSE, free_port
+from tests.conftest import example_course_app, free_port
 
 SECRET = "test-signing-secret"
 BASE_URL = "https://cs101.example.edu/notes"
@@ -33,13 +33,7 @@ QUESTION = "what does break do in a loop?"
 
 @pytest.fixture(scope="module")
 def mentor(tmp_path_factory: pytest.TempPathFactory):
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("slack"),
-        courses=[Course(name="cs101", sources=(EXAMPLE_COURSE,), base_url=BASE_URL, report_channel="CREPORTS")],
-        llm=LlmSettings(temperature=0.0, max_tokens=24, n_ctx=2048),
-    )
-    app = MentorApp(settings)
-    app.ingest("cs101")
+    app = example_course_app(tmp_path_factory.mktemp("slack"), base_url=BASE_URL, report_channel="CREPORTS")
     yield app
     app.close()
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from pathlib import Path
 
 import pytest
 
@@ -12,20 +11,13 @@ from bot.answering import AnswerService
 from bot.app import MentorApp
 from bot.errors import BusyError
 from bot.offload import Offloader
-from bot.settings import LlmSettings, Settings
-from models import Course, Question
-from tests.conftest import EXAMPLE_COURSE
+from models import Question
+from tests.conftest import example_course_app
 
 
 @pytest.fixture(scope="module")
 def mentor(tmp_path_factory: pytest.TempPathFactory):
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("service"),
-        courses=[Course(name="cs101", sources=(EXAMPLE_COURSE,))],
-        llm=LlmSettings(temperature=0.0, max_tokens=24, n_ctx=2048),
-    )
-    app = MentorApp(settings)
-    app.ingest("cs101")
+    app = example_course_app(tmp_path_factory.mktemp("service"))
     yield app
     app.close()
 
