@@ -69,7 +69,7 @@ class ChatCommands:
     async def reindex(self, course: str | None, requested_by: str, *, allowed: bool) -> RunRecord:
         if not allowed:
             raise NotAllowedError("Only instructors can reindex the course materials.")
-        self.mentor.course(course)
+        # An unknown course is refused by the service itself, on its worker thread.
         return await self.reindexer.reindex_async(course, "slash command", requested_by)
 
     async def status(self) -> str:
