@@ -156,6 +156,43 @@ class DiscordSettings(_Section):
         return self.token is not None
 
 
+class WebSettings(_Section):
+    """The browser page: a chat to try the bot, and the instructor's page at `/admin`."""
+
+    enabled: bool | None = None
+    """Unset: on when no chat platform (Slack, Discord) is configured."""
+    host: str = "127.0.0.1"
+    port: int = Field(8765, ge=1, le=65535)
+    admin_token: SecretStr | None = None
+    """Required as a bearer token (or `?token=`) for `/admin`; unset, `/admin` answers only 127.0.0.1."""
+
+
+class HealthSettings(_Section):
+    """`/healthz` and Prometheus `/metrics`, served by `mentor serve` for the operator."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    """Loopback by default; a container sets 0.0.0.0 so Prometheus can scrape it."""
+    port: int = Field(8766, ge=1, le=65535)
+
+
+class DedupeSettings(_Section):
+    """Where "have we answered this event?" is remembered; several replicas need a shared store."""
+
+    backend: Literal["memory", "redis"] = "memory"
+    redis_url: SecretStr | None = None
+    """`redis://[user:password@]host:6379/0`, for `backend = "redis"`."""
+    ttl_seconds: int = Field(3600, ge=1)
+
+
+class LogSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"
+    """`json`: one JSON object per line, for a log collector."""
+    question_text: bool = False
+    """Put the question's text in the per-question log line (off: students' words stay out of logs)."""
+
+
 class Settings(BaseSettings):
     """Every setting of AI Mentor. Build it with `load_settings()`, once, at the edge."""
 
@@ -180,6 +217,10 @@ class Settings(BaseSettings):
     reindex: ScheduleSettings = ScheduleSettings()
     slack: SlackSettings = SlackSettings()
     discord: DiscordSettings = DiscordSettings()
+    web: WebSettings = WebSettings()
+    health: HealthSettings = HealthSettings()
+    dedupe: DedupeSettings = DedupeSettings()
+    log: LogSettings = LogSettings()
     courses: list[Course] = []
 
     @field_validator("courses")
