@@ -12,7 +12,13 @@ STAMP  := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test bench install clean
+# Programs some tests drive for real: a Redis server (the shared dedupe store), Chromium
+# (the web page, in a headless browser) and docker-compose (checks the compose file).
+# Debian package names; installed when missing and we may (root with apt), else those
+# tests skip and say what to install.
+TEST_PROGRAMS := redis-server chromium docker-compose
+
+.PHONY: run test test-programs bench install clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,9 +38,20 @@ run: $(STAMP)
 	$(BIN)/mentor ask --stream "How do I make a loop stop early?"
 	$(BIN)/mentor ask --stream "When is the midterm exam, and is it open book?"
 	$(BIN)/mentor status
+	@echo "Try it in a browser: run .venv/bin/mentor serve, then open http://127.0.0.1:8765/ (the instructor's page: /admin)"
 
-test: $(STAMP)
+test: $(STAMP) test-programs
 	$(BIN)/python -m pytest
+
+test-programs:
+	@missing=""; for program in $(TEST_PROGRAMS); do command -v $$program >/dev/null || missing="$$missing $$program"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing$$missing (Debian packages) for the tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	else \
+		echo "note: the tests that need$$missing will skip; install with: sudo apt-get install$$missing"; \
+	fi
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.retrieval

@@ -11,6 +11,8 @@ from models import Answer, Question
 
 PartialCallback = Callable[[str], None]
 """Called on the event loop with the answer's text so far (markers renumbered), as the model writes it."""
+AfterAnswer = Callable[[Question, Answer], Answer]
+"""Runs on the worker thread right after the answer is written (recording it, say), off the loop."""
 
 
 class AnswerService:
@@ -25,12 +27,16 @@ class AnswerService:
         self.mentor = mentor
         self.offloader = offloader
 
-    async def answer(self, question: Question, on_partial: PartialCallback | None = None) -> Answer:
-        if on_partial is None:
-            return await self.offloader.run(self.mentor.ask, question)
+    async def answer(
+        self, question: Question, on_partial: PartialCallback | None = None, after: AfterAnswer | None = None
+    ) -> Answer:
         loop = asyncio.get_running_loop()
 
         def on_text(text: str) -> None:
-            loop.call_soon_threadsafe(on_partial, text)
+            loop.call_soon_threadsafe(on_partial, text)  # type: ignore[arg-type]
 
-        return await self.offloader.run(self.mentor.ask, question, on_text)
+        def work() -> Answer:
+            answer = self.mentor.ask(question, on_text if on_partial is not None else None)
+            return after(question, answer) if after is not None else answer
+
+        return await self.offloader.run(work)

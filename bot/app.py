@@ -21,7 +21,7 @@ from rag.answerer import Answerer, AnswerPolicy, TextCallback
 from rag.embedder import SentenceTransformerEmbedder
 from rag.index import Fusion, MilvusIndex, collection_name
 from rag.errors import ModelFileError
-from rag.llama_cpp_model import LlamaCppModel, check_gguf
+from rag.llama_cpp_model import LlamaCppModel, check_gguf, gpu_build_problem
 from rag.llm import GenerationSettings, LanguageModel
 from rag.model_files import PACKAGED_DEMO, PACKAGED_DISTRIBUTION, ModelFile, resolve_model
 from rag.openai_http import OpenAIChatModel
@@ -70,6 +70,8 @@ class ModelStatus:
     demo: bool
     gpu_offload: bool | None
     """None for a server, whose hardware this process cannot see."""
+    warning: str | None = None
+    """Works, but not as configured: a GPU is wanted and this llama.cpp build is CPU-only."""
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -79,6 +81,7 @@ class ModelStatus:
             "problem": self.problem,
             "demo": self.demo,
             "gpu_offload": self.gpu_offload,
+            "warning": self.warning,
         }
 
 
@@ -138,7 +141,12 @@ class MentorApp:
             )
         model_file = resolve_model(llm.model, self.settings.models_dir)
         return LlamaCppModel(
-            model_file.path, n_ctx=llm.n_ctx, n_gpu_layers=llm.n_gpu_layers, threads=llm.threads, fix_hint=model_file.fix_hint
+            model_file.path,
+            n_ctx=llm.n_ctx,
+            n_gpu_layers=llm.n_gpu_layers,
+            threads=llm.threads,
+            fix_hint=model_file.fix_hint,
+            gpu_requested="n_gpu_layers" in llm.model_fields_set,
         )
 
     @cached_property
@@ -180,13 +188,20 @@ class MentorApp:
             course = course.model_copy(update={"sources": (path.resolve(),), "repository": None})
         warnings: list[str] = []
         if course.repository:
-            checkout = self.settings.data_dir / "sources" / course.name
-            refreshed = refresh_git(GitSource(course.repository, course.branch), checkout)
+            refreshed = refresh_git(GitSource(course.repository, course.branch), self.checkout_dir(course))
             if refreshed.problem:
                 warnings.append(refreshed.problem)
-            course = course.model_copy(update={"sources": (checkout, *course.sources)})
+            course = course.model_copy(update={"sources": self.source_roots(course)})
         self.index.connect()
         return self.pipeline.ingest(course, on_progress, warnings=warnings)
+
+    def checkout_dir(self, course: Course) -> Path:
+        """Where a course kept in Git is fetched to."""
+        return self.settings.data_dir / "sources" / course.name
+
+    def source_roots(self, course: Course) -> tuple[Path, ...]:
+        """The folders an ingest of the course reads, in order: its Git checkout first."""
+        return (self.checkout_dir(course), *course.sources) if course.repository else course.sources
 
     def search(self, query: str, course_name: str | None = None, k: int | None = None, mode: SearchMode | None = None) -> SearchResult:
         course = self.course(course_name)
@@ -209,7 +224,8 @@ class MentorApp:
         import llama_cpp
 
         offload = bool(llama_cpp.llama_supports_gpu_offload()) and llm.n_gpu_layers != 0
-        return ModelStatus(model_file.name, str(model_file.path), True, None, model_file.is_demo, offload)
+        warning = gpu_build_problem(llm.n_gpu_layers, "n_gpu_layers" in llm.model_fields_set)
+        return ModelStatus(model_file.name, str(model_file.path), True, None, model_file.is_demo, offload, warning)
 
     def status(self) -> list[CourseStatus]:
         history = RunHistory(self.settings.history_path)

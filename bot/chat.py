@@ -6,56 +6,46 @@ module knows no platform.
 
 from __future__ import annotations
 
-import time
-from collections import OrderedDict
+import logging
 from collections.abc import Awaitable, Callable
 
 from bot.answering import AnswerService, PartialCallback
 from bot.app import MentorApp
-from bot.errors import NotAllowedError
+from bot.dedupe import EventDeduper, MemoryDeduper
+from bot.errors import BusyError, NotAllowedError, SearchUnavailableError
 from bot.history import RunRecord
+from bot.metrics import Metrics
+from bot.question_log import QuestionLog, Vote
 from bot.reindex import ReindexService
 from models import Answer, Course, Question
+from rag.errors import IndexOperationError, IndexUnavailableError
+
+question_log = logging.getLogger("mentor.questions")
 
 HELP = (
     "Ask me about the course materials: mention me with your question, for example "
     "\u201cwhat does break do in a loop?\u201d. I answer from the course's pages and link the ones I used."
 )
 
+SEARCH_DOWN = (
+    "I can't search the course materials right now (the search service is not answering). "
+    "Please try again in a few minutes."
+)
+
 ReportSink = Callable[[Course, RunRecord], Awaitable[None]]
-
-
-class EventDeduper:
-    """Remembers recent event keys, so a redelivered or replayed event is answered once.
-
-    Slack retries an event it thinks was not acknowledged; a resumed Discord gateway
-    replays what it sent. Bounded in size and age; only touched on the event loop.
-    """
-
-    def __init__(self, max_size: int = 10_000, ttl_seconds: float = 3600.0) -> None:
-        self.max_size = max_size
-        self.ttl_seconds = ttl_seconds
-        self._seen: OrderedDict[str, float] = OrderedDict()
-
-    def first_time(self, key: str) -> bool:
-        """True the first time a key is offered (within the TTL), False for every repeat."""
-        now = time.monotonic()
-        while self._seen and (len(self._seen) >= self.max_size or next(iter(self._seen.values())) < now - self.ttl_seconds):
-            self._seen.popitem(last=False)
-        if key in self._seen:
-            return False
-        self._seen[key] = now
-        return True
 
 
 class ChatCommands:
     """The platform-neutral commands: `ask`, `reindex`, `status`."""
 
-    def __init__(self, mentor: MentorApp) -> None:
+    def __init__(self, mentor: MentorApp, metrics: Metrics | None = None, deduper: EventDeduper | None = None) -> None:
         self.mentor = mentor
+        self.metrics = metrics or Metrics()
+        self.metrics.watch_queue(lambda: mentor.offloader.admitted)
         self.answers = AnswerService(mentor, mentor.offloader)
-        self.reindexer = ReindexService(mentor)
-        self.deduper = EventDeduper()
+        self.reindexer = ReindexService(mentor, self.metrics)
+        self.questions = QuestionLog(mentor.settings.history_path)
+        self.deduper = deduper or MemoryDeduper()
         self.report_sinks: list[ReportSink] = []
         """Where scheduled runs are reported; platforms add theirs, `mentor serve` wires them to the schedule."""
 
@@ -64,7 +54,72 @@ class ChatCommands:
         return next((mapping[key] for key in keys if key in mapping), None)
 
     async def ask(self, question: Question, on_partial: PartialCallback | None = None) -> Answer:
-        return await self.answers.answer(question, on_partial)
+        """Answer, record the question (its id goes on the answer, for feedback), count and log it."""
+        course = question.course or self.mentor.settings.course_names()[0]
+        self.metrics.asked(course, question.platform)
+        try:
+            answer = await self.answers.answer(question, on_partial, after=self._record)
+        except (IndexUnavailableError, IndexOperationError) as exc:
+            self.metrics.failed(course, question.platform, "index_unavailable")
+            self._log(question, course, "index_unavailable", None, problem=str(exc))
+            raise SearchUnavailableError(SEARCH_DOWN) from exc
+        except BaseException as exc:
+            outcome = "busy" if isinstance(exc, BusyError) else "error"
+            self.metrics.failed(course, question.platform, outcome)
+            self._log(question, course, outcome, None)
+            raise
+        self.metrics.answered(course, question.platform, answer)
+        self._log(question, course, answer.kind, answer)
+        return answer
+
+    def _record(self, question: Question, answer: Answer) -> Answer:
+        course = self.mentor.course(question.course).name
+        return answer.model_copy(update={"question_id": self.questions.record(question, course, answer)})
+
+    def _log(self, question: Question, course: str, outcome: str, answer: Answer | None, problem: str | None = None) -> None:
+        """One line per question for the operator; the student's words only when `log.question_text` is on."""
+        fields: dict[str, object] = {"course": course, "platform": question.platform, "outcome": outcome}
+        if problem:
+            fields["problem"] = problem
+        if answer is not None:
+            fields |= {
+                "question_id": answer.question_id,
+                "grounded": answer.grounded,
+                "citations": len(answer.citations),
+                "model": answer.model,
+                "retrieve_ms": round(answer.timings.retrieve_ms, 1),
+                "first_token_ms": None if answer.timings.first_token_ms is None else round(answer.timings.first_token_ms, 1),
+                "generate_ms": round(answer.timings.generate_ms, 1),
+            }
+        if self.mentor.settings.log.question_text:
+            fields["question"] = question.text
+        question_log.info("question", extra={"fields": fields})
+
+    async def link_answer(self, answer: Answer, platform: str, messages: list[str]) -> None:
+        """Tie the platform messages that carry an answer to its question, so reactions on them count as feedback."""
+        if answer.question_id is None:
+            return
+        for message in messages:
+            await self.mentor.offloader.run(self.questions.link_message, answer.question_id, platform, message)
+
+    async def feedback(self, question_id: int, platform: str, user: str, vote: Vote, *, withdrawn: bool = False) -> bool:
+        """Record (or, for a removed reaction, take back) a vote; False when the answer is not one of ours."""
+        asked = await self.mentor.offloader.run(self.questions.get, question_id)
+        if asked is None:
+            return False
+        if withdrawn:
+            await self.mentor.offloader.run(self.questions.withdraw_feedback, question_id, platform, user, vote)
+            return True
+        await self.mentor.offloader.run(self.questions.set_feedback, question_id, platform, user, vote)
+        self.metrics.voted(asked.course, vote)
+        return True
+
+    async def feedback_on_message(self, platform: str, message: str, user: str, vote: Vote, *, withdrawn: bool = False) -> bool:
+        """A reaction on a platform message: counted when the message carries one of our answers."""
+        question_id = await self.mentor.offloader.run(self.questions.question_for_message, platform, message)
+        if question_id is None:
+            return False
+        return await self.feedback(question_id, platform, user, vote, withdrawn=withdrawn)
 
     async def reindex(self, course: str | None, requested_by: str, *, allowed: bool) -> RunRecord:
         if not allowed:

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
+import httpx
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -19,7 +20,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from bot.app import MentorApp, ModelStatus
 from bot.errors import BotError
-from bot.logs import configure_logging
+from bot.logs import apply_log_settings, configure_logging, secret_values
+from bot.question_log import QuestionLog
 from bot.reindex import ReindexService
 from bot.serve import serve as run_service
 from bot.settings import load_settings
@@ -45,7 +47,7 @@ def main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what happens, for debugging.")] = False,
 ) -> None:
     configure_logging(verbose)
-    ctx.obj = {"config": config}
+    ctx.obj = {"config": config, "verbose": verbose}
 
 
 @contextmanager
@@ -54,7 +56,11 @@ def _mentor(ctx: typer.Context) -> Iterator[MentorApp]:
     mentor: MentorApp | None = None
     try:
         overrides = {"config": ctx.obj["config"]} if ctx.obj["config"] else {}
-        mentor = MentorApp(load_settings(**overrides))
+        settings = load_settings(**overrides)
+        # Only the long-running service logs at the configured level; one-off commands stay quiet.
+        level = settings.log.level if ctx.command.name == "serve" or ctx.obj["verbose"] else ""
+        apply_log_settings(level, settings.log.format, secret_values(settings), ctx.obj["verbose"])
+        mentor = MentorApp(settings)
         yield mentor
     except USER_ERRORS as exc:
         err.print(f"[bold red]error:[/] {escape(str(exc))}")
@@ -234,8 +240,52 @@ def history(
 
 
 @app.command()
+def feedback(
+    ctx: typer.Context,
+    course: Annotated[Optional[str], typer.Option("--course", "-c", help="Only this course.")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=10000, help="How many votes.")] = 100,
+    json_output: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Votes on answers (👍/👎 from the web page, Slack and Discord reactions), newest first."""
+    with _mentor(ctx) as mentor:
+        if course is not None:
+            mentor.course(course)
+        votes = QuestionLog(mentor.settings.history_path).feedback(course, limit)
+    if json_output:
+        print(json.dumps([vote.to_json() for vote in votes], indent=2, ensure_ascii=False))
+        return
+    if not votes:
+        out.print("no feedback yet")
+    for vote in votes:
+        sources = ", ".join(c.label for c in vote.question.citations) or "no sources"
+        out.print(
+            f"{vote.at:%Y-%m-%d %H:%M} {'+1' if vote.vote > 0 else '-1'} {escape(vote.platform)} "
+            f"{escape(vote.question.course)}: {escape(vote.question.text)}  [dim]({escape(sources)})[/]",
+            soft_wrap=True,
+        )
+
+
+@app.command()
+def health(ctx: typer.Context) -> None:
+    """Ask a running `mentor serve` whether it is healthy (exit 0) or not (exit 1): for Docker's HEALTHCHECK."""
+    with _mentor(ctx) as mentor:
+        settings = mentor.settings.health
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "") else settings.host
+    url = f"http://{host}:{settings.port}/healthz"
+    try:
+        response = httpx.get(url, timeout=5.0)
+        body = response.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        err.print(f"[bold red]unhealthy:[/] no health answer from {escape(url)} ({escape(str(exc) or type(exc).__name__)}); is `mentor serve` running?")
+        raise typer.Exit(1) from None
+    print(json.dumps(body, indent=2))
+    if response.status_code != 200:
+        raise typer.Exit(1)
+
+
+@app.command()
 def serve(ctx: typer.Context) -> None:
-    """Run the service: Slack and Discord (when their tokens are set), the reindex schedule, the index shared on loopback."""
+    """Run the service: the platforms (Slack, Discord, the web page), the reindex schedule, health and metrics."""
     with _mentor(ctx) as mentor:
         asyncio.run(run_service(mentor, lambda line: err.print(escape(line), soft_wrap=True)))
 
@@ -277,6 +327,8 @@ def _print_model(model: ModelStatus) -> None:
     out.print(f"model: {escape(model.name)} ({where}) {escape(model.location)}", soft_wrap=True)
     if model.problem:
         out.print(f"  [bold red]not ready:[/] {escape(model.problem)}  (answers fall back to passages only)", soft_wrap=True)
+    if model.warning:
+        out.print(f"  [bold yellow]warning:[/] {escape(model.warning)}", soft_wrap=True)
     if model.demo:
         out.print(
             "  [bold yellow]this is the small demo model:[/] fine for trying things out, not for students. "

@@ -19,6 +19,10 @@ class BusyError(BotError):
     """Too much work is queued already; the caller should try again shortly."""
 
 
+class SearchUnavailableError(BusyError):
+    """The index cannot be searched now (Milvus unreachable); students are told to try again, operators see why in the log."""
+
+
 class ReindexBusyError(BotError):
     """A reindex of the course is already running; the message says since when and who started it."""
 

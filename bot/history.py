@@ -13,7 +13,7 @@ from typing import Literal
 from ingest.sqlite_file import open_database
 from models import IngestReport
 
-Trigger = Literal["schedule", "slash command", "cli"]
+Trigger = Literal["schedule", "slash command", "cli", "admin page"]
 Outcome = Literal["running", "ok", "failed files", "error", "interrupted"]
 
 SCHEMA = """

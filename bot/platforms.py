@@ -28,6 +28,10 @@ class ChatPlatform(Protocol):
         """Stop taking events, let in-flight answers finish, disconnect."""
         ...
 
+    def is_connected(self) -> bool:
+        """Connected to the platform (or listening, for a server) now: what `/healthz` reports."""
+        ...
+
 
 def configured_platforms(settings: Settings, commands: ChatCommands) -> list[ChatPlatform]:
     package = importlib.import_module(ADAPTERS_PACKAGE)

@@ -10,8 +10,10 @@ import logging
 
 from bot.app import MentorApp
 from bot.history import RunHistory, RunRecord, Trigger
+from bot.metrics import Metrics
 from bot.reindex_lock import CourseReindexLock
 from ingest.errors import IngestError
+from ingest.pipeline import ProgressCallback
 from rag.errors import RagError
 
 log = logging.getLogger(__name__)
@@ -20,20 +22,27 @@ log = logging.getLogger(__name__)
 class ReindexService:
     """`reindex(course, trigger, requested_by)`: the incremental ingest, recorded, one at a time per course."""
 
-    def __init__(self, mentor: MentorApp) -> None:
+    def __init__(self, mentor: MentorApp, metrics: Metrics | None = None) -> None:
         self.mentor = mentor
         self.history = RunHistory(mentor.settings.history_path)
         self.locks = mentor.settings.locks_dir
+        self.metrics = metrics
 
-    def reindex(self, course_name: str | None, trigger: Trigger, requested_by: str) -> RunRecord:
-        """Run now, blocking; raises `ReindexBusyError` while another run of the course is going."""
+    def reindex(
+        self, course_name: str | None, trigger: Trigger, requested_by: str, on_progress: ProgressCallback | None = None
+    ) -> RunRecord:
+        """Run now, blocking; raises `ReindexBusyError` while another run of the course is going.
+
+        `on_progress(done, total, source)` is called on the worker thread as files are read.
+        """
         course = self.mentor.course(course_name)
         lock = CourseReindexLock(self.locks, course.name)
         lock.acquire(trigger, requested_by)
+        run_id: int | None = None
         try:
             run_id = self.history.start(course.name, trigger, requested_by)
             try:
-                report = self.mentor.ingest(course.name)
+                report = self.mentor.ingest(course.name, on_progress=on_progress)
             except (IngestError, RagError) as exc:
                 self.history.finish(run_id, "error", error=str(exc))
                 log.warning("reindex of %s failed: %s", course.name, exc)
@@ -45,7 +54,12 @@ class ReindexService:
             return self.history.get(run_id)
         finally:
             lock.release()
+            if self.metrics is not None and run_id is not None:
+                record = self.history.get(run_id)
+                self.metrics.reindexed(record.course, record.outcome, record.seconds)
 
-    async def reindex_async(self, course_name: str | None, trigger: Trigger, requested_by: str) -> RunRecord:
-        """The same, off the event loop."""
-        return await self.mentor.offloader.run(self.reindex, course_name, trigger, requested_by)
+    async def reindex_async(
+        self, course_name: str | None, trigger: Trigger, requested_by: str, on_progress: ProgressCallback | None = None
+    ) -> RunRecord:
+        """The same, off the event loop (`on_progress` still runs on the worker thread)."""
+        return await self.mentor.offloader.run(self.reindex, course_name, trigger, requested_by, on_progress)

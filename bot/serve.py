@@ -1,5 +1,5 @@
-"""`mentor serve`: the long-running process. It holds the index, runs the schedule and,
-as the chat adapters land, the platforms, until SIGTERM or SIGINT."""
+"""`mentor serve`: the long-running process. It holds the index, runs the schedule, the
+platforms and the operator's health and metrics endpoint, until SIGTERM or SIGINT."""
 
 from __future__ import annotations
 
@@ -11,6 +11,10 @@ from pathlib import Path
 
 from bot.app import MentorApp
 from bot.chat import ChatCommands
+from bot.dedupe import build_deduper
+from bot.errors import ConfigError
+from bot.health import HealthServer, IndexWatch, ModelWatch
+from bot.metrics import Metrics
 from bot.platforms import ChatPlatform, configured_platforms
 from bot.schedule import ReindexScheduler
 from rag.index import is_local_uri
@@ -23,6 +27,16 @@ STOP_TIMEOUT_S = 30.0
 
 Announce = Callable[[str], None]
 
+NO_PLATFORM = (
+    "Nothing to serve: no chat platform is configured and the web page is turned off. Set MENTOR_SLACK__BOT_TOKEN "
+    "(with MENTOR_SLACK__APP_TOKEN for Socket Mode), or MENTOR_DISCORD__TOKEN, or MENTOR_WEB__ENABLED=true "
+    "(README: \"Connecting Slack\", \"Connecting Discord\")."
+)
+NO_CHAT_PLATFORM = (
+    "No Slack or Discord token is set, so only the local web page runs. To reach students, set "
+    "MENTOR_SLACK__BOT_TOKEN (and MENTOR_SLACK__APP_TOKEN) or MENTOR_DISCORD__TOKEN."
+)
+
 
 async def serve(mentor: MentorApp, announce: Announce, stop: asyncio.Event | None = None) -> None:
     """Run until `stop` is set (or a signal arrives), then shut down in order.
@@ -31,35 +45,55 @@ async def serve(mentor: MentorApp, announce: Announce, stop: asyncio.Event | Non
     and `status` from another shell reach the same index through this process.
     """
     stop = stop or asyncio.Event()
+    settings = mentor.settings
+    deduper = build_deduper(
+        settings.dedupe.backend,
+        settings.dedupe.redis_url.get_secret_value() if settings.dedupe.redis_url else None,
+        settings.dedupe.ttl_seconds,
+    )
+    commands = ChatCommands(mentor, Metrics(), deduper)
+    platforms = configured_platforms(settings, commands)
+    if not platforms:
+        raise ConfigError(NO_PLATFORM)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    uri = mentor.settings.milvus_uri_resolved
+    uri = settings.milvus_uri_resolved
     lite = SharedLiteServer(Path(uri)) if is_local_uri(uri) else None
+    index_watch, model_watch = IndexWatch(mentor, announce), ModelWatch(mentor)
+    health: HealthServer | None = None
     scheduler: ReindexScheduler | None = None
     started: list[ChatPlatform] = []
     try:
         if lite is not None:
             announce(f"index: Milvus Lite {uri}, shared with other mentor commands at {lite.start()}")
-        mentor.index.connect()
-        model = mentor.model_status()
+        await index_watch.start()
+        model = await mentor.offloader.run(mentor.model_status)
         announce(f"model: {model.name}" + (" (the small demo model: not for students)" if model.demo else ""))
         if model.problem:
             announce(f"model not ready, answers fall back to passages: {model.problem}")
-        commands = ChatCommands(mentor)
-        platforms = configured_platforms(mentor.settings, commands)
-        if platforms and model.demo:
+        if model.warning:
+            announce(f"WARNING: {model.warning}")
+        if settings.health.enabled:
+            health = HealthServer(settings.health, commands.metrics, platforms, index_watch, model_watch, deduper)
+            await health.start()
+            announce(f"health: {health.url}/healthz, metrics: {health.url}/metrics")
+        await model_watch.load()
+        chat_platforms = [platform.name for platform in platforms if platform.name != "web"]
+        if chat_platforms and model.demo:
             announce(
                 "WARNING: students will be answered by the small demo model. Fetch the production model: "
                 "mentor models download mistral-7b-instruct, then set MENTOR_LLM__MODEL=mistral-7b-instruct"
             )
+        if not chat_platforms:
+            announce(NO_CHAT_PLATFORM)
         for platform in platforms:
             await platform.start()
             started.append(platform)
-            announce(f"{platform.name}: connected")
-        courses = [mentor.course(name) for name in mentor.settings.course_names()]
-        if mentor.settings.reindex.enabled:
-            scheduler = ReindexScheduler(commands.reindexer, courses, mentor.settings.reindex)
+            announce(f"{platform.name}: {getattr(platform, 'url', None) or 'connected'}")
+        courses = [mentor.course(name) for name in settings.course_names()]
+        if settings.reindex.enabled:
+            scheduler = ReindexScheduler(commands.reindexer, courses, settings.reindex)
             scheduler.sinks.extend(commands.report_sinks)
             scheduler.start()
             for course in courses:
@@ -71,11 +105,15 @@ async def serve(mentor: MentorApp, announce: Announce, stop: asyncio.Event | Non
             loop.remove_signal_handler(signum)
         if scheduler is not None:
             scheduler.shutdown()
+        if health is not None:
+            await health.stop()
         for platform in reversed(started):
             try:
                 await asyncio.wait_for(platform.stop(), STOP_TIMEOUT_S)
             except Exception:  # one platform failing to stop (or timing out) must not keep the others up
                 log.exception("%s did not stop cleanly", platform.name)
+        await index_watch.stop()
+        await deduper.close()
         # close() waits for in-flight answers and reindexes before the index closes under them.
         mentor.close()
         if lite is not None:

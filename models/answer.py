@@ -84,6 +84,8 @@ class Answer(BaseModel):
     timings: Timings = Field(default_factory=Timings)
     notice: str | None = None
     """For operators, not students: why the answer is degraded (e.g. the model file is missing)."""
+    question_id: int | None = None
+    """The service's record of the question, which feedback on this answer refers to; None when not recorded."""
 
     def to_json(self) -> dict[str, object]:
         """The documented JSON shape (`mentor ask --json`)."""

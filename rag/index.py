@@ -13,6 +13,7 @@ import json
 import logging
 import math
 import re
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -106,6 +107,8 @@ class MilvusIndex:
         self._noticed_dense_only = False
         self.via_shared_server: str | None = None
         """The loopback server this process reaches a Lite database through, when another process serves it."""
+        # While a server is down, every question tries to connect; one attempt at a time.
+        self._connect_lock = threading.Lock()
 
     @property
     def is_local(self) -> bool:
@@ -114,6 +117,11 @@ class MilvusIndex:
     def connect(self) -> None:
         if self._client is not None:
             return
+        with self._connect_lock:
+            if self._client is None:
+                self._connect()
+
+    def _connect(self) -> None:
         from pymilvus import MilvusClient
         from pymilvus.exceptions import MilvusException
 
@@ -158,6 +166,11 @@ class MilvusIndex:
     def client(self) -> Any:
         self.connect()
         return self._client
+
+    @_milvus_errors
+    def ping(self) -> None:
+        """Raises `IndexUnavailableError` or `IndexOperationError` unless Milvus answers now."""
+        self.client.get_server_version()
 
     # -- collections ------------------------------------------------------------------
 

@@ -37,8 +37,11 @@ class LlamaCppModel:
         n_gpu_layers: int = -1,
         threads: int | None = None,
         fix_hint: str = "",
+        gpu_requested: bool = False,
     ) -> None:
         self.path = path
+        self.gpu_requested = gpu_requested
+        """`n_gpu_layers` was set on purpose, so a CPU-only build is worth a warning."""
         self.n_ctx = n_ctx
         self.n_gpu_layers = n_gpu_layers
         self.threads = threads
@@ -118,6 +121,8 @@ class LlamaCppModel:
 
     def _load(self) -> Llama:
         check_gguf(self.path, self.fix_hint)
+        if problem := gpu_build_problem(self.n_gpu_layers, self.gpu_requested):
+            log.warning("%s", problem)  # once: a model loads once per process
         if not self.offloads_to_gpu():
             _check_memory(self.path, self.fix_hint)
         from llama_cpp import Llama
@@ -145,6 +150,33 @@ class LlamaCppModel:
         import llama_cpp
 
         return bool(llama_cpp.llama_supports_gpu_offload()) and self.n_gpu_layers != 0
+
+
+GPU_BUILD_FIX = (
+    'CMAKE_ARGS="-DGGML_CUDA=on" pip install --force-reinstall --no-cache-dir --no-deps "llama-cpp-python>=0.3.36,<0.4"'
+)
+
+
+def gpu_build_problem(n_gpu_layers: int, gpu_requested: bool) -> str | None:
+    """Why a GPU that is wanted will sit idle: this llama.cpp was built for the CPU only.
+
+    Wanted means `n_gpu_layers` was set explicitly, or an NVIDIA GPU is visible with the
+    default (-1, all layers); llama.cpp itself ignores the setting without a word.
+    """
+    import llama_cpp
+
+    if n_gpu_layers == 0 or llama_cpp.llama_supports_gpu_offload():
+        return None
+    if not (gpu_requested or nvidia_gpu_visible()):
+        return None
+    return (
+        f"llm.n_gpu_layers is {n_gpu_layers} but this llama.cpp build is CPU-only, so every layer runs on the CPU "
+        f"(slowly). Rebuild it with CUDA on the GPU host: {GPU_BUILD_FIX}"
+    )
+
+
+def nvidia_gpu_visible() -> bool:
+    return Path("/proc/driver/nvidia/version").exists() or Path("/dev/nvidia0").exists()
 
 
 def check_gguf(path: Path, fix_hint: str = "") -> None:

@@ -1,14 +1,22 @@
-"""Shared fixtures: the real packaged MiniLM, Milvus Lite in a temp folder, a real Milvus server."""
+"""Shared fixtures: the real packaged MiniLM, Milvus Lite in a temp folder, a real Milvus server,
+a real Redis server; and small helpers for waiting on a child process or a condition."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import shutil
 import socket
-from collections.abc import Iterator
+import subprocess
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 import pytest
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -97,3 +105,65 @@ def example_course_app(data_dir: Path, **course_options: object) -> MentorApp:
     app = MentorApp(settings)
     app.ingest("cs101")
     return app
+
+
+def read_until(stream: IO[str], marker: str, limit: int = 200) -> list[str]:
+    """Lines of a child's output up to the one containing `marker` (which must come)."""
+    lines: list[str] = []
+    while len(lines) < limit:
+        line = stream.readline()
+        if not line:
+            break
+        lines.append(line)
+        if marker in line:
+            return lines
+    raise AssertionError(f"{marker!r} never came: {lines}")
+
+
+async def until(predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
+    """Poll `predicate()` (for state the fake does not see, like the question log) until truthy."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+    return predicate()
+
+
+def start_redis(port: int, *extra: str) -> subprocess.Popen[bytes]:
+    """A throwaway redis-server on 127.0.0.1:`port`, no persistence, answering PING when returned."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed; `apt-get install redis-server` (CI installs it)")
+    server = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", *extra],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    probe = redis.Redis(host="127.0.0.1", port=port, socket_timeout=0.5, retry=Retry(NoBackoff(), 0))
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            probe.ping()
+            break
+        except redis.AuthenticationError:
+            break  # It answers; this probe just has no password.
+        except redis.ConnectionError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                stop_redis(server)
+                raise RuntimeError(f"redis-server on port {port} did not start") from None
+            time.sleep(0.05)
+    probe.close()
+    return server
+
+
+def stop_redis(server: subprocess.Popen[bytes]) -> None:
+    server.terminate()
+    server.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    port = free_port()
+    server = start_redis(port)
+    yield f"redis://127.0.0.1:{port}/0"
+    stop_redis(server)

@@ -1,4 +1,4 @@
-"""The Discord platform: a discord.py client that answers mentions in threads."""
+"""The Discord platform: a discord.py client that answers mentions in threads and counts 👍/👎 on answers."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import yarl
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
+from adapters.discord_bot.feedback import ReactionVotes
 from adapters.discord_bot.inflight import InFlight
 from adapters.discord_bot.render import error_text, render_answer, render_report, strip_mention, thread_name, to_turn
 from adapters.discord_bot.slash import NO_MENTIONS, build_tree, sync_commands
@@ -17,7 +18,7 @@ from bot.chat import HELP, ChatCommands
 from bot.errors import PlatformError
 from bot.history import RunRecord
 from bot.settings import Settings
-from models import Course, Question, Turn
+from models import Answer, Course, Question, Turn
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +35,15 @@ def mentor_intents() -> discord.Intents:
 
     Discord still delivers the content of messages that mention the bot (and of DMs) without
     the Message Content intent, which is all a mention-driven mentor reads; so the bot needs
-    no approval and reads nothing else said in the server.
+    no approval and reads nothing else said in the server. Reactions (in servers and DMs,
+    not privileged either) carry the votes on answers.
     """
     intents = discord.Intents.default()
     intents.message_content = False
     intents.members = False
     intents.presences = False
+    intents.guild_reactions = True
+    intents.dm_reactions = True
     return intents
 
 
@@ -50,6 +54,12 @@ class _Client(discord.Client):
 
     async def on_message(self, message: discord.Message) -> None:
         await self.platform.on_message(message)
+
+    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        await self.platform.votes.on_reaction(payload)
+
+    async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
+        await self.platform.votes.on_reaction(payload)
 
 
 class DiscordPlatform:
@@ -67,6 +77,7 @@ class DiscordPlatform:
         self.commands = commands
         self.inflight = InFlight()
         self.client = _Client(self)
+        self.votes = ReactionVotes(self.client, commands, self.inflight)
         self.tree = build_tree(self.client, commands, self.settings, self.course_of, self.inflight)
         self._gateway: asyncio.Task[None] | None = None
         commands.report_sinks.append(self.post_report)
@@ -100,6 +111,10 @@ class DiscordPlatform:
             await self.stop()
             raise PlatformError(f"Cannot register the slash commands (check MENTOR_DISCORD__GUILDS): {exc}") from exc
 
+    def is_connected(self) -> bool:
+        """For the operator's health check: logged in, READY received, and not closed."""
+        return self.client.is_ready() and not self.client.is_closed()
+
     async def stop(self) -> None:
         if not await self.inflight.drain(STOP_GRACE_S):
             log.warning("discord: stopping with answers still being written")
@@ -124,7 +139,7 @@ class DiscordPlatform:
         mentioned = me.id in message.raw_mentions or (role is not None and role.id in message.raw_role_mentions)
         if message.guild is not None and not mentioned:
             return
-        if not self.commands.deduper.first_time(f"discord:{message.id}"):
+        if not await self.commands.deduper.first_time(f"discord:{message.id}"):
             return  # a resumed gateway replays events; each question is answered once
         async with self.inflight.work():
             try:
@@ -154,13 +169,17 @@ class DiscordPlatform:
             history=history,
         )
         typing = asyncio.create_task(_keep_typing(channel))
+        answer: Answer | None = None
         try:
-            chunks = render_answer(await self.commands.ask(question))
+            answer = await self.commands.ask(question)
+            chunks = render_answer(answer)
         except Exception as exc:
             chunks = [error_text(exc)]
         finally:
             typing.cancel()
-        await self._send(channel, chunks, reply_to=reply_to)
+        sent = await self._send(channel, chunks, reply_to=reply_to)
+        if answer is not None:
+            await self.votes.offer(answer, sent)
 
     async def _history(self, channel: discord.abc.Messageable, before: discord.Message) -> tuple[Turn, ...]:
         """The thread's (or DM's) earlier messages, oldest first; the thread's starter is the first question."""
@@ -179,12 +198,16 @@ class DiscordPlatform:
             log.warning("discord: cannot read the history of %s (%s)", channel, exc)
         return tuple(reversed(turns))
 
-    async def _send(self, channel: discord.abc.Messageable, chunks: list[str], reply_to: discord.Message | None = None) -> None:
+    async def _send(
+        self, channel: discord.abc.Messageable, chunks: list[str], reply_to: discord.Message | None = None
+    ) -> list[discord.Message]:
+        sent: list[discord.Message] = []
         for n, chunk in enumerate(chunks):
             if n == 0 and reply_to is not None:
-                await reply_to.reply(chunk, allowed_mentions=NO_MENTIONS, mention_author=False)
+                sent.append(await reply_to.reply(chunk, allowed_mentions=NO_MENTIONS, mention_author=False))
             else:
-                await channel.send(chunk, allowed_mentions=NO_MENTIONS)
+                sent.append(await channel.send(chunk, allowed_mentions=NO_MENTIONS))
+        return sent
 
     async def post_report(self, course: Course, record: RunRecord) -> None:
         """A report sink: a Discord channel is a numeric id (other ids belong to other platforms)."""

@@ -8,11 +8,12 @@ from collections.abc import Callable
 import discord
 from discord import app_commands
 
+from adapters.discord_bot.feedback import link
 from adapters.discord_bot.inflight import InFlight
 from adapters.discord_bot.render import error_text, neutralise, render_answer, split_message
 from bot.chat import ChatCommands
 from bot.settings import DiscordSettings
-from models import Question
+from models import Answer, Question
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ class MentorTree(app_commands.CommandTree):
         self.inflight = inflight
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        return not self.inflight.closed and self.chat.deduper.first_time(f"discord:interaction:{interaction.id}")
+        return not self.inflight.closed and await self.chat.deduper.first_time(f"discord:interaction:{interaction.id}")
 
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         log.error("discord /%s failed", interaction.command.name if interaction.command else "?", exc_info=error)
@@ -67,12 +68,19 @@ def build_tree(
         async with inflight.work():
             await interaction.response.defer(ephemeral=True, thinking=True)
             asked = Question(text=question, course=course_here(interaction), asker=str(interaction.user.id), platform="discord")
+            answer: Answer | None = None
             try:
-                chunks = render_answer(await commands.ask(asked))
+                answer = await commands.ask(asked)
+                chunks = render_answer(answer)
             except Exception as exc:
                 chunks = [error_text(exc)]
-            for chunk in chunks:
-                await interaction.followup.send(chunk, ephemeral=True, allowed_mentions=NO_MENTIONS)
+            sent = [
+                await interaction.followup.send(chunk, ephemeral=True, allowed_mentions=NO_MENTIONS, wait=True)
+                for chunk in chunks
+            ]
+            # Nobody can react to an ephemeral message; linked anyway, so the question knows its messages.
+            if answer is not None:
+                await link(commands, answer, sent)
 
     @tree.command(name="reindex", description="Re-read the course materials now (instructors).")
     @app_commands.describe(course="Which course; default: this channel's")

@@ -1,4 +1,4 @@
-"""Slack: mentions in channels, direct messages and `/mentor`, over Socket Mode or HTTP.
+"""Slack: mentions in channels, direct messages and `/mentor`, votes by reaction, over Socket Mode or HTTP.
 
 `mentor serve` finds `create_platform` here (see `bot.platforms`).
 """

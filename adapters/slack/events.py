@@ -51,7 +51,9 @@ def event_key(body: dict[str, Any]) -> str:
     """The same key for every delivery of one event, whether retried or replayed."""
     event = body.get("event") or {}
     team = body.get("team_id") or event.get("team") or ""
-    return f"slack:{team}:{body.get('event_id') or str(event.get('channel', '')) + str(event.get('ts', ''))}"
+    # Without an event id: the message's channel and ts, or (a reaction, which has neither) its event_ts.
+    fallback = str(event.get("channel", "")) + str(event.get("ts") or event.get("event_ts", ""))
+    return f"slack:{team}:{body.get('event_id') or fallback}"
 
 
 def thread_of(event: dict[str, Any]) -> str:

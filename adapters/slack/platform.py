@@ -27,13 +27,15 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.events import BotIdentity, event_key, is_question, thread_of, thread_turns, to_plain
+from adapters.slack.feedback import ReactionVotes
 from adapters.slack.render import SlackMessage, render_answer, render_line, render_partial, render_text
 from adapters.slack.slash import SlashCommand
 from bot.chat import HELP, ChatCommands
 from bot.errors import BusyError, PlatformError, UnknownCourseError
 from bot.history import RunRecord
+from bot.http_site import listen
 from bot.settings import SlackSettings
-from models import Course, Question, Turn
+from models import Answer, Course, Question, Turn
 from rag.errors import EmptyQueryError, QuestionTooLongError, UnknownCourseIndexError
 
 log = logging.getLogger(__name__)
@@ -80,6 +82,8 @@ class SlackPlatform:
         self.app.event("app_mention")(self._on_mention)
         self.app.event("message")(self._on_message)
         SlashCommand(self).register(self.app)
+        self.votes = ReactionVotes(self)
+        self.votes.register(self.app)
 
     async def start(self) -> None:
         self._check_settings()
@@ -90,6 +94,16 @@ class SlackPlatform:
             await self._serve_http()
         self.commands.report_sinks.append(self.report)
         log.info("slack: connected as %s (%s mode)", self.bot.user_id, self.settings.mode)
+
+    def is_connected(self) -> bool:
+        """For the operator's health check: the Socket Mode connection is up, or the HTTP site listens."""
+        if self._socket is not None:
+            client = self._socket.client
+            session = client.current_session
+            last_pong = client.last_ping_pong_time
+            pong_failing = last_pong is not None and time.time() - last_pong >= client.ping_interval * 4
+            return not client.closed and not client.stale and session is not None and not session.closed and not pong_failing
+        return self._runner is not None and bool(self._runner.addresses)
 
     async def stop(self) -> None:
         if self._socket is not None:
@@ -170,17 +184,7 @@ class SlackPlatform:
     async def _serve_http(self) -> None:
         server = web.Application()
         server.router.add_post(self.settings.path, self._on_http)
-        runner = web.AppRunner(server, access_log=None)
-        await runner.setup()
-        try:
-            await web.TCPSite(runner, self.settings.host, self.settings.port).start()
-        except OSError as exc:
-            await runner.cleanup()
-            raise PlatformError(
-                f"Cannot listen on {self.settings.host}:{self.settings.port} "
-                f"(MENTOR_SLACK__HOST, MENTOR_SLACK__PORT): {exc.strerror or exc}"
-            ) from None
-        self._runner = runner
+        self._runner = await listen(server, self.settings.host, self.settings.port, "MENTOR_SLACK__HOST, MENTOR_SLACK__PORT")
 
     async def _on_http(self, request: web.Request) -> web.Response:
         # Bolt checks the signature and the timestamp's age and answers 401 itself.
@@ -189,7 +193,7 @@ class SlackPlatform:
     async def _drop_repeats(self, body: dict[str, Any], next_: Callable[[], Awaitable[BoltResponse]]) -> BoltResponse:
         """Slack redelivers an event it believes was missed (`x-slack-retry-num`, Socket Mode's
         `retry_attempt`); Bolt does not notice, so a seen event is acknowledged and dropped here."""
-        if body.get("type") == "event_callback" and not self.commands.deduper.first_time(event_key(body)):
+        if body.get("type") == "event_callback" and not await self.commands.deduper.first_time(event_key(body)):
             log.info("slack: dropped a repeated delivery of %s", event_key(body))
             return BoltResponse(status=200, body="")
         return await next_()
@@ -211,14 +215,18 @@ class SlackPlatform:
             return
         placeholder = await self._post(channel, thread, WORKING)
         reply = LiveReply(self.client, channel, placeholder)
+        answer: Answer | None = None
         try:
             history = await self._history(channel, event) if event.get("thread_ts") else ()
             course = self.commands.course_for([channel, team], self.settings.channels)
             question = Question(text=text, course=course, asker=event.get("user"), platform="slack", history=history)
-            message = render_answer(await self.commands.ask(question, reply.partial))
+            answer = await self.commands.ask(question, reply.partial)
+            message = render_answer(answer)
         except Exception as exc:  # the asker always hears back, in one line
             message = self.failure(exc, channel)
         await reply.finish(message)
+        if answer is not None:
+            await self.votes.offer(answer, channel, placeholder)
 
     def failure(self, exc: Exception, channel: str) -> SlackMessage:
         """What the asker is told, in one line; unexpected errors are logged with the channel."""

@@ -12,6 +12,7 @@ import itertools
 import json
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 from aiohttp import WSMsgType, web
 
@@ -97,6 +98,17 @@ def mention(content: str, *, channel: int = CHANNEL, author_id: int = STUDENT, b
     return message(channel, user(author_id, "student", bot), f"<@{BOT}> {content}", mentions=[user(BOT, "mentor", True)], mid=mid)
 
 
+def reaction(message_id: int, emoji: str, *, uid: int = STUDENT, channel: int = THREAD, removed: bool = False) -> dict[str, Any]:
+    """A MESSAGE_REACTION_ADD payload in the guild for a unicode emoji; `removed`: a _REMOVE one (no `member`)."""
+    payload: dict[str, Any] = {
+        "user_id": str(uid), "channel_id": str(channel), "message_id": str(message_id), "guild_id": str(GUILD),
+        "emoji": {"id": None, "name": emoji}, "burst": False, "burst_colors": [], "type": 0,
+    }
+    if not removed:
+        payload["member"] = member(uid, "mentor" if uid == BOT else "student", bot=uid == BOT)
+    return payload
+
+
 def slash(name: str, options: dict[str, str], *, uid: int = STUDENT, roles: list[int] = (), permissions: int = 0) -> dict[str, Any]:
     """An INTERACTION_CREATE for a slash command in the questions channel."""
     member_payload = member(uid, "someone", roles) | {"permissions": str(permissions)}
@@ -131,6 +143,8 @@ class FakeDiscord:
     resumes: int = 0
     replay: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     """Events sent again after the next RESUME, as a real gateway replays what the client missed."""
+    created: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    """Channel id → the messages the bot posted there, as returned to it (ids included)."""
 
     def __post_init__(self) -> None:
         self._seq = 0
@@ -167,6 +181,11 @@ class FakeDiscord:
 
     def posted(self, suffix: str = "/messages") -> list[Call]:
         return [c for c in self.calls if c.method == "POST" and c.path.endswith(suffix)]
+
+    def reactions(self, message_id: int) -> list[str]:
+        """The emoji the bot put on a message (PUT .../reactions/{emoji}/@me), in order."""
+        marker = f"/messages/{message_id}/reactions/"
+        return [unquote(c.path.split(marker)[1].removesuffix("/@me")) for c in self.calls if c.method == "PUT" and marker in c.path]
 
     async def wait_for(self, predicate, timeout: float = 30.0) -> None:
         loop = asyncio.get_running_loop()
@@ -265,11 +284,15 @@ class FakeDiscord:
             return web.Response(status=204)
         if parts[0] == "channels" and parts[-1] == "threads":
             return _json(thread(int(parts[3]), int(parts[1]), body["name"]), 201)
+        if parts[0] == "channels" and "reactions" in parts:
+            return web.Response(status=204)
         if parts[0] == "channels" and parts[-1] == "messages":
             channel = int(parts[1])
             if method == "GET":
                 return _json(self.history.get(channel, []))
-            return _json(message(channel, user(BOT, "mentor", True), body.get("content", "")))
+            sent = message(channel, user(BOT, "mentor", True), body.get("content", ""))
+            self.created.setdefault(channel, []).append(sent)
+            return _json(sent)
         if parts[0] == "interactions":
             kind = body["type"]
             return _json({"interaction": {"id": parts[1], "type": 2, "response_message_loading": kind == 5,

@@ -37,6 +37,8 @@ class FakeSlack:
         """Method → how many of its next calls get HTTP 429 with Retry-After: 1."""
         self.threads: dict[str, list[dict[str, Any]]] = {}
         """Thread ts → the messages conversations.replies returns."""
+        self.errors: dict[str, str] = {}
+        """Method → the Slack error (e.g. `missing_scope`) every call of it gets."""
         self._ts = itertools.count(1)
         self._ids = itertools.count(1)
         self._socket: web.WebSocketResponse | None = None
@@ -116,6 +118,8 @@ class FakeSlack:
         return web.json_response(self._reply(method, args))
 
     def _reply(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        if method in self.errors:
+            return {"ok": False, "error": self.errors[method]}
         if method == "auth.test":
             if self.auth_error:
                 return {"ok": False, "error": self.auth_error}
@@ -125,6 +129,8 @@ class FakeSlack:
         if method in ("chat.postMessage", "chat.update"):
             ts = args.get("ts") or f"1700000100.{next(self._ts):06d}"
             return {"ok": True, "channel": args.get("channel"), "ts": ts, "message": {"text": args.get("text")}}
+        if method == "reactions.add":
+            return {"ok": True}
         if method == "conversations.replies":
             return {"ok": True, "messages": self.threads.get(str(args.get("ts")), []), "has_more": False}
         return {"ok": False, "error": "unknown_method"}
@@ -158,6 +164,14 @@ def signed_headers(secret: str, body: str, timestamp: int | None = None, retry: 
     if retry is not None:
         headers |= {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
     return headers
+
+
+def reaction(kind: str, name: str, channel: str, ts: str, user: str = "USTUDENT") -> dict[str, Any]:
+    """A `reaction_added` or `reaction_removed` event on a message."""
+    return {
+        "type": kind, "user": user, "reaction": name, "item_user": BOT_USER,
+        "item": {"type": "message", "channel": channel, "ts": ts}, "event_ts": f"{time.time():.6f}",
+    }
 
 
 def event_body(event: dict[str, Any], event_id: str) -> dict[str, Any]:

@@ -4,15 +4,18 @@ from a real MentorApp (example course, packaged SmolLM2)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from typing import Any
 
+import discord
 import pytest
 from pydantic import SecretStr
 
 from adapters.discord_bot import create_platform
+from adapters.discord_bot.feedback import DOWN, UP, vote_of
 from adapters.discord_bot.platform import DiscordPlatform
 from adapters.discord_bot.render import (
     MAX_MESSAGE,
@@ -42,10 +45,11 @@ from tests.adapters.fake_discord import (
     FakeDiscord,
     mention,
     message,
+    reaction,
     slash,
     user,
 )
-from tests.conftest import EXAMPLE_COURSE, example_course_app
+from tests.conftest import EXAMPLE_COURSE, example_course_app, until
 
 BASE_URL = "https://cs101.example.edu/notes"
 NO_PINGS = {"parse": []}
@@ -103,7 +107,8 @@ def test_a_channel_mention_opens_a_thread_and_answers_there_with_linked_sources(
             assert answer["allowed_mentions"] == NO_PINGS
             assert fake.posted(f"/channels/{thread}/typing")
             assert beats_while_answering >= 2, "heartbeats went on while the model was writing"
-            assert [c.path for c in fake.calls if c.method == "PUT"] == [f"/applications/{APP}/guilds/{GUILD}/commands"]
+            synced = [c.path for c in fake.calls if c.method == "PUT" and c.path.startswith("/applications/")]
+            assert synced == [f"/applications/{APP}/guilds/{GUILD}/commands"]
 
     asyncio.run(scenario())
 
@@ -219,6 +224,50 @@ def test_slash_commands_answer_ephemerally_and_only_instructors_reindex(mentor: 
     asyncio.run(scenario())
 
 
+def test_reactions_on_an_answer_are_votes(mentor: MentorApp, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="adapters.discord_bot.feedback")
+
+    async def scenario() -> None:
+        async with connected(mentor) as (fake, platform):
+            assert platform.is_connected()
+            questions = platform.commands.questions
+            question = mention("what does break do in a loop?", channel=THREAD)
+            await fake.dispatch("MESSAGE_CREATE", question)
+            await fake.wait_for(lambda: fake.created.get(THREAD) and len(fake.reactions(int(fake.created[THREAD][-1]["id"]))) == 2)
+            answer = fake.created[THREAD][-1]
+            answer_id = int(answer["id"])
+            assert fake.reactions(answer_id) == [UP, DOWN], "the bot offers both votes on its answer"
+            question_id = questions.question_for_message("discord", str(answer_id))
+            assert question_id is not None
+
+            def votes() -> list[dict[str, Any]]:
+                return [f.to_json() for f in questions.feedback() if f.question.id == question_id]
+
+            await fake.dispatch("MESSAGE_REACTION_ADD", reaction(answer_id, UP, uid=BOT))  # the bot's own
+            await fake.dispatch("MESSAGE_REACTION_ADD", reaction(answer_id, "🎉"))
+            await fake.dispatch("MESSAGE_REACTION_ADD", reaction(int(question["id"]), UP))  # not an answer
+            await fake.dispatch("MESSAGE_REACTION_ADD", reaction(answer_id, UP + "🏽"))
+            [vote] = await until(votes)
+            assert (vote["vote"], vote["platform"], vote["user"]) == ("up", "discord", str(STUDENT))
+            assert (vote["course"], vote["question"]) == ("cs101", "what does break do in a loop?")
+            assert vote["citations"] and all(f"](<{c['url']}>)" in answer["content"] for c in vote["citations"])
+
+            await fake.dispatch("MESSAGE_REACTION_REMOVE", reaction(answer_id, UP, removed=True))
+            await until(lambda: not votes())
+
+            fake.fail("PUT", "/@me", 403, {"message": "Missing Permissions", "code": 50013}, times=2)
+            for _ in range(2):
+                await fake.dispatch("MESSAGE_CREATE", mention("what does break do in a loop?", channel=THREAD))
+            await fake.wait_for(lambda: len(fake.created[THREAD]) == 3 and not fake.failures)
+            assert all(linked_sources(m["content"]) for m in fake.created[THREAD][1:]), "a refused reaction spoils no answer"
+        assert not votes(), "the bot's own reaction and other emoji never count"
+        assert not platform.is_connected()
+        told = [record for record in caplog.records if "Add Reactions" in record.getMessage()]
+        assert len(told) == 1 and told[0].levelno == logging.INFO, "said once, quietly"
+
+    asyncio.run(scenario())
+
+
 def test_a_rejected_token_names_the_setting(mentor: MentorApp) -> None:
     async def scenario() -> None:
         fake = FakeDiscord()
@@ -271,6 +320,14 @@ def test_rendering_neutralises_mentions_and_links_citations_without_embeds() -> 
 def test_not_covered_is_marked() -> None:
     [rendered] = render_answer(Answer(text="I couldn't find this.", grounded=False, kind="not_covered"))
     assert rendered.startswith(NOT_COVERED_MARK) and "Sources" not in rendered
+
+
+def test_thumbs_read_as_votes() -> None:
+    assert vote_of(discord.PartialEmoji(name=UP)) == 1
+    assert vote_of(discord.PartialEmoji(name=UP + "🏿")) == 1
+    assert vote_of(discord.PartialEmoji(name=DOWN + "\ufe0f")) == -1
+    assert vote_of(discord.PartialEmoji(name="❤")) is None
+    assert vote_of(discord.PartialEmoji(name="thumbsup", id=1234567890)) is None, "a custom emoji is not a vote"
 
 
 def test_mentions_threads_and_history_turns() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ import pytest
 
 from adapters.slack import SlackPlatform, create_platform
 from adapters.slack.events import BotIdentity, event_key, thread_turns, to_plain
+from adapters.slack.feedback import Reaction, to_reaction
 from adapters.slack.render import SECTION_LIMIT, ZWJ, escape, render_answer, render_line, split_sections
 from bot.app import MentorApp
 from bot.chat import HELP, ChatCommands
@@ -23,8 +25,8 @@ from bot.errors import PlatformError
 from bot.history import RunRecord
 from bot.settings import SlackSettings
 from models import Answer, Citation
-from tests.adapters.fake_slack import BOT_ID, BOT_USER, TEAM, FakeSlack, event_body, signed_headers
-from tests.conftest import example_course_app, free_port
+from tests.adapters.fake_slack import BOT_ID, BOT_USER, TEAM, FakeSlack, event_body, reaction, signed_headers
+from tests.conftest import example_course_app, free_port, until
 
 SECRET = "test-signing-secret"
 BASE_URL = "https://cs101.example.edu/notes"
@@ -103,6 +105,7 @@ def slash(fake: FakeSlack, text: str, user: str = "USTUDENT") -> dict[str, Any]:
 def test_a_mention_is_answered_once_in_its_thread_with_a_linked_source(mentor: MentorApp) -> None:
     async def scenario(slack: Slack) -> None:
         fake = slack.fake
+        assert slack.platform.is_connected()
         event = event_body(mention(f"<@{BOT_USER}> {QUESTION}", "1700000000.000100"), "Ev1")
         sent = time.monotonic()
         await fake.send_envelope("events_api", event)
@@ -111,6 +114,7 @@ def test_a_mention_is_answered_once_in_its_thread_with_a_linked_source(mentor: M
         await fake.wait_for(lambda: answers_in(fake, "CGENERAL"))
         await fake.send_envelope("events_api", event, retry_attempt=1)
         await slack.platform.stop()
+        assert not slack.platform.is_connected()
 
         posts = fake.of("chat.postMessage")
         assert len(posts) == 1, "the retried delivery is not answered again"
@@ -127,6 +131,7 @@ def test_a_mention_is_answered_once_in_its_thread_with_a_linked_source(mentor: M
 def test_http_events_are_verified_and_a_retry_is_answered_once(mentor: MentorApp) -> None:
     async def scenario(slack: Slack) -> None:
         fake = slack.fake
+        assert slack.platform.is_connected(), "the events endpoint listens"
         body = json.dumps(event_body(mention(f"<@{BOT_USER}> {QUESTION}", "1700000000.000200"), "Ev2"))
         async with aiohttp.ClientSession() as http:
             forged = signed_headers("not-the-secret", body)
@@ -218,6 +223,69 @@ def test_a_rate_limited_post_is_retried_after_retry_after(mentor: MentorApp) -> 
         assert len(answers_in(fake, "CGENERAL")) == 1
 
     run_slack(mentor, scenario)
+
+
+def test_reactions_on_an_answer_are_votes_counted_once(mentor: MentorApp) -> None:
+    async def scenario(slack: Slack) -> None:
+        fake, questions = slack.fake, slack.commands.questions
+        asked = "1700000000.000700"
+        await fake.send_envelope("events_api", event_body(mention(f"<@{BOT_USER}> {QUESTION}", asked), "EvVote"))
+        offered = await fake.wait_for(lambda: len(fake.of("reactions.add")) == 2 and fake.of("reactions.add"))
+        (answer,) = answers_in(fake, "CGENERAL")
+        ts = answer["ts"]
+        assert [(c.args["channel"], c.args["timestamp"], c.args["name"]) for c in offered] == [
+            ("CGENERAL", ts, "+1"),
+            ("CGENERAL", ts, "-1"),
+        ], "the bot puts both vote reactions under its answer"
+        question_id = questions.question_for_message("slack", f"CGENERAL:{ts}")
+        assert question_id is not None
+
+        def votes() -> list[dict[str, Any]]:
+            return [f.to_json() for f in questions.feedback() if f.question.id == question_id]
+
+        ignored = [
+            reaction("reaction_added", "+1", "CGENERAL", ts, user=BOT_USER),  # the bot's own
+            reaction("reaction_added", "tada", "CGENERAL", ts),
+            reaction("reaction_added", "+1", "CGENERAL", asked),  # the question, not the answer
+            reaction("reaction_added", "+1", "CGENERAL", ts) | {"item": {"type": "file", "file": "F1"}},
+        ]
+        for n, event in enumerate(ignored):
+            await fake.send_envelope("events_api", event_body(event, f"EvNoise{n}"))
+        up = event_body(reaction("reaction_added", "+1", "CGENERAL", ts), "EvUp")
+        await fake.send_envelope("events_api", up)
+        await fake.send_envelope("events_api", event_body(reaction("reaction_added", "-1::skin-tone-3", "CGENERAL", ts, user="UTA"), "EvDown"))
+        await until(lambda: len(votes()) == 2)
+        by_user = {vote["user"]: vote for vote in votes()}
+        student = by_user["USTUDENT"]
+        assert (student["vote"], student["platform"], student["course"], student["question"]) == ("up", "slack", "cs101", QUESTION)
+        assert student["citations"] and all(f"<{c['url']}|" in block_text(answer) for c in student["citations"])
+        assert by_user["UTA"]["vote"] == "down"
+
+        await fake.send_envelope("events_api", event_body(reaction("reaction_removed", "+1", "CGENERAL", ts), "EvUnUp"))
+        await until(lambda: [vote["user"] for vote in votes()] == ["UTA"])
+        await fake.send_envelope("events_api", up, retry_attempt=1)  # Slack redelivers the old "added"
+        await slack.platform.stop()
+        assert [(vote["user"], vote["vote"]) for vote in votes()] == [("UTA", "down")], "the retry was not counted again"
+
+    run_slack(mentor, scenario)
+
+
+def test_without_the_reactions_scope_answers_still_go_out(mentor: MentorApp, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="adapters.slack.feedback")
+
+    async def scenario(slack: Slack) -> None:
+        fake = slack.fake
+        fake.errors["reactions.add"] = "missing_scope"
+        for n in range(2):
+            event = mention(f"<@{BOT_USER}> {QUESTION}", f"1700000000.00080{n}")
+            await fake.send_envelope("events_api", event_body(event, f"EvScope{n}"))
+        await fake.wait_for(lambda: len(answers_in(fake, "CGENERAL")) == 2)
+        await slack.platform.stop()
+        assert len(fake.of("reactions.add")) == 2, "one refused try per answer"
+
+    run_slack(mentor, scenario)
+    told = [record for record in caplog.records if "reactions:write" in record.getMessage()]
+    assert len(told) == 1 and told[0].levelno == logging.INFO, "said once, quietly"
 
 
 def test_mentor_ask_is_private_and_status_and_usage_answer(mentor: MentorApp) -> None:
@@ -363,10 +431,22 @@ def test_slack_markup_reads_as_plain_text() -> None:
     assert to_plain(f"<@{BOT_USER}>  ", BOT_USER) == ""
 
 
+def test_reactions_read_as_votes() -> None:
+    bot = BotIdentity(BOT_USER, BOT_ID, TEAM)
+    assert to_reaction(reaction("reaction_added", "thumbsup", "C1", "1.5"), bot) == Reaction("C1:1.5", "USTUDENT", 1)
+    assert to_reaction(reaction("reaction_removed", "+1::skin-tone-6", "C1", "1.5"), bot) == Reaction("C1:1.5", "USTUDENT", 1)
+    assert to_reaction(reaction("reaction_added", "thumbsdown", "C1", "1.5"), bot) == Reaction("C1:1.5", "USTUDENT", -1)
+    assert to_reaction(reaction("reaction_added", "-1", "C1", "1.5", user=BOT_USER), bot) is None
+    assert to_reaction(reaction("reaction_added", "heart", "C1", "1.5"), bot) is None
+    assert to_reaction(reaction("reaction_added", "+1", "C1", "1.5") | {"item": {"type": "file"}}, bot) is None
+
+
 def test_event_keys_and_thread_turns() -> None:
     body = event_body(mention("hi", "1.000001"), "Ev9")
     assert event_key(body) == f"slack:{TEAM}:Ev9"
     assert event_key(body | {"event_id": None}) == f"slack:{TEAM}:CGENERAL1.000001"
+    vote = event_body(reaction("reaction_added", "+1", "C1", "1.5") | {"event_ts": "2.000001"}, "")
+    assert event_key(vote) == f"slack:{TEAM}:2.000001", "a reaction has no channel or ts of its own"
     bot = BotIdentity(BOT_USER, BOT_ID, TEAM)
     messages = [{"ts": f"1.{i:06d}", "user": "U1", "text": f"q{i}"} for i in range(12)]
     messages += [{"ts": "1.000012", "user": BOT_USER, "bot_id": BOT_ID, "text": "an answer &amp; more"}]

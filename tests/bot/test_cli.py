@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from rag.milvus_lock import MilvusLiteLock
-from tests.conftest import REPO, free_port
+from tests.conftest import REPO, free_port, read_until
 
 LOOPS = "# Loops\n\n## Break\n\nThe break statement stops the innermost loop early.\n\n## Range\n\nrange(5) counts from 0 to 4.\n"
 
@@ -216,15 +216,22 @@ def test_serve_shares_the_index_with_other_commands_and_stops_cleanly_on_sigterm
     env: dict[str, str], materials: Path, tmp_path: Path
 ) -> None:
     courses = json.dumps([{"name": "cs101", "sources": [str(materials)]}])
-    full_env = {**os.environ, **env, "MENTOR_COURSES": courses, "GRPC_VERBOSITY": "NONE"}
+    full_env = {
+        **os.environ,
+        **env,
+        "MENTOR_COURSES": courses,
+        "GRPC_VERBOSITY": "NONE",
+        "MENTOR_WEB__PORT": str(free_port()),
+        "MENTOR_HEALTH__PORT": str(free_port()),
+    }
     server = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "serve"], cwd=REPO, env=full_env, stderr=subprocess.PIPE, text=True
     )
     try:
         assert server.stderr is not None
-        lines = [server.stderr.readline() for _ in range(4)]
+        lines = read_until(server.stderr, "serving")
         assert "shared with other mentor commands at http://127.0.0.1:" in lines[0], lines
-        assert any("next reindex" in line for line in lines) and "serving" in lines[-1], lines
+        assert any("next reindex" in line for line in lines), lines
 
         ran = mentor({**env, "MENTOR_COURSES": courses}, "reindex", "--json")
         assert ran.exit_code == 0, ran.output

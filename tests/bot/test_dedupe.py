@@ -4,62 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
-import subprocess
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
-import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from bot.dedupe import EventDeduper, MemoryDeduper, RedisDeduper, build_deduper
 from bot.errors import ConfigError
-from tests.conftest import free_port
+from tests.conftest import free_port, start_redis, stop_redis
 
 MakeDeduper = Callable[[float], EventDeduper]
-
-
-def start_redis(port: int, *extra: str) -> subprocess.Popen[bytes]:
-    """A throwaway redis-server on 127.0.0.1:`port`, no persistence, answering PING when returned."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed; `apt-get install redis-server` (CI installs it)")
-    server = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", *extra],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    probe = redis.Redis(host="127.0.0.1", port=port, socket_timeout=0.5, retry=Retry(NoBackoff(), 0))
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            probe.ping()
-            break
-        except redis.AuthenticationError:
-            break  # It answers; this probe just has no password.
-        except redis.ConnectionError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                stop_redis(server)
-                raise RuntimeError(f"redis-server on port {port} did not start") from None
-            time.sleep(0.05)
-    probe.close()
-    return server
-
-
-def stop_redis(server: subprocess.Popen[bytes]) -> None:
-    server.terminate()
-    server.wait(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    port = free_port()
-    server = start_redis(port)
-    yield f"redis://127.0.0.1:{port}/0"
-    stop_redis(server)
 
 
 @pytest.fixture(params=["memory", "redis"])

@@ -1,0 +1,246 @@
+"""The chat API behind the page: `GET /api/courses`, `POST /api/ask` (server-sent events), `POST /api/feedback`.
+
+`to_question` and `render_answer` are the adapter's two translations, pure and testable
+without a server; the handlers only read, stream and write.
+
+`POST /api/ask` takes `{"question": "...", "course": "cs101", "history": [{"role": "user",
+"text": "..."}, ...], "user": "..."}` and answers `text/event-stream`: `partial` events
+(`{"text": <the answer so far>}`) while the model writes, then one `answer` (the final
+answer as `render_answer` shapes it) or one `error` (`{"message": ...}`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from collections.abc import Coroutine
+from typing import Any
+
+from aiohttp import web
+
+from adapters.web.files import citation_href
+from bot.chat import HELP, ChatCommands
+from bot.errors import BotError, BusyError
+from bot.settings import Settings
+from models import Answer, Question, Turn
+from rag.errors import RagError
+
+log = logging.getLogger(__name__)
+
+KEEPALIVE_S = 15.0
+"""A comment line this often while nothing else is sent: proxies keep the stream open, and a closed tab is noticed."""
+PARTIAL_EVERY_S = 0.1
+"""The whole text so far goes in each `partial`, so they are sent at most this often."""
+USER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+FAILED = "Sorry, something went wrong while answering. It has been logged; please try again later."
+
+
+class BadRequest(ValueError):
+    """A request the page would never send; answered 400 with the message."""
+
+
+def to_question(payload: object, settings: Settings) -> Question | None:
+    """The `Question` a request asks, or None for an empty one (answered with the help text).
+
+    The thread's history is the page's to keep: only its last `answer.history_turns`
+    turns are used, each cut to `answer.max_question_chars`.
+    """
+    if not isinstance(payload, dict):
+        raise BadRequest("The request body must be a JSON object with a `question`.")
+    text = payload.get("question")
+    if not isinstance(text, str):
+        raise BadRequest("`question` is missing: send the question's text as a string.")
+    course = payload.get("course")
+    names = settings.course_names()
+    if course is not None and course not in names:
+        raise BadRequest(f"No course named {course!r}. Courses: {', '.join(names)}.")
+    user = payload.get("user")
+    if user is not None and not (isinstance(user, str) and USER_ID.match(user)):
+        raise BadRequest("`user` must be 1-64 letters, digits, '-' or '_'.")
+    history = _turns(payload.get("history", []), settings)
+    if not text.strip():
+        return None
+    return Question(text=text, course=course, asker=user, platform="web", history=history)
+
+
+def _turns(history: object, settings: Settings) -> tuple[Turn, ...]:
+    if not isinstance(history, list):
+        raise BadRequest("`history` must be a list of {role, text} turns.")
+    keep, limit = settings.answer.history_turns, settings.answer.max_question_chars
+    turns: list[Turn] = []
+    for turn in history[-keep:] if keep else []:
+        if not (isinstance(turn, dict) and turn.get("role") in ("user", "assistant") and isinstance(turn.get("text"), str)):
+            raise BadRequest("Each `history` turn must be {\"role\": \"user\" or \"assistant\", \"text\": \"...\"}.")
+        turns.append(Turn(role=turn["role"], text=turn["text"][:limit]))
+    return tuple(turns)
+
+
+def too_long(question: Question, settings: Settings) -> str | None:
+    """The refusal for an over-long question, counted as the core counts it (whitespace runs as one)."""
+    length, limit = len(" ".join(question.text.split())), settings.answer.max_question_chars
+    if length <= limit:
+        return None
+    return (
+        f"The question is {length:,} characters long; the limit is {limit:,}. "
+        "Ask about one thing at a time, or quote only the part of the code that matters."
+    )
+
+
+def render_answer(answer: Answer, course: str) -> dict[str, object]:
+    """The `answer` event: text, kind, and each citation with the link the page may show."""
+    return {
+        "text": answer.text,
+        "kind": answer.kind,
+        "grounded": answer.grounded,
+        "model": answer.model,
+        "question_id": answer.question_id,
+        "citations": [
+            {
+                "n": citation.n,
+                "label": citation.label(),
+                "source": citation.source,
+                "href": citation_href(course, citation),
+                "see_also": citation.see_also,
+            }
+            for citation in answer.citations
+        ],
+    }
+
+
+def help_answer() -> dict[str, object]:
+    return {"text": HELP, "kind": "help", "grounded": False, "model": None, "question_id": None, "citations": []}
+
+
+def error_message(exc: BaseException) -> str:
+    """Our own errors say what to do; anything else is an apology (`ChatApi` logs it)."""
+    return str(exc) if isinstance(exc, (BotError, RagError)) else FAILED
+
+
+def event(name: str, data: object) -> bytes:
+    # JSON escapes newlines, so one `data:` line always carries the whole payload.
+    return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+
+
+class ChatApi:
+    """The handlers; answers run as tracked tasks, so a closed tab never cancels one and `drain()` can wait."""
+
+    def __init__(self, commands: ChatCommands) -> None:
+        self.commands = commands
+        self.settings = commands.mentor.settings
+        self.tasks: set[asyncio.Task[Any]] = set()
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get("/api/courses", self.courses)
+        app.router.add_post("/api/ask", self.ask)
+        app.router.add_post("/api/feedback", self.feedback)
+
+    async def drain(self, timeout: float) -> None:
+        """Let answers still being written finish (and be recorded), then cancel what is left."""
+        if not self.tasks:
+            return
+        _, late = await asyncio.wait(set(self.tasks), timeout=timeout)
+        for task in late:
+            log.warning("web: cancelling %s, still running at shutdown", task.get_name())
+            task.cancel()
+
+    async def courses(self, request: web.Request) -> web.Response:
+        """The course picker's choices, and which model answers (the page flags the demo model)."""
+        names = self.settings.course_names()
+        try:
+            model = await self.commands.mentor.offloader.run(self.commands.mentor.model_status)
+        except BusyError:  # the picker matters more than the model's name
+            shown = None
+        else:
+            shown = {"name": model.name, "demo": model.demo, "ready": model.ready}
+        return web.json_response({"courses": names, "default": names[0], "model": shown}, headers={"Cache-Control": "no-cache"})
+
+    async def ask(self, request: web.Request) -> web.StreamResponse:
+        try:
+            question = to_question(await _json(request), self.settings)
+        except BadRequest as exc:
+            raise _bad(str(exc)) from None
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        )
+        await response.prepare(request)
+        try:
+            if question is None:
+                await response.write(event("answer", help_answer()))
+            elif refusal := too_long(question, self.settings):
+                await response.write(event("error", {"message": refusal}))
+            else:
+                await self._stream(question, response)
+            await response.write_eof()
+        except ConnectionResetError:
+            log.info("web: the page closed before its answer was sent; the answer is still recorded")
+        return response
+
+    async def _stream(self, question: Question, response: web.StreamResponse) -> None:
+        course = question.course or self.settings.course_names()[0]
+        latest = {"text": ""}
+        changed = asyncio.Event()
+
+        def on_partial(text: str) -> None:
+            latest["text"] = text
+            changed.set()
+
+        answering = self._spawn(self.commands.ask(question, on_partial), f"web answer in {course}")
+        while not answering.done():
+            waiting = asyncio.ensure_future(changed.wait())
+            try:
+                await asyncio.wait({answering, waiting}, timeout=KEEPALIVE_S, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                waiting.cancel()
+            if changed.is_set() and not answering.done():
+                changed.clear()
+                await response.write(event("partial", {"text": latest["text"]}))
+                await asyncio.sleep(PARTIAL_EVERY_S)
+            elif not answering.done():
+                await response.write(b": still looking\n\n")
+        if answering.cancelled():
+            return
+        if (exc := answering.exception()) is not None:
+            await response.write(event("error", {"message": error_message(exc)}))
+            return
+        await response.write(event("answer", render_answer(answering.result(), course)))
+
+    def _spawn(self, work: Coroutine[Any, Any, Answer], name: str) -> asyncio.Task[Answer]:
+        task = asyncio.create_task(work, name=name)
+        self.tasks.add(task)
+        task.add_done_callback(self._finished)
+        return task
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self.tasks.discard(task)
+        # Logged here, once, whether or not the page is still there to be told.
+        if not task.cancelled() and (exc := task.exception()) is not None and not isinstance(exc, (BotError, RagError)):
+            log.error("web: %s failed", task.get_name(), exc_info=exc)
+
+    async def feedback(self, request: web.Request) -> web.Response:
+        payload = await _json(request)
+        question_id, vote, user = (payload.get(key) if isinstance(payload, dict) else None for key in ("question_id", "vote", "user"))
+        withdrawn = payload.get("withdrawn", False) if isinstance(payload, dict) else False
+        if not isinstance(question_id, int) or isinstance(question_id, bool) or vote not in ("up", "down"):
+            raise _bad('Send {"question_id": <the answer\'s question_id>, "vote": "up" or "down", "user": "..."}.')
+        if not (isinstance(user, str) and USER_ID.match(user)) or not isinstance(withdrawn, bool):
+            raise _bad("`user` must be 1-64 letters, digits, '-' or '_' (and `withdrawn`, when sent, true or false).")
+        try:
+            known = await self.commands.feedback(question_id, "web", user, 1 if vote == "up" else -1, withdrawn=withdrawn)
+        except BusyError as exc:
+            return web.json_response({"error": str(exc)}, status=503, headers={"Retry-After": "30"})
+        if not known:
+            return web.json_response({"error": f"No answer {question_id} is known here."}, status=404)
+        return web.json_response({"ok": True})
+
+
+async def _json(request: web.Request) -> object:
+    try:
+        return await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise _bad("The request body is not valid JSON.") from None
+
+
+def _bad(message: str) -> web.HTTPBadRequest:
+    return web.HTTPBadRequest(text=json.dumps({"error": message}), content_type="application/json")

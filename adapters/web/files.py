@@ -1,0 +1,100 @@
+"""Course files served read-only at `/files/<course>/<source>`, so citations open on a laptop.
+
+A course with no `base_url` has nowhere public to link to; its citations then point here.
+Ingest names a file by its path inside its source folder, prefixed by the folder's name
+when a course has several (see `ingest.discovery`), and a course kept in Git reads its
+checkout first. This module maps such a name back to a file and refuses everything else:
+`..`, absolute paths, hidden files (a checkout's `.git`), directories, and symlinks that
+lead out of the folder.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+from aiohttp import web
+
+from bot.chat import ChatCommands
+from bot.errors import BusyError
+from models import Citation
+
+FILES_PREFIX = "/files/"
+TEXT_SUFFIXES = {".md", ".markdown", ".txt", ".rst", ".py", ".csv", ".ipynb"}
+"""Shown as plain text: browsers download `text/markdown` and friends instead of showing them."""
+SANDBOX = "sandbox"
+"""Course HTML (and SVG) runs no script and gets an opaque origin, never the app's."""
+
+
+def locate(roots: tuple[Path, ...], name: str) -> Path | None:
+    """The file a citation's `source` names, or None when it is not a visible file inside one of `roots`."""
+    parts = name.split("/")
+    if not name or "\\" in name or "\x00" in name or any(not part or part.startswith((".", "~$")) for part in parts):
+        return None
+    if len(roots) == 1:
+        root, rest = roots[0], parts
+    else:
+        root = next((r for r in roots if r.resolve().name == parts[0]), None)
+        rest = parts[1:]
+    if root is None or not rest:
+        return None
+    base = root.resolve()
+    path = base.joinpath(*rest).resolve()
+    return path if path.is_relative_to(base) and path.is_file() else None
+
+
+def file_href(course: str, citation: Citation) -> str:
+    """`/files/cs101/week1/loops.pdf#page=3`: the same fragment a public `base_url` link gets."""
+    href = FILES_PREFIX + quote(course, safe="") + "/" + quote(citation.source, safe="/")
+    if citation.anchor:
+        return href + "#" + quote(citation.anchor, safe="-_.~")
+    if citation.page is not None:
+        return f"{href}#page={citation.page}"
+    return href
+
+
+def citation_href(course: str, citation: Citation) -> str | None:
+    """The course's own public link when it has one (http or https only), else the local copy."""
+    if citation.url is None:
+        return file_href(course, citation)
+    return citation.url if urlsplit(citation.url).scheme in ("http", "https") else None
+
+
+def content_type(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix in TEXT_SUFFIXES:
+        return "text/plain; charset=utf-8"
+    if suffix in (".html", ".htm"):
+        return "text/html; charset=utf-8"
+    return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+
+
+class CourseFiles:
+    """The `/files/{course}/{path}` handler."""
+
+    def __init__(self, commands: ChatCommands) -> None:
+        self.commands = commands
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get(FILES_PREFIX + "{course}/{path:.+}", self.serve)
+
+    async def serve(self, request: web.Request) -> web.StreamResponse:
+        course, name = request.match_info["course"], request.match_info["path"]
+        if course not in self.commands.mentor.settings.course_names():
+            raise web.HTTPNotFound(text=f"No course named {course!r}.")
+        try:
+            # The default course's folders come from the manifest (SQLite), and resolving touches the disk.
+            path = await self.commands.mentor.offloader.run(self._find, course, name)
+        except BusyError as exc:
+            raise web.HTTPServiceUnavailable(text=str(exc), headers={"Retry-After": "30"}) from None
+        if path is None:
+            raise web.HTTPNotFound(text=f"{name} is not a file of the course {course}.")
+        headers = {"Content-Type": content_type(path), "Cache-Control": "no-cache"}
+        if path.suffix.lower() != ".pdf":  # a sandboxed PDF is blocked by Chromium's viewer
+            headers["Content-Security-Policy"] = SANDBOX
+        return web.FileResponse(path, headers=headers)
+
+    def _find(self, course: str, name: str) -> Path | None:
+        mentor = self.commands.mentor
+        return locate(mentor.source_roots(mentor.course(course)), name)

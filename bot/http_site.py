@@ -1,0 +1,20 @@
+"""Listening on a host and port, the one way every HTTP face of the bot does it (Slack's
+events, the web page, health and metrics): a port in use names the settings to change."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bot.errors import PlatformError
+
+
+async def listen(app: web.Application, host: str, port: int, settings: str, shutdown_timeout: float = 60.0) -> web.AppRunner:
+    """Serve `app`; raises `PlatformError` naming `settings` (e.g. "MENTOR_WEB__HOST, MENTOR_WEB__PORT") when it cannot."""
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=shutdown_timeout)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise PlatformError(f"Cannot listen on {host}:{port} ({settings}): {exc.strerror or exc}") from None
+    return runner
