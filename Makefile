@@ -58,6 +58,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.speed
 	$(BIN)/python -m bench.answers
 	$(BIN)/python -m bench.reindex
+	$(BIN)/python -m bench.serve
 
 clean:
 	rm -rf $(VENV) .mentor

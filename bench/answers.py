@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from bench.evalset import COURSE_DIR, EvalQuestion, load_questions
+from bench.stats import percentile
 from bot.answering import AnswerService
 from bot.app import MentorApp
 from bot.logs import configure_logging
@@ -144,9 +145,7 @@ def _percentiles(label: str, values: list[float]) -> None:
     if not values:
         print(f"  {label:<22} no samples")
         return
-    ordered = sorted(values)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    print(f"  {label:<22} p50 {statistics.median(ordered):8.0f} ms   p95 {p95:8.0f} ms")
+    print(f"  {label:<22} p50 {statistics.median(values):8.0f} ms   p95 {percentile(values, 0.95):8.0f} ms")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
+from typer.testing import CliRunner
 
 from adapters.web import WebPlatform, create_platform
 from adapters.web.chat import BadRequest, to_question
@@ -19,6 +20,7 @@ from adapters.web.files import locate
 from adapters.web.platform import PAGE_CSP
 from bot.app import MentorApp
 from bot.chat import HELP, ChatCommands
+from bot.cli import app as cli
 from bot.errors import PlatformError
 from bot.settings import DiscordSettings, Settings, SlackSettings, WebSettings
 from models import Course
@@ -217,6 +219,8 @@ def test_feedback_on_an_answer_is_stored_for_the_instructor(mentor: MentorApp) -
             assert response.status == 200
         votes = [f for f in await asyncio.to_thread(web.commands.questions.feedback) if f.question.id == question_id]
         assert [(f.platform, f.user, f.vote) for f in votes] == [("web", "web-a1", 1)]
+        listed = CliRunner().invoke(cli, ["feedback", "--json"], env={"MENTOR_DATA_DIR": str(mentor.settings.data_dir)})
+        assert {(v["question_id"], v["platform"], v["vote"]) for v in json.loads(listed.stdout)} >= {(question_id, "web", "up")}
         async with web.session.post(
             web.base + "/api/feedback", json={"question_id": question_id, "vote": "up", "user": "web-a1", "withdrawn": True}
         ) as response:
