@@ -7,6 +7,7 @@ module knows no platform.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable
 
 from bot.answering import AnswerService, PartialCallback
@@ -20,6 +21,7 @@ from bot.reindex import ReindexService
 from models import Answer, Course, Question
 from rag.errors import IndexOperationError, IndexUnavailableError
 
+log = logging.getLogger(__name__)
 question_log = logging.getLogger("mentor.questions")
 
 HELP = (
@@ -73,8 +75,14 @@ class ChatCommands:
         return answer
 
     def _record(self, question: Question, answer: Answer) -> Answer:
+        """On the worker thread; a log that cannot be written costs the feedback link, never the answer."""
         course = self.mentor.course(question.course).name
-        return answer.model_copy(update={"question_id": self.questions.record(question, course, answer)})
+        try:
+            question_id = self.questions.record(question, course, answer)
+        except sqlite3.Error as exc:
+            log.warning("could not record a question in %s (%s); its answer goes out without feedback", self.questions.path, exc)
+            return answer
+        return answer.model_copy(update={"question_id": question_id})
 
     def _log(self, question: Question, course: str, outcome: str, answer: Answer | None, problem: str | None = None) -> None:
         """One line per question for the operator; the student's words only when `log.question_text` is on."""

@@ -13,7 +13,8 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Literal, Protocol
 
 from aiohttp import web
@@ -45,7 +46,7 @@ class Connected(Protocol):
 class PartState:
     ok: bool = False
     problem: str | None = "not checked yet"
-    since: float = 0.0
+    since: float = field(default_factory=time.time)
 
     def set(self, ok: bool, problem: str | None) -> bool:
         """Record the state; True when it changed (worth a log line)."""
@@ -56,7 +57,7 @@ class PartState:
         return changed
 
     def to_json(self) -> dict[str, object]:
-        return {"ok": self.ok, "problem": self.problem, "since": round(self.since, 3) if self.since else None}
+        return {"ok": self.ok, "problem": self.problem, "since": datetime.fromtimestamp(self.since, tz=timezone.utc).isoformat()}
 
 
 class IndexWatch:

@@ -83,6 +83,13 @@ def test_the_question_text_is_logged_only_when_asked_for(
     assert json.loads(JsonFormatter().format(record))["question"] == NOT_COVERED
 
 
+def test_an_unwritable_question_log_costs_the_feedback_link_not_the_answer(mentor: MentorApp, tmp_path: Path) -> None:
+    commands = ChatCommands(mentor)
+    commands.questions.path = tmp_path  # a folder: SQLite cannot open it
+    answer = asyncio.run(commands.ask(Question(text=COVERED, platform="web")))
+    assert answer.kind == "answer" and answer.text and answer.question_id is None
+
+
 def test_reindex_runs_are_counted_with_their_duration(mentor: MentorApp) -> None:
     commands = ChatCommands(mentor)
     commands.reindexer.reindex("cs101", "cli", "ops test")
