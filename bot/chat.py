@@ -105,29 +105,39 @@ class ChatCommands:
 
     async def link_answer(self, answer: Answer, platform: str, messages: list[str]) -> None:
         """Tie the platform messages that carry an answer to its question, so reactions on them count as feedback."""
-        if answer.question_id is None:
-            return
-        for message in messages:
-            await self.mentor.offloader.run(self.questions.link_message, answer.question_id, platform, message)
+        if answer.question_id is not None and messages:
+            await self.mentor.offloader.run(self.questions.link_messages, answer.question_id, platform, messages)
 
     async def feedback(self, question_id: int, platform: str, user: str, vote: Vote, *, withdrawn: bool = False) -> bool:
         """Record (or, for a removed reaction, take back) a vote; False when the answer is not one of ours."""
-        asked = await self.mentor.offloader.run(self.questions.get, question_id)
-        if asked is None:
-            return False
-        if withdrawn:
-            await self.mentor.offloader.run(self.questions.withdraw_feedback, question_id, platform, user, vote)
-            return True
-        await self.mentor.offloader.run(self.questions.set_feedback, question_id, platform, user, vote)
-        self.metrics.voted(asked.course, vote)
-        return True
+        course = await self.mentor.offloader.run(self._vote, question_id, platform, user, vote, withdrawn)
+        return self._counted(course, vote, withdrawn)
 
     async def feedback_on_message(self, platform: str, message: str, user: str, vote: Vote, *, withdrawn: bool = False) -> bool:
         """A reaction on a platform message: counted when the message carries one of our answers."""
-        question_id = await self.mentor.offloader.run(self.questions.question_for_message, platform, message)
-        if question_id is None:
-            return False
-        return await self.feedback(question_id, platform, user, vote, withdrawn=withdrawn)
+
+        def vote_on_message() -> str | None:
+            question_id = self.questions.question_for_message(platform, message)
+            return None if question_id is None else self._vote(question_id, platform, user, vote, withdrawn)
+
+        return self._counted(await self.mentor.offloader.run(vote_on_message), vote, withdrawn)
+
+    def _vote(self, question_id: int, platform: str, user: str, vote: Vote, withdrawn: bool) -> str | None:
+        """On the worker thread: the vote stored (or taken back); the answer's course, None when unknown."""
+        asked = self.questions.get(question_id)
+        if asked is None:
+            return None
+        if withdrawn:
+            self.questions.withdraw_feedback(question_id, platform, user, vote)
+        else:
+            self.questions.set_feedback(question_id, platform, user, vote)
+        return asked.course
+
+    def _counted(self, course: str | None, vote: Vote, withdrawn: bool) -> bool:
+        """Count a new vote in the metrics; True when the answer was ours."""
+        if course is not None and not withdrawn:
+            self.metrics.voted(course, vote)
+        return course is not None
 
     async def reindex(self, course: str | None, requested_by: str, *, allowed: bool) -> RunRecord:
         if not allowed:

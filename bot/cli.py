@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from bot.app import MentorApp, ModelStatus
 from bot.errors import BotError
+from bot.http_site import local_url
 from bot.logs import apply_log_settings, configure_logging, secret_values
 from bot.question_log import QuestionLog
 from bot.reindex import ReindexService
@@ -270,8 +271,7 @@ def health(ctx: typer.Context) -> None:
     """Ask a running `mentor serve` whether it is healthy (exit 0) or not (exit 1): for Docker's HEALTHCHECK."""
     with _mentor(ctx) as mentor:
         settings = mentor.settings.health
-    host = "127.0.0.1" if settings.host in ("0.0.0.0", "") else settings.host
-    url = f"http://{host}:{settings.port}/healthz"
+    url = local_url(settings.host, settings.port) + "/healthz"
     try:
         response = httpx.get(url, timeout=5.0)
         body = response.json()

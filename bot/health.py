@@ -19,10 +19,10 @@ from typing import Literal, Protocol
 
 from aiohttp import web
 
-from bot.app import MentorApp
+from bot.app import MentorApp, ModelStatus
 from bot.dedupe import EventDeduper
 from bot.errors import BotError
-from bot.http_site import listen
+from bot.http_site import listen, local_url
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.settings import HealthSettings
 from rag.errors import RagError
@@ -114,8 +114,8 @@ class ModelWatch:
         self.mentor = mentor
         self.state = PartState(problem="loading")
 
-    async def load(self) -> None:
-        status = await self.mentor.offloader.run(self.mentor.model_status)
+    async def load(self, status: ModelStatus) -> None:
+        """Load the model `status` describes (already checked by the caller) and record how it went."""
         if status.problem:
             self.state.set(False, status.problem)
             return
@@ -151,8 +151,7 @@ class HealthServer:
 
     @property
     def url(self) -> str:
-        host = "127.0.0.1" if self.settings.host in ("0.0.0.0", "") else self.settings.host
-        return f"http://{host}:{self.settings.port}"
+        return local_url(self.settings.host, self.settings.port)
 
     async def start(self) -> None:
         app = web.Application()

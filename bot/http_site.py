@@ -8,6 +8,13 @@ from aiohttp import web
 from bot.errors import PlatformError
 
 
+def local_url(host: str, port: int) -> str:
+    """How a client on this machine reaches a site bound to `host` (a wildcard address means loopback)."""
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1"
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}"
+
+
 async def listen(app: web.Application, host: str, port: int, settings: str, shutdown_timeout: float = 60.0) -> web.AppRunner:
     """Serve `app`; raises `PlatformError` naming `settings` (e.g. "MENTOR_WEB__HOST, MENTOR_WEB__PORT") when it cannot."""
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=shutdown_timeout)

@@ -141,12 +141,12 @@ class QuestionLog:
             )
             return int(cursor.lastrowid or 0)
 
-    def link_message(self, question_id: int, platform: str, message: str) -> None:
-        """Remember that a platform message (Slack `channel:ts`, Discord message id) carries this answer."""
+    def link_messages(self, question_id: int, platform: str, messages: list[str]) -> None:
+        """Remember that these platform messages (Slack `channel:ts`, Discord message ids) carry this answer."""
         with closing(self._connect()) as db, db:
-            db.execute(
+            db.executemany(
                 "INSERT OR REPLACE INTO answer_messages (platform, message, question_id) VALUES (?, ?, ?)",
-                (platform, message, question_id),
+                [(platform, message, question_id) for message in messages],
             )
 
     def question_for_message(self, platform: str, message: str) -> int | None:

@@ -78,7 +78,7 @@ async def serve(mentor: MentorApp, announce: Announce, stop: asyncio.Event | Non
             health = HealthServer(settings.health, commands.metrics, platforms, index_watch, model_watch, deduper)
             await health.start()
             announce(f"health: {health.url}/healthz, metrics: {health.url}/metrics")
-        await model_watch.load()
+        await model_watch.load(model)
         chat_platforms = [platform.name for platform in platforms if platform.name != "web"]
         if chat_platforms and model.demo:
             announce(

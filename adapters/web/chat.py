@@ -77,17 +77,6 @@ def _turns(history: object, settings: Settings) -> tuple[Turn, ...]:
     return tuple(turns)
 
 
-def too_long(question: Question, settings: Settings) -> str | None:
-    """The refusal for an over-long question, counted as the core counts it (whitespace runs as one)."""
-    length, limit = len(" ".join(question.text.split())), settings.answer.max_question_chars
-    if length <= limit:
-        return None
-    return (
-        f"The question is {length:,} characters long; the limit is {limit:,}. "
-        "Ask about one thing at a time, or quote only the part of the code that matters."
-    )
-
-
 def render_answer(answer: Answer, course: str) -> dict[str, object]:
     """The `answer` event: text, kind, and each citation with the link the page may show."""
     return {
@@ -168,8 +157,6 @@ class ChatApi:
         try:
             if question is None:
                 await response.write(event("answer", help_answer()))
-            elif refusal := too_long(question, self.settings):
-                await response.write(event("error", {"message": refusal}))
             else:
                 await self._stream(question, response)
             await response.write_eof()

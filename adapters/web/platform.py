@@ -15,7 +15,7 @@ from aiohttp import web
 from adapters.web.chat import ChatApi
 from adapters.web.files import FILES_PREFIX, CourseFiles
 from bot.chat import ChatCommands
-from bot.http_site import listen
+from bot.http_site import listen, local_url
 from bot.settings import Settings
 
 
@@ -76,8 +76,7 @@ class WebPlatform:
 
     @property
     def url(self) -> str:
-        host = self.settings.host
-        return f"http://{f'[{host}]' if ':' in host else host}:{self.settings.port}/"
+        return local_url(self.settings.host, self.settings.port) + "/"
 
     async def start(self) -> None:
         self._runner = await listen(

@@ -20,7 +20,7 @@ def answer(kind: str = "answer", *cited: str) -> Answer:
 def test_votes_are_kept_with_the_question_course_platform_and_citations(tmp_path: Path) -> None:
     log = QuestionLog(tmp_path / "history.sqlite")
     asked = log.record(Question(text="What does break do?", platform="slack", asker="U1"), "cs101", answer("answer", "loops"))
-    log.link_message(asked, "slack", "C1:111.222")
+    log.link_messages(asked, "slack", ["C1:111.222"])
 
     assert log.question_for_message("slack", "C1:111.222") == asked
     assert log.question_for_message("discord", "C1:111.222") is None
