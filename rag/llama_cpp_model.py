@@ -9,8 +9,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rag.errors import LanguageModelError, ModelFileError
+from rag.errors import LanguageModelError, ModelFileError, ModelProbeError
 from rag.llm import ChatMessage, Generation, GenerationSettings, TokenCallback, fold_system_prompt
+from rag.model_probe import ModelProbe
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -24,7 +25,9 @@ class LlamaCppModel:
     """One llama.cpp model per process, loaded on first use.
 
     A `Llama` object is not thread-safe (two calls at once crash inside ggml), so every
-    generation holds one lock: `max_concurrency` is 1, and callers queue.
+    generation holds one lock: `max_concurrency` is 1, and callers queue. With a `probe`,
+    no llama.cpp code runs here before a child process has loaded the same file and
+    survived (a native crash would take this whole process down).
     """
 
     max_concurrency = 1
@@ -38,8 +41,10 @@ class LlamaCppModel:
         threads: int | None = None,
         fix_hint: str = "",
         gpu_requested: bool = False,
+        probe: ModelProbe | None = None,
     ) -> None:
         self.path = path
+        self.probe = probe
         self.gpu_requested = gpu_requested
         """`n_gpu_layers` was set on purpose, so a CPU-only build is worth a warning."""
         self.n_ctx = n_ctx
@@ -120,12 +125,18 @@ class LlamaCppModel:
             )
 
     def _load(self) -> Llama:
-        check_gguf(self.path, self.fix_hint)
-        if problem := gpu_build_problem(self.n_gpu_layers, self.gpu_requested):
+        check_loadable(self.path, self.n_gpu_layers, self.fix_hint)
+        if self.probe is not None:
+            verdict = self.probe.check(self.path)
+            if problem := verdict.problem(self.path):
+                raise ModelProbeError(problem)
+        import llama_cpp
+        from llama_cpp import Llama
+
+        if problem := gpu_build_problem(self.n_gpu_layers, self.gpu_requested, llama_cpp.llama_supports_gpu_offload()):
             log.warning("%s", problem)  # once: a model loads once per process
         if not self.offloads_to_gpu():
             _check_memory(self.path, self.fix_hint)
-        from llama_cpp import Llama
 
         started = time.perf_counter()
         try:
@@ -152,20 +163,17 @@ class LlamaCppModel:
         return bool(llama_cpp.llama_supports_gpu_offload()) and self.n_gpu_layers != 0
 
 
-GPU_BUILD_FIX = (
-    'CMAKE_ARGS="-DGGML_CUDA=on" pip install --force-reinstall --no-cache-dir --no-deps "llama-cpp-python>=0.3.36,<0.4"'
-)
+GPU_BUILD_FIX = "make llama-cpp LLAMA_CPP_VARIANT=cuda (in the project's checkout; README, \"Running on a GPU\")"
 
 
-def gpu_build_problem(n_gpu_layers: int, gpu_requested: bool) -> str | None:
+def gpu_build_problem(n_gpu_layers: int, gpu_requested: bool, supports_offload: bool) -> str | None:
     """Why a GPU that is wanted will sit idle: this llama.cpp was built for the CPU only.
 
     Wanted means `n_gpu_layers` was set explicitly, or an NVIDIA GPU is visible with the
     default (-1, all layers); llama.cpp itself ignores the setting without a word.
+    `supports_offload` is the build's own answer, asked by whoever already trusts it.
     """
-    import llama_cpp
-
-    if n_gpu_layers == 0 or llama_cpp.llama_supports_gpu_offload():
+    if n_gpu_layers == 0 or supports_offload:
         return None
     if not (gpu_requested or nvidia_gpu_visible()):
         return None
@@ -190,6 +198,15 @@ def check_gguf(path: Path, fix_hint: str = "") -> None:
         raise ModelFileError(f"Cannot read model file {path}: {exc.strerror or exc}. {fix_hint}".strip()) from exc
     if magic != GGUF_MAGIC:
         raise ModelFileError(f"{path} is not a GGUF model file (it does not start with 'GGUF'). {fix_hint}".strip())
+
+
+def check_loadable(path: Path, n_gpu_layers: int, fix_hint: str = "") -> None:
+    """What can be refused without running llama.cpp: a bad file, or one that cannot fit in memory
+    where it will surely run on the CPU (no GPU here, or none asked for). A probe child that
+    ran out of memory would only say it was killed."""
+    check_gguf(path, fix_hint)
+    if n_gpu_layers == 0 or not nvidia_gpu_visible():
+        _check_memory(path, fix_hint)
 
 
 def _check_memory(path: Path, fix_hint: str) -> None:

@@ -26,6 +26,7 @@ from rag.embedder import SentenceTransformerEmbedder  # noqa: E402
 from rag.index import MilvusIndex  # noqa: E402
 from rag.llama_cpp_model import LlamaCppModel  # noqa: E402
 from rag.model_files import packaged_demo_path  # noqa: E402
+from rag.model_probe import ModelProbe  # noqa: E402
 
 if TYPE_CHECKING:
     from bot.app import MentorApp
@@ -44,7 +45,14 @@ def embedder() -> SentenceTransformerEmbedder:
 
 @pytest.fixture(scope="session")
 def smollm2() -> LlamaCppModel:
-    """The packaged SmolLM2-135M on llama.cpp: the real model, small enough for every test run."""
+    """The packaged SmolLM2-135M on llama.cpp: the real model, small enough for every test run.
+
+    Probed in a child first: a llama.cpp build that crashes this machine fails the tests
+    that need it, with the reason, instead of killing pytest before it can say anything.
+    """
+    verdict = ModelProbe(None).check(packaged_demo_path())
+    if problem := verdict.problem(packaged_demo_path()):
+        pytest.fail(problem)
     model = LlamaCppModel(packaged_demo_path(), n_ctx=2048)
     model.load()
     return model

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from bot.cli import app
 from rag.milvus_lock import MilvusLiteLock
 from tests.conftest import REPO, free_port, read_until
+from tests.rag.crash_gguf import write_crashing_gguf
 
 LOOPS = "# Loops\n\n## Break\n\nThe break statement stops the innermost loop early.\n\n## Range\n\nrange(5) counts from 0 to 4.\n"
 
@@ -166,6 +167,41 @@ def test_ask_without_its_model_file_shows_passages_and_tells_the_operator_why(en
     assert asked.exit_code == 0, asked.output
     assert "can't write an answer right now" in asked.stdout and "loops.md" in asked.stdout
     assert "warning:" in asked.stderr and "mentor models download mistral-7b-instruct" in " ".join(asked.stderr.split())
+
+
+def test_a_model_that_crashes_llama_cpp_is_reported_by_status_and_ask_answers_from_passages(
+    env: dict[str, str], materials: Path, tmp_path: Path
+) -> None:
+    crashing = {**env, "MENTOR_LLM__MODEL": str(write_crashing_gguf(tmp_path / "crash.gguf"))}
+    status = mentor(crashing, "status")
+    assert status.exit_code == 0, status.output
+    said = " ".join(status.stdout.split())
+    assert "model: crash.gguf (not loaded)" in said
+    assert "not ready: llama.cpp crashed while loading crash.gguf in a test process (killed by SIGABRT" in said
+    assert "make llama-cpp" in said and "answers fall back to passages only" in said
+    assert json.loads(mentor(crashing, "status", "--json").stdout)["model"]["probe"]["outcome"] == "crashed"
+
+    mentor(env, "ingest", str(materials))
+    asked = mentor(crashing, "ask", "how do I leave a loop early?")
+    assert asked.exit_code == 0, asked.output
+    assert "can't write an answer right now" in asked.stdout and "loops.md" in asked.stdout
+    assert "SIGABRT" in asked.stderr and "make llama-cpp" in " ".join(asked.stderr.split())
+
+    probed = mentor(crashing, "models", "probe")
+    assert probed.exit_code == 1 and "not trusted:" in probed.stderr and "SIGABRT" in probed.stderr
+
+
+def test_models_probe_checks_the_configured_model_afresh(env: dict[str, str]) -> None:
+    probed = mentor(env, "models", "probe", "--json")
+    assert probed.exit_code == 0, probed.output
+    verdict = json.loads(probed.stdout)
+    assert verdict["outcome"] == "ok" and "decoded 4 tokens" in verdict["detail"]
+    again = json.loads(mentor(env, "models", "probe", "--json").stdout)
+    assert again["probed_at"] > verdict["probed_at"], "a new probe, not the kept verdict"
+    status = " ".join(mentor(env, "status").stdout.split())
+    assert "trusted: a test process loaded and decoded 4 tokens" in status
+    server = mentor({**env, "MENTOR_LLM__BASE_URL": "http://127.0.0.1:9/v1", "MENTOR_LLM__MODEL": "m"}, "models", "probe")
+    assert server.exit_code == 2 and "nothing to probe" in server.stderr
 
 
 @pytest.mark.parametrize(

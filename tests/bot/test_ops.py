@@ -32,6 +32,7 @@ from models import Course, Question
 from rag.llama_cpp_model import LlamaCppModel
 from rag.model_files import packaged_demo_path
 from tests.conftest import EXAMPLE_COURSE, REPO, example_course_app, free_port, read_until
+from tests.rag.crash_gguf import write_crashing_gguf
 
 COVERED = "How do I make a loop stop early?"
 NOT_COVERED = "When is the midterm exam, and is it open book?"
@@ -138,7 +139,7 @@ def test_a_gpu_asked_for_on_a_cpu_only_build_is_warned_about_once_with_the_fix(
     default = MentorApp(Settings(data_dir=tmp_path)).model_status()
     assert default.warning is None, "no GPU here and none asked for: nothing to warn about"
     asked = MentorApp(Settings(data_dir=tmp_path, llm=LlmSettings(n_gpu_layers=-1))).model_status()
-    assert asked.warning is not None and "CPU-only" in asked.warning and 'CMAKE_ARGS="-DGGML_CUDA=on"' in asked.warning
+    assert asked.warning is not None and "CPU-only" in asked.warning and "make llama-cpp LLAMA_CPP_VARIANT=cuda" in asked.warning
 
     model = LlamaCppModel(packaged_demo_path(), n_ctx=512, gpu_requested=True)
     with caplog.at_level(logging.WARNING, logger="rag.llama_cpp_model"):
@@ -302,6 +303,26 @@ def test_an_unreachable_milvus_keeps_the_service_up_and_health_says_why(tmp_path
         assert health["index"]["ok"] is False and "Check MENTOR_MILVUS_URI" in health["index"]["problem"]  # type: ignore[index]
         checked = CliRunner().invoke(app, ["health"], env=env, catch_exceptions=False)
         assert checked.exit_code == 1 and json.loads(checked.stdout)["status"] == "unhealthy"
+
+
+def test_a_model_that_crashes_llama_cpp_leaves_the_service_up_and_health_says_why(tmp_path: Path) -> None:
+    crash = write_crashing_gguf(tmp_path / "crash.gguf")
+    env = serve_env(tmp_path, MENTOR_LLM__MODEL=str(crash))
+    server = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve"], cwd=REPO, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        assert server.stderr is not None
+        started = " ".join(" ".join(read_until(server.stderr, "serving")).split())
+        assert "model not ready, answers fall back to passages: llama.cpp crashed while loading crash.gguf" in started
+        assert "SIGABRT" in started and "make llama-cpp" in started
+        health = health_of(env, 503)
+        model = health["model"]
+        assert model["ok"] is False and "SIGABRT" in model["problem"] and "make llama-cpp" in model["problem"]  # type: ignore[index]
+        assert health["index"]["ok"] and health["platforms"] == {"web": True}  # type: ignore[index]
+        assert server.poll() is None, "the process students talk to is still up"
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=60) == 0
+    finally:
+        server.kill()
 
 
 def test_serve_with_nothing_to_serve_says_what_to_set(tmp_path: Path) -> None:

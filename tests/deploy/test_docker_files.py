@@ -116,7 +116,7 @@ def makefile_var(name: str) -> str:
 
 
 def llama_build_stage(stages: list[Stage]) -> Stage:
-    builders = [s for s in stages if re.search(r"pip\S* wheel\b", s.text())]
+    builders = [s for s in stages if re.search(r"scripts/llama_cpp_build\.py wheel\b", s.text())]
     assert len(builders) == 1, "one stage builds the llama-cpp-python wheel"
     return builders[0]
 
@@ -135,16 +135,21 @@ def test_the_dockerfile_is_multi_stage_with_a_cuda_devel_build_and_a_cuda_runtim
 def test_the_devel_stage_builds_llama_cpp_python_with_cuda_for_named_architectures() -> None:
     stages = parse_stages("cuda")
     builder = llama_build_stage(stages)
-    text = "\n".join(s.text() for s in chain(stages, builder))
-    assert "-DGGML_CUDA=on" in text
-    assert re.search(r"-DCMAKE_CUDA_ARCHITECTURES=\$\{?CUDA_ARCHITECTURES", text)
+    line = chain(stages, builder)
+    env = env_of([i for s in line for i in s.instructions])
+    assert env["LLAMA_CPP_VARIANT"] == "cuda" and env["CUDA_ARCHITECTURES"] == "${CUDA_ARCHITECTURES}"
     assert any(
         i["instruction"] == "ARG" and i["value"].startswith("CUDA_ARCHITECTURES=")
-        for s in chain(stages, builder) for i in s.instructions
+        for s in line for i in s.instructions
     ), "the CUDA architectures are a build ARG"
-    assert 'CMAKE_ARGS="$LLAMA_CMAKE_ARGS"' in builder.text()
-    # The version range is read from pyproject.toml, the one list of dependencies.
-    assert "llama-cpp-python" in builder.text() and "pyproject.toml" in builder.text()
+    # The flags, the requirement (from pyproject.toml) and the check of the wheel come from
+    # the script the Makefile uses too: the Dockerfile names no flag of its own.
+    assert '--variant "$LLAMA_CPP_VARIANT"' in builder.text()
+    copies = [i["value"].split() for i in builder.instructions if i["instruction"] == "COPY"]
+    assert ["scripts/llama_cpp_build.py", "/src/scripts/llama_cpp_build.py"] in copies
+    assert ["pyproject.toml", "/src/pyproject.toml"] in copies
+    assert "-DGGML_" not in DOCKERFILE.read_text()
+    assert "objdump" in (ROOT / "scripts" / "llama_cpp_build.py").read_text() and "binutils" in builder.text()
     assert any(d.startswith("llama-cpp-python") for d in _pyproject()["project"]["dependencies"])
 
 
@@ -243,8 +248,8 @@ def test_a_build_arg_makes_a_cpu_only_image() -> None:
     build = llama_build_stage(stages)
     assert not final_base.startswith("nvidia/") and re.match(r"ubuntu:\d", final_base)
     assert not external_base(stages, build).startswith("nvidia/")
-    text = "\n".join(s.text() for s in chain(stages, build))
-    assert "-DGGML_CUDA=off" in text and "-DGGML_CUDA=on" not in text
+    env = env_of([i for s in chain(stages, build) for i in s.instructions])
+    assert env["LLAMA_CPP_VARIANT"] == "cpu" and "CUDA_ARCHITECTURES" not in env
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -266,9 +271,10 @@ def test_the_dockerignore_keeps_local_state_and_weights_out_but_not_the_code() -
         assert needed in patterns, f".dockerignore lacks {needed}"
     copied = [
         i["value"].split()[0].rstrip("/")
-        for i in final_instructions("cuda")
+        for stage in parse_stages("cuda") for i in stage.instructions
         if i["instruction"] == "COPY" and not i["value"].startswith("--from")
     ]
+    assert "scripts/llama_cpp_build.py" in copied
     for source in copied:
         for pattern in patterns:
             if not pattern.startswith("!"):
