@@ -1,1 +1,1 @@
-"""Chat platforms. Each module defines `create_platform(settings, commands)` (see `bot.platforms`)."""
+"""Chat platforms. Each module defines `create_platform(settings, commands)` (see `bot.service.platforms`)."""

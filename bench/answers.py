@@ -25,10 +25,11 @@ from pathlib import Path
 
 from bench.evalset import COURSE_DIR, EvalQuestion, load_questions
 from bench.stats import percentile
-from bot.answering import AnswerService
 from bot.app import MentorApp
-from bot.logs import configure_logging
-from bot.settings import LlmSettings, Settings
+from bot.config.sections import LlmSettings
+from bot.config.settings import Settings
+from bot.ops.logs import configure_logging
+from bot.service.answering import AnswerService
 from models import Answer, Course, Question
 from rag.grounding import LEXICAL_WEIGHT, grounding_score
 

@@ -30,8 +30,8 @@ import sys
 import tarfile
 from pathlib import Path
 
+from rag.cpu_flags import kernel_cpu_flags
 from rag.model_files import packaged_demo_path
-from rag.model_probe import kernel_cpu_flags
 from scripts.llama_cpp_build import PORTABLE_CPU_FLAGS, requirement
 
 COMMON = ["-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release", "-DBUILD_SHARED_LIBS=ON", "-DLLAMA_CURL=OFF",

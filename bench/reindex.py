@@ -37,8 +37,9 @@ from pathlib import Path
 
 from bench.evalset import COURSE_DIR, load_questions
 from bot.app import MentorApp
-from bot.logs import configure_logging
-from bot.settings import ChunkingSettings, Settings
+from bot.config.sections import ChunkingSettings
+from bot.config.settings import Settings
+from bot.ops.logs import configure_logging
 from ingest.chunker import ChunkingPolicy
 from models import Course, IngestReport
 from rag.embedder import SentenceTransformerEmbedder

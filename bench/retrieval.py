@@ -15,13 +15,13 @@ from dataclasses import replace
 from pathlib import Path
 
 from bench.evalset import COURSE_DIR, Scores, first_gold_rank, load_questions
-from bot.logs import configure_logging
-from bot.settings import Settings
+from bot.app import MentorApp
+from bot.config.settings import Settings
+from bot.ops.logs import configure_logging
 from ingest.chunker import chunk_document
 from ingest.discovery import discover
 from ingest.loaders import is_supported, load_document
 from models import Course
-from bot.app import MentorApp
 from rag.index import Fusion
 
 

@@ -23,10 +23,11 @@ import aiohttp
 
 from bench.stats import percentile
 from bot.app import MentorApp
-from bot.chat import ChatCommands
-from bot.logs import configure_logging
+from bot.config.sections import HealthSettings, LlmSettings, WebSettings
+from bot.config.settings import Settings
+from bot.ops.logs import configure_logging
 from bot.serve import serve
-from bot.settings import HealthSettings, LlmSettings, Settings, WebSettings
+from bot.service.commands import ChatCommands
 from models import Course, Question
 
 COURSE = Path(__file__).resolve().parents[1] / "examples" / "course"

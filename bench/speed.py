@@ -21,8 +21,8 @@ import numpy as np
 
 from bench.evalset import COURSE_DIR, load_questions
 from bot.app import MentorApp
-from bot.logs import configure_logging
-from bot.settings import Settings
+from bot.config.settings import Settings
+from bot.ops.logs import configure_logging
 from models import Course
 from rag.index import INSERT_BATCH, collection_name
 

@@ -7,10 +7,10 @@ from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
 
-from bot.offload import Offloader
-from bot.history import RunHistory, RunRecord
-from bot.reindex_lock import RunningReindex, running_reindex
-from bot.settings import DEFAULT_COURSE, Settings, cron_trigger
+from bot.config.settings import DEFAULT_COURSE, Settings, cron_trigger
+from bot.service.offload import Offloader
+from bot.store.history import RunHistory, RunRecord
+from bot.store.reindex_lock import RunningReindex, running_reindex
 from ingest.chunker import ChunkingPolicy
 from ingest.git_source import GitSource
 from ingest.git_source import refresh as refresh_git
@@ -19,12 +19,12 @@ from ingest.pipeline import IngestPipeline, ProgressCallback
 from models import Answer, Course, IngestReport, Question, SearchMode, SearchResult
 from rag.answerer import Answerer, AnswerPolicy, TextCallback
 from rag.embedder import SentenceTransformerEmbedder
-from rag.index import Fusion, MilvusIndex, collection_name
 from rag.errors import ModelFileError
+from rag.index import Fusion, MilvusIndex, collection_name
 from rag.llama_cpp_model import LlamaCppModel, check_loadable, gpu_build_problem
 from rag.llm import GenerationSettings, LanguageModel
-from rag.model_probe import ModelProbe, ProbeResult
 from rag.model_files import PACKAGED_DEMO, PACKAGED_DISTRIBUTION, ModelFile, resolve_model
+from rag.model_probe import ModelProbe, ProbeResult
 from rag.openai_http import OpenAIChatModel
 from rag.retriever import HybridRetriever
 

@@ -10,13 +10,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bot.app import MentorApp
-from bot.chat import ChatCommands
-from bot.dedupe import build_deduper
 from bot.errors import ConfigError
-from bot.health import HealthServer, IndexWatch, ModelWatch
-from bot.metrics import Metrics
-from bot.platforms import ChatPlatform, configured_platforms
-from bot.schedule import ReindexScheduler
+from bot.ops.health import HealthServer, IndexWatch, ModelWatch
+from bot.ops.metrics import Metrics
+from bot.service.commands import ChatCommands
+from bot.service.dedupe import build_deduper
+from bot.service.platforms import ChatPlatform, configured_platforms
+from bot.service.schedule import ReindexScheduler
 from rag.index import is_local_uri
 from rag.lite_server import SharedLiteServer
 

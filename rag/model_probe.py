@@ -17,7 +17,6 @@ import hashlib
 import json
 import logging
 import os
-import platform
 import signal
 import subprocess
 import sys
@@ -27,6 +26,8 @@ from dataclasses import asdict, dataclass
 from importlib import metadata, util
 from pathlib import Path
 from typing import Literal
+
+from rag.cpu_flags import cpu_identity, isa_not_enabled, kernel_cpu_flags
 
 log = logging.getLogger(__name__)
 
@@ -44,14 +45,6 @@ PROBE_CONTEXT = 256
 PROBE_PROMPT = " ".join(["The course covers loops, functions, lists, tuples and dictionaries."] * 4)
 """Long enough (about 60 tokens) to run the batched matrix multiply, the kernel that faulted on AMX."""
 PROBE_TOKENS = 4
-
-ISA_FLAGS = {
-    "SSE3": "pni", "SSSE3": "ssse3", "AVX": "avx", "AVX2": "avx2", "F16C": "f16c", "FMA": "fma", "BMI2": "bmi2",
-    "AVX_VNNI": "avx_vnni", "AVX512": "avx512f", "AVX512_VBMI": "avx512vbmi", "AVX512_VNNI": "avx512_vnni",
-    "AVX512_BF16": "avx512_bf16", "AMX_INT8": "amx_int8",
-}
-"""llama.cpp's system-info names for x86 instruction sets, and the flag Linux lists when it enables each."""
-
 
 @dataclass(frozen=True)
 class ProbeResult:
@@ -223,37 +216,6 @@ def describe_signal(number: int) -> str:
         "SIGKILL": "killed from outside, often for lack of memory",
     }.get(name)
     return f"{name} (signal {number}{': ' + meaning if meaning else ''})"
-
-
-def isa_not_enabled(system_info: str, kernel_flags: frozenset[str]) -> list[str]:
-    """Instruction sets the build says it uses that the kernel does not list as enabled.
-
-    Only meaningful on x86-64 Linux, where /proc/cpuinfo lists what the OS enabled.
-    """
-    if not kernel_flags:
-        return []
-    used = [name for name, flag in ISA_FLAGS.items() if f"{name} = 1" in system_info]
-    return [name for name in used if ISA_FLAGS[name] not in kernel_flags]
-
-
-def kernel_cpu_flags() -> frozenset[str]:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                return frozenset(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return frozenset()
-
-
-def cpu_identity() -> list[str]:
-    model = ""
-    try:
-        model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                      if line.startswith("model name")), "")
-    except OSError:
-        pass
-    return [platform.machine(), model, *sorted(kernel_cpu_flags())]
 
 
 def llama_cpp_build_id() -> list[object]:

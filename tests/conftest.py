@@ -102,7 +102,7 @@ def server_index(milvus_server: str) -> Iterator[MilvusIndex]:
 def example_course_app(data_dir: Path, **course_options: object) -> MentorApp:
     """A real MentorApp over the sample course as `cs101`, ingested, with SmolLM2 kept short and greedy."""
     from bot.app import MentorApp
-    from bot.settings import LlmSettings, Settings
+    from bot.config.settings import LlmSettings, Settings
     from models import Course
 
     settings = Settings(

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from adapters.discord_bot.platform import DiscordPlatform
-from bot.chat import ChatCommands
-from bot.settings import Settings
+from bot.config.settings import Settings
+from bot.service.commands import ChatCommands
 
 __all__ = ["DiscordPlatform", "create_platform"]
 

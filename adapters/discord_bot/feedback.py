@@ -12,9 +12,9 @@ import logging
 import discord
 
 from adapters.discord_bot.inflight import InFlight
-from bot.chat import ChatCommands
 from bot.errors import BusyError
-from bot.question_log import Vote
+from bot.service.commands import ChatCommands
+from bot.store.question_log import Vote
 from models import Answer
 
 log = logging.getLogger(__name__)

@@ -14,10 +14,10 @@ from adapters.discord_bot.feedback import ReactionVotes
 from adapters.discord_bot.inflight import InFlight
 from adapters.discord_bot.render import error_text, render_answer, render_report, strip_mention, thread_name, to_turn
 from adapters.discord_bot.slash import NO_MENTIONS, build_tree, sync_commands
-from bot.chat import HELP, ChatCommands
+from bot.config.settings import Settings
 from bot.errors import PlatformError
-from bot.history import RunRecord
-from bot.settings import Settings
+from bot.service.commands import HELP, ChatCommands
+from bot.store.history import RunRecord
 from models import Answer, Course, Question, Turn
 
 log = logging.getLogger(__name__)

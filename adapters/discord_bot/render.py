@@ -10,7 +10,7 @@ import logging
 import re
 
 from bot.errors import BotError
-from bot.history import RunRecord
+from bot.store.history import RunRecord
 from models import Answer, Citation, Course, Turn
 from rag.errors import RagError
 

@@ -11,8 +11,8 @@ from discord import app_commands
 from adapters.discord_bot.feedback import link
 from adapters.discord_bot.inflight import InFlight
 from adapters.discord_bot.render import error_text, neutralise, render_answer, split_message
-from bot.chat import ChatCommands
-from bot.settings import DiscordSettings
+from bot.config.sections import DiscordSettings
+from bot.service.commands import ChatCommands
 from models import Answer, Question
 
 log = logging.getLogger(__name__)

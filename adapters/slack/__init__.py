@@ -1,13 +1,13 @@
 """Slack: mentions in channels, direct messages and `/mentor`, votes by reaction, over Socket Mode or HTTP.
 
-`mentor serve` finds `create_platform` here (see `bot.platforms`).
+`mentor serve` finds `create_platform` here (see `bot.service.platforms`).
 """
 
 from __future__ import annotations
 
 from adapters.slack.platform import SlackPlatform
-from bot.chat import ChatCommands
-from bot.settings import Settings
+from bot.config.settings import Settings
+from bot.service.commands import ChatCommands
 
 __all__ = ["SlackPlatform", "create_platform"]
 

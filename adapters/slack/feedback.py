@@ -17,7 +17,7 @@ from slack_sdk.errors import SlackApiError
 
 from adapters.slack.events import BotIdentity
 from bot.errors import BusyError
-from bot.question_log import Vote
+from bot.store.question_log import Vote
 from models import Answer
 
 if TYPE_CHECKING:

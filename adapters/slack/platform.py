@@ -30,11 +30,11 @@ from adapters.slack.events import BotIdentity, event_key, is_question, thread_of
 from adapters.slack.feedback import ReactionVotes
 from adapters.slack.render import SlackMessage, render_answer, render_line, render_partial, render_text
 from adapters.slack.slash import SlashCommand
-from bot.chat import HELP, ChatCommands
+from bot.config.sections import SlackSettings
 from bot.errors import BusyError, PlatformError, UnknownCourseError
-from bot.history import RunRecord
-from bot.http_site import listen
-from bot.settings import SlackSettings
+from bot.ops.http_site import listen
+from bot.service.commands import HELP, ChatCommands
+from bot.store.history import RunRecord
 from models import Answer, Course, Question, Turn
 from rag.errors import EmptyQueryError, QuestionTooLongError, UnknownCourseIndexError
 

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt.async_app import AsyncApp
 
 from adapters.slack.render import SlackMessage, render_answer, render_line, render_text
-from bot.chat import HELP
 from bot.errors import BotError
+from bot.service.commands import HELP
 from ingest.errors import IngestError
 from models import Question
 from rag.errors import RagError

@@ -1,13 +1,13 @@
 """The web: a chat page on 127.0.0.1 to try the bot in a browser, beside Discord and Slack.
 
-`mentor serve` finds `create_platform` here (see `bot.platforms`).
+`mentor serve` finds `create_platform` here (see `bot.service.platforms`).
 """
 
 from __future__ import annotations
 
 from adapters.web.platform import WebPlatform
-from bot.chat import ChatCommands
-from bot.settings import Settings
+from bot.config.settings import Settings
+from bot.service.commands import ChatCommands
 
 __all__ = ["WebPlatform", "create_platform"]
 

@@ -17,27 +17,21 @@ request from this machine gets in.
 from __future__ import annotations
 
 import asyncio
-import hmac
-import ipaddress
-import json
 import logging
-import os
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
 from urllib.parse import quote
 
 from aiohttp import web
 
-from bot.chat import ChatCommands
+from adapters.web.admin_access import Access, Refusal, access_refusal, bearer
+from adapters.web.admin_json import API_HEADERS, asked_json, json_response, limit_of, requester
+from adapters.web.admin_runs import SERVER_STOPPING, LiveRun, stream_run
+from bot.config.sections import WebSettings
 from bot.errors import BotError, BusyError, ReindexBusyError, UnknownCourseError
-from bot.history import RunHistory, RunRecord
-from bot.question_log import AskedQuestion
-from bot.reindex_lock import RunningReindex
-from bot.settings import WebSettings
+from bot.service.commands import ChatCommands
+from bot.store.history import RunHistory
 from ingest.errors import IngestError
 from rag.errors import RagError
 
@@ -58,29 +52,7 @@ PAGE_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
-API_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
-FORWARDING_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
-"""A proxy on this machine makes every request look local: with these, a request is not."""
-
-DEFAULT_LIMIT, MAX_LIMIT = 50, 500
-KEEPALIVE_SECONDS = 15.0
-MAX_REQUESTER_CHARS = 64
-
-NEEDS_TOKEN = (
-    "The instructor's page needs the admin token: open /admin?token=<token> or send "
-    "'Authorization: Bearer <token>', with the token set in MENTOR_WEB__ADMIN_TOKEN."
-)
-WRONG_TOKEN = "That is not the admin token: use the one set in MENTOR_WEB__ADMIN_TOKEN."
-LOCAL_ONLY = (
-    "The instructor's page answers only this machine (127.0.0.1) while no admin token is set: "
-    "set MENTOR_WEB__ADMIN_TOKEN to open it from elsewhere."
-)
-SERVER_STOPPING = "The server is stopping; the run's outcome will be in the reindex history."
 NO_LIVE_RUN = "No reindex of {course} was started from this page since the server started."
-
-Access = Literal["page", "asset", "api"]
-"""`?token=` is accepted on what a browser loads by URL (the page, its assets, the progress
-stream); the JSON API takes the bearer header only."""
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -88,63 +60,6 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 def add_admin_routes(app: web.Application, commands: ChatCommands, settings: WebSettings) -> None:
     """Every route under /admin (page, its static files, its JSON API)."""
     AdminPage(commands, settings).add_to(app)
-
-
-@dataclass(frozen=True)
-class Refusal:
-    status: int
-    message: str
-
-
-class LiveRun:
-    """A reindex started from this page: its latest progress and, once over, its outcome.
-
-    Watchers wait on `changed`, which is replaced on every update, so a slow watcher
-    skips to the latest progress instead of queueing every step.
-    """
-
-    def __init__(self, course: str, requested_by: str) -> None:
-        self.course = course
-        self.requested_by = requested_by
-        self.started_at = datetime.now(timezone.utc)
-        self.progress: dict[str, object] | None = None
-        self.outcome: tuple[str, dict[str, object]] | None = None
-        self.changed = asyncio.Event()
-
-    @property
-    def over(self) -> bool:
-        return self.outcome is not None
-
-    def busy_message(self) -> str:
-        return RunningReindex(self.course, "admin page", self.requested_by, self.started_at, os.getpid()).describe()
-
-    def handle(self) -> dict[str, object]:
-        return {
-            "course": self.course,
-            "requested_by": self.requested_by,
-            "started_at": self.started_at.isoformat(),
-            "events": f"/admin/api/reindex/{quote(self.course)}/events",
-        }
-
-    def report_progress(self, done: int, total: int, source: str) -> None:
-        if not self.over:
-            self.progress = {"done": done, "total": total, "source": source}
-            self._touch()
-
-    def finish(self, record: RunRecord) -> None:
-        self.outcome = ("done", {"record": record.to_json(), "summary": record.summary()})
-        self._touch()
-
-    def fail(self, message: str, *, busy: bool = False) -> None:
-        self.outcome = ("error", {"message": message, "busy": busy})
-        self._touch()
-
-    def wake(self) -> None:
-        self._touch()
-
-    def _touch(self) -> None:
-        changed, self.changed = self.changed, asyncio.Event()
-        changed.set()
 
 
 class AdminPage:
@@ -181,37 +96,25 @@ class AdminPage:
 
     def _guarded(self, handler: Handler, access: Access) -> Handler:
         async def guarded(request: web.Request) -> web.StreamResponse:
-            refusal = self._refusal(request, access)
+            refusal = access_refusal(self.token, request, access)
             if refusal is not None:
                 return self._refuse(refusal, access)
             try:
                 return await handler(request)
             except BusyError as exc:
-                return _json({"error": str(exc)}, 503)
+                return json_response({"error": str(exc)}, 503)
             except UnknownCourseError as exc:
-                return _json({"error": str(exc)}, 404)
+                return json_response({"error": str(exc)}, 404)
             except (BotError, RagError, IngestError) as exc:
                 log.warning("admin page request %s failed: %s", request.path, exc)
-                return _json({"error": str(exc)}, 503)
+                return json_response({"error": str(exc)}, 503)
 
         return guarded
-
-    def _refusal(self, request: web.Request, access: Access) -> Refusal | None:
-        if self.token is None:
-            return None if _is_local(request) else Refusal(403, LOCAL_ONLY)
-        offered = _bearer(request)
-        if offered is None and access != "api":
-            offered = request.query.get("token")
-        if offered is None:
-            return Refusal(401, NEEDS_TOKEN)
-        if not hmac.compare_digest(offered.encode(), self.token):
-            return Refusal(401, WRONG_TOKEN)
-        return None
 
     def _refuse(self, refusal: Refusal, access: Access) -> web.Response:
         headers = {"WWW-Authenticate": 'Bearer realm="mentor-admin"'} if refusal.status == 401 else {}
         if access == "api":
-            return _json({"error": refusal.message}, refusal.status, headers)
+            return json_response({"error": refusal.message}, refusal.status, headers)
         return web.Response(text=refusal.message, status=refusal.status, headers=PAGE_HEADERS | headers)
 
     # --- the page -------------------------------------------------------------------------
@@ -222,7 +125,7 @@ class AdminPage:
 
     async def page(self, request: web.Request) -> web.Response:
         # Assets are loaded by URL, with no header: they carry the token the page was opened with.
-        by_query = self.token is not None and _bearer(request) is None
+        by_query = self.token is not None and bearer(request) is None
         query = "?token=" + quote(request.query["token"], safe="") if by_query else ""
         html = self.template.replace(ASSET_QUERY, query.replace("&", "&amp;"))
         return web.Response(text=html, content_type="text/html", headers=PAGE_HEADERS)
@@ -247,27 +150,27 @@ class AdminPage:
         for course in found["courses"]:  # type: ignore[attr-defined]
             live = self.runs.get(course["course"])
             course["following"] = live.handle() if live is not None and not live.over else None
-        return _json(found)
+        return json_response(found)
 
     async def history(self, request: web.Request) -> web.Response:
-        course, limit = self._course(request), _limit(request)
+        course, limit = self._course(request), limit_of(request)
         runs = await self.mentor.offloader.run(RunHistory(self.mentor.settings.history_path).runs, course, limit)
-        return _json({"runs": [run.to_json() for run in runs]})
+        return json_response({"runs": [run.to_json() for run in runs]})
 
     async def gaps(self, request: web.Request) -> web.Response:
-        course, limit = self._course(request), _limit(request)
+        course, limit = self._course(request), limit_of(request)
         gaps = await self.mentor.offloader.run(self.commands.questions.gaps, course, limit)
-        return _json({"gaps": [gap.to_json() for gap in gaps]})
+        return json_response({"gaps": [gap.to_json() for gap in gaps]})
 
     async def questions(self, request: web.Request) -> web.Response:
-        course, limit = self._course(request), _limit(request)
+        course, limit = self._course(request), limit_of(request)
         asked = await self.mentor.offloader.run(self.commands.questions.recent, course, limit)
-        return _json({"questions": [_asked_json(question) for question in asked]})
+        return json_response({"questions": [asked_json(question) for question in asked]})
 
     async def feedback(self, request: web.Request) -> web.Response:
-        course, limit = self._course(request), _limit(request, 100)
+        course, limit = self._course(request), limit_of(request, 100)
         votes = await self.mentor.offloader.run(self.commands.questions.feedback, course, limit)
-        return _json({"feedback": [vote.to_json() for vote in votes]})
+        return json_response({"feedback": [vote.to_json() for vote in votes]})
 
     def _course(self, request: web.Request) -> str | None:
         name = request.query.get("course") or None
@@ -285,19 +188,19 @@ class AdminPage:
     async def start_reindex(self, request: web.Request) -> web.Response:
         course = request.match_info["course"]
         self._known(course)
-        requested_by = await _requester(request)
+        requested_by = await requester(request)
         if self.stopping:
-            return _json({"error": SERVER_STOPPING}, 503)
+            return json_response({"error": SERVER_STOPPING}, 503)
         # No await from here on: two clicks at once cannot both get past this check.
         running = self.runs.get(course)
         if running is not None and not running.over:
-            return _json({"error": running.busy_message(), "following": running.handle()}, 409)
+            return json_response({"error": running.busy_message(), "following": running.handle()}, 409)
         live = self.runs[course] = LiveRun(course, requested_by)
         task = asyncio.create_task(self._reindex(live), name=f"admin reindex {course}")
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
         log.info("reindex of %s started from the admin page by %s", course, requested_by)
-        return _json(live.handle(), 202)
+        return json_response(live.handle(), 202)
 
     async def _reindex(self, live: LiveRun) -> None:
         loop = asyncio.get_running_loop()
@@ -329,35 +232,17 @@ class AdminPage:
         self._known(course)
         live = self.runs.get(course)
         if live is None:
-            return _json({"error": NO_LIVE_RUN.format(course=course)}, 404)
+            return json_response({"error": NO_LIVE_RUN.format(course=course)}, 404)
         response = web.StreamResponse(
             headers=API_HEADERS | {"Content-Type": "text/event-stream", "X-Accel-Buffering": "no"}
         )
         await response.prepare(request)
         try:
-            await self._stream(live, response)
+            await stream_run(live, response, lambda: self.stopping)
             await response.write_eof()
         except ConnectionResetError:  # the page was closed; the run goes on
             pass
         return response
-
-    async def _stream(self, live: LiveRun, response: web.StreamResponse) -> None:
-        sent: dict[str, object] | None = None
-        while True:
-            changed = live.changed
-            if live.progress is not sent and live.progress is not None:
-                sent = live.progress
-                await _send(response, "progress", sent)
-            if live.outcome is not None:
-                await _send(response, *live.outcome)
-                return
-            if self.stopping:
-                await _send(response, "error", {"message": SERVER_STOPPING, "busy": False})
-                return
-            try:
-                await asyncio.wait_for(changed.wait(), KEEPALIVE_SECONDS)
-            except TimeoutError:
-                await response.write(b": keep-alive\n\n")
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -375,72 +260,3 @@ class AdminPage:
         await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
-def _bearer(request: web.Request) -> str | None:
-    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
-
-
-def _is_local(request: web.Request) -> bool:
-    if any(header in request.headers for header in FORWARDING_HEADERS):
-        return False
-    try:
-        address = ipaddress.ip_address((request.remote or "").split("%")[0])
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return address.is_loopback
-
-
-def _limit(request: web.Request, default: int = DEFAULT_LIMIT) -> int:
-    text = request.query.get("limit")
-    try:
-        limit = int(text) if text else default
-    except ValueError:
-        limit = 0
-    if not 1 <= limit <= MAX_LIMIT:
-        raise web.HTTPBadRequest(
-            text=json.dumps({"error": f"limit is a number from 1 to {MAX_LIMIT}."}), content_type="application/json", headers=API_HEADERS
-        )
-    return limit
-
-
-async def _requester(request: web.Request) -> str:
-    """Who to name in the history and in a busy message: `requested_by` from the JSON body, if any."""
-    name = ""
-    if request.can_read_body:
-        try:
-            body = await request.json()
-        except ValueError:
-            body = None
-        if isinstance(body, dict) and isinstance(body.get("requested_by"), str):
-            name = " ".join(body["requested_by"].split())[:MAX_REQUESTER_CHARS]
-    return name or "instructor"
-
-
-def _asked_json(question: AskedQuestion) -> dict[str, object]:
-    """A recent question for the page (who asked stays out: the instructor sees what, not who)."""
-    return {
-        "id": question.id,
-        "asked_at": question.asked_at.isoformat(),
-        "course": question.course,
-        "platform": question.platform,
-        "question": question.text,
-        "kind": question.kind,
-        "grounded": question.grounded,
-        "citations": [{"label": c.label, "url": c.url} for c in question.citations],
-        "total_ms": round(question.total_ms, 1),
-    }
-
-
-def _dumps(data: object) -> str:
-    """JSON with `<`, `>` and `&` escaped too, so no markup survives even where JSON is taken for HTML."""
-    return json.dumps(data).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
-def _json(data: object, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.json_response(data, status=status, headers=API_HEADERS | (headers or {}), dumps=_dumps)
-
-
-async def _send(response: web.StreamResponse, event: str, data: dict[str, object]) -> None:
-    await response.write(f"event: {event}\ndata: {_dumps(data)}\n\n".encode())

@@ -21,9 +21,9 @@ from typing import Any
 from aiohttp import web
 
 from adapters.web.files import citation_href
-from bot.chat import HELP, ChatCommands
+from bot.config.settings import Settings
 from bot.errors import BotError, BusyError
-from bot.settings import Settings
+from bot.service.commands import HELP, ChatCommands
 from models import Answer, Question, Turn
 from rag.errors import RagError
 

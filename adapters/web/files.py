@@ -16,8 +16,8 @@ from urllib.parse import quote, urlsplit
 
 from aiohttp import web
 
-from bot.chat import ChatCommands
 from bot.errors import BusyError
+from bot.service.commands import ChatCommands
 from models import Citation
 
 FILES_PREFIX = "/files/"

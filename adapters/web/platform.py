@@ -14,10 +14,9 @@ from aiohttp import web
 
 from adapters.web.chat import ChatApi
 from adapters.web.files import FILES_PREFIX, CourseFiles
-from bot.chat import ChatCommands
-from bot.http_site import listen, local_url
-from bot.settings import Settings
-
+from bot.config.settings import Settings
+from bot.ops.http_site import listen, local_url
+from bot.service.commands import ChatCommands
 
 STATIC = Path(__file__).parent / "static"
 ASSETS = {"chat.js": "text/javascript; charset=utf-8", "style.css": "text/css; charset=utf-8"}

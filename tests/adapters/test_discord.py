@@ -27,10 +27,11 @@ from adapters.discord_bot.render import (
     to_turn,
 )
 from bot.app import MentorApp
-from bot.chat import HELP, ChatCommands
+from bot.config.sections import DiscordSettings
+from bot.config.settings import Settings
 from bot.errors import PlatformError
-from bot.history import RunRecord
-from bot.settings import DiscordSettings, Settings
+from bot.service.commands import HELP, ChatCommands
+from bot.store.history import RunRecord
 from models import Answer, Citation, Course
 from tests.adapters.fake_discord import (
     APP,

@@ -20,10 +20,10 @@ from adapters.slack.events import BotIdentity, event_key, thread_turns, to_plain
 from adapters.slack.feedback import Reaction, to_reaction
 from adapters.slack.render import SECTION_LIMIT, ZWJ, escape, render_answer, render_line, split_sections
 from bot.app import MentorApp
-from bot.chat import HELP, ChatCommands
+from bot.config.sections import SlackSettings
 from bot.errors import PlatformError
-from bot.history import RunRecord
-from bot.settings import SlackSettings
+from bot.service.commands import HELP, ChatCommands
+from bot.store.history import RunRecord
 from models import Answer, Citation
 from tests.adapters.fake_slack import BOT_ID, BOT_USER, TEAM, FakeSlack, event_body, reaction, signed_headers
 from tests.conftest import example_course_app, free_port, until

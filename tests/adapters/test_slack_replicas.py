@@ -13,9 +13,9 @@ import pytest
 
 from adapters.slack import SlackPlatform, create_platform
 from bot.app import MentorApp
-from bot.chat import ChatCommands
-from bot.dedupe import MemoryDeduper, RedisDeduper
-from bot.settings import SlackSettings
+from bot.config.sections import SlackSettings
+from bot.service.commands import ChatCommands
+from bot.service.dedupe import MemoryDeduper, RedisDeduper
 from tests.adapters.fake_slack import BOT_USER, FakeSlack, event_body, signed_headers
 from tests.adapters.test_slack import answers_in, mention
 from tests.conftest import example_course_app, free_port

@@ -19,10 +19,11 @@ from adapters.web.chat import BadRequest, to_question
 from adapters.web.files import locate
 from adapters.web.platform import PAGE_CSP
 from bot.app import MentorApp
-from bot.chat import HELP, ChatCommands
 from bot.cli import app as cli
+from bot.config.sections import DiscordSettings, SlackSettings, WebSettings
+from bot.config.settings import Settings
 from bot.errors import PlatformError
-from bot.settings import DiscordSettings, Settings, SlackSettings, WebSettings
+from bot.service.commands import HELP, ChatCommands
 from models import Course
 from tests.adapters.web_helpers import Web, read_events, run_web, web_settings
 from tests.conftest import example_course_app, free_port

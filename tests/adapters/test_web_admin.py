@@ -25,10 +25,11 @@ from pydantic import SecretStr
 
 from adapters.web.admin import CSP, add_admin_routes
 from bot.app import MentorApp
-from bot.chat import ChatCommands
-from bot.history import RunHistory
-from bot.reindex_lock import CourseReindexLock, running_reindex
-from bot.settings import LlmSettings, Settings, WebSettings
+from bot.config.sections import LlmSettings, WebSettings
+from bot.config.settings import Settings
+from bot.service.commands import ChatCommands
+from bot.store.history import RunHistory
+from bot.store.reindex_lock import CourseReindexLock, running_reindex
 from models import Course, Question
 from tests.conftest import EXAMPLE_COURSE
 

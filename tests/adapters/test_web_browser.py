@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from bot.app import MentorApp
-from bot.settings import LlmSettings, Settings
+from bot.config.sections import LlmSettings
+from bot.config.settings import Settings
 from models import Course
 from tests.adapters.web_helpers import ServedInThread
 from tests.conftest import example_course_app

@@ -13,8 +13,8 @@ import aiohttp
 
 from adapters.web import WebPlatform
 from bot.app import MentorApp
-from bot.chat import ChatCommands
-from bot.settings import WebSettings
+from bot.config.sections import WebSettings
+from bot.service.commands import ChatCommands
 from tests.conftest import free_port
 
 Event = tuple[str, Any]

@@ -7,10 +7,10 @@ import threading
 
 import pytest
 
-from bot.answering import AnswerService
 from bot.app import MentorApp
 from bot.errors import BusyError
-from bot.offload import Offloader
+from bot.service.answering import AnswerService
+from bot.service.offload import Offloader
 from models import Question
 from tests.conftest import example_course_app
 

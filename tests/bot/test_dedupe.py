@@ -9,8 +9,8 @@ from collections.abc import Callable
 
 import pytest
 
-from bot.dedupe import EventDeduper, MemoryDeduper, RedisDeduper, build_deduper
 from bot.errors import ConfigError
+from bot.service.dedupe import EventDeduper, MemoryDeduper, RedisDeduper, build_deduper
 from tests.conftest import free_port, start_redis, stop_redis
 
 MakeDeduper = Callable[[float], EventDeduper]
@@ -150,7 +150,7 @@ def test_a_down_redis_fails_open_warns_once_and_recovers(caplog: pytest.LogCaptu
         finally:
             await deduper.close()
 
-    with caplog.at_level(logging.INFO, logger="bot.dedupe"):
+    with caplog.at_level(logging.INFO, logger="bot.service.dedupe"):
         asyncio.run(scenario())
 
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]

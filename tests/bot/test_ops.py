@@ -22,12 +22,13 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.app import MentorApp
-from bot.chat import SEARCH_DOWN, ChatCommands
 from bot.cli import app
+from bot.config.sections import DedupeSettings, LlmSettings, LogSettings, SlackSettings
+from bot.config.settings import Settings
 from bot.errors import SearchUnavailableError
-from bot.health import IndexWatch
-from bot.logs import JsonFormatter, apply_log_settings, secret_values
-from bot.settings import DedupeSettings, LlmSettings, LogSettings, Settings, SlackSettings
+from bot.ops.health import IndexWatch
+from bot.ops.logs import JsonFormatter, apply_log_settings, secret_values
+from bot.service.commands import SEARCH_DOWN, ChatCommands
 from models import Course, Question
 from rag.llama_cpp_model import LlamaCppModel
 from rag.model_files import packaged_demo_path

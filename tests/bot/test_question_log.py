@@ -8,7 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.question_log import QuestionLog
+from bot.store.question_log import QuestionLog
 from models import Answer, Citation, Question
 
 

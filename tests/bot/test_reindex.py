@@ -15,12 +15,13 @@ import pytest
 from apscheduler.triggers.date import DateTrigger
 
 from bot.app import MentorApp
+from bot.config.sections import ScheduleSettings
+from bot.config.settings import Settings
 from bot.errors import ReindexBusyError, UnknownCourseError
-from bot.history import RunRecord
-from bot.reindex import ReindexService
-from bot.reindex_lock import CourseReindexLock, running_reindex
-from bot.schedule import ReindexScheduler
-from bot.settings import ScheduleSettings, Settings
+from bot.service.reindex import ReindexService
+from bot.service.schedule import ReindexScheduler
+from bot.store.history import RunRecord
+from bot.store.reindex_lock import CourseReindexLock, running_reindex
 from models import Course
 
 LOOPS = "# Loops\n\n## Break\n\nThe break statement stops the innermost loop early.\n"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.config.settings import load_settings
 from bot.errors import ConfigError, UnknownCourseError
-from bot.settings import load_settings
 
 
 @pytest.fixture(autouse=True)

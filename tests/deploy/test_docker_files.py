@@ -28,7 +28,8 @@ import yaml
 from dockerfile_parse import DockerfileParser
 from pydantic import BaseModel, SecretStr
 
-from bot.settings import HealthSettings, Settings, SlackSettings, WebSettings
+from bot.config.sections import HealthSettings, SlackSettings, WebSettings
+from bot.config.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"

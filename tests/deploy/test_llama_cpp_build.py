@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from rag.cpu_flags import isa_not_enabled, kernel_cpu_flags
 from rag.model_files import packaged_demo_path
-from rag.model_probe import ModelProbe, isa_not_enabled, kernel_cpu_flags
+from rag.model_probe import ModelProbe
 from scripts import llama_cpp_build as build
 from tests.conftest import REPO
 

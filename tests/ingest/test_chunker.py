@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from models import Locator, Section, SourceDoc
 from ingest.chunker import ChunkingPolicy, chunk_document
+from models import Locator, Section, SourceDoc
 from rag.embedder import SentenceTransformerEmbedder
 
 SENTENCE = "A while loop repeats its body as long as its condition stays true, so something in the body must change it. "

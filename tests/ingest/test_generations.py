@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from bot.app import MentorApp
-from bot.settings import ChunkingSettings, Settings
+from bot.config.sections import ChunkingSettings
+from bot.config.settings import Settings
 from models import Course
 from rag.index import collection_name
 from tests.conftest import EXAMPLE_COURSE, REPO
@@ -125,8 +126,9 @@ import os, sys, time
 from pathlib import Path
 sys.path.insert(0, {repo!r})
 from bot.app import MentorApp
-from bot.logs import configure_logging
-from bot.settings import ChunkingSettings, Settings
+from bot.ops.logs import configure_logging
+from bot.config.sections import ChunkingSettings
+from bot.config.settings import Settings
 from models import Course
 
 configure_logging()

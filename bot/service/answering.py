@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable
 
 from bot.app import MentorApp
-from bot.offload import Offloader
+from bot.service.offload import Offloader
 from models import Answer, Question
 
 PartialCallback = Callable[[str], None]

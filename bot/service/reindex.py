@@ -7,16 +7,21 @@ request is told who started the running one and when, and never starts another.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from bot.app import MentorApp
-from bot.history import RunHistory, RunRecord, Trigger
-from bot.metrics import Metrics
-from bot.reindex_lock import CourseReindexLock
+from bot.ops.metrics import Metrics
+from bot.store.history import RunHistory, RunRecord, Trigger
+from bot.store.reindex_lock import CourseReindexLock
 from ingest.errors import IngestError
 from ingest.pipeline import ProgressCallback
+from models import Course
 from rag.errors import RagError
 
 log = logging.getLogger(__name__)
+
+ReportSink = Callable[[Course, RunRecord], Awaitable[None]]
+"""Posts a reindex run's report to the course's `report_channel` (a chat adapter provides it)."""
 
 
 class ReindexService:

@@ -11,8 +11,8 @@ import importlib
 import pkgutil
 from typing import Protocol
 
-from bot.chat import ChatCommands
-from bot.settings import Settings
+from bot.config.settings import Settings
+from bot.service.commands import ChatCommands
 
 ADAPTERS_PACKAGE = "adapters"
 

@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 
+from bot.config.sections import ScheduleSettings
+from bot.config.settings import cron_trigger
 from bot.errors import BotError, ReindexBusyError
-from bot.history import RunRecord
-from bot.reindex import ReindexService
-from bot.settings import ScheduleSettings, cron_trigger
+from bot.service.reindex import ReindexService, ReportSink
+from bot.store.history import RunRecord
 from ingest.errors import IngestError
 from models import Course
 from rag.errors import RagError
 
 log = logging.getLogger(__name__)
-
-ReportSink = Callable[[Course, RunRecord], Awaitable[None]]
-"""Posts a scheduled run's report to the course's `report_channel` (a chat adapter provides it)."""
-
 
 class ReindexScheduler:
     """Runs each course's reindex on its schedule while `mentor serve` runs.
@@ -81,8 +77,3 @@ class ReindexScheduler:
                 except Exception:  # a chat outage must not stop the schedule
                     log.exception("could not post the reindex report of %s", course.name)
         return record
-
-
-def next_scheduled(course: Course, now: datetime | None = None) -> datetime | None:
-    """When the course's schedule fires next (for `mentor status`, with or without `mentor serve`)."""
-    return cron_trigger(course).get_next_fire_time(None, now or datetime.now(timezone.utc))

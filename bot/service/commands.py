@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Awaitable, Callable
 
-from bot.answering import AnswerService, PartialCallback
 from bot.app import MentorApp
-from bot.dedupe import EventDeduper, MemoryDeduper
 from bot.errors import BusyError, NotAllowedError, SearchUnavailableError
-from bot.history import RunRecord
-from bot.metrics import Metrics
-from bot.question_log import QuestionLog, Vote
-from bot.reindex import ReindexService
-from models import Answer, Course, Question
+from bot.ops.metrics import Metrics
+from bot.service.answering import AnswerService, PartialCallback
+from bot.service.dedupe import EventDeduper, MemoryDeduper
+from bot.service.reindex import ReindexService, ReportSink
+from bot.store.history import RunRecord
+from bot.store.question_log import QuestionLog, Vote
+from models import Answer, Question
 from rag.errors import IndexOperationError, IndexUnavailableError
 
 log = logging.getLogger(__name__)
@@ -33,9 +32,6 @@ SEARCH_DOWN = (
     "I can't search the course materials right now (the search service is not answering). "
     "Please try again in a few minutes."
 )
-
-ReportSink = Callable[[Course, RunRecord], Awaitable[None]]
-
 
 class ChatCommands:
     """The platform-neutral commands: `ask`, `reindex`, `status`."""

@@ -1,0 +1,179 @@
+"""The sections of the settings (`llm`, `slack`, `web`, …): each a small pydantic model whose
+fields are what `MENTOR_<SECTION>__<NAME>` and `[section]` in `mentor.toml` set."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from models import SearchMode
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EmbeddingSettings(_Section):
+    model: str | None = None
+    """A local sentence-transformers folder; unset means the packaged all-MiniLM-L6-v2."""
+    device: str = "cpu"
+    batch_size: int = Field(64, ge=1, le=4096)
+
+
+class ChunkingSettings(_Section):
+    size: int = Field(200, ge=32, le=8192)
+    """Target word pieces per chunk; always capped by the embedder's window."""
+    overlap: int = Field(40, ge=0)
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> ChunkingSettings:
+        if self.overlap >= self.size:
+            raise ValueError(f"chunking.overlap ({self.overlap}) must be smaller than chunking.size ({self.size})")
+        return self
+
+
+class SearchSettings(_Section):
+    mode: SearchMode = "hybrid"
+    k: int = Field(5, ge=1, le=100)
+    fusion: Literal["weighted", "rrf"] = "weighted"
+    dense_weight: float = Field(0.6, ge=0.0, le=1.0)
+    rrf_k: int = Field(60, ge=1)
+
+
+class LlmSettings(_Section):
+    """The language model: in-process llama.cpp (the default) or an OpenAI-compatible server."""
+
+    model: str | None = None
+    """A catalog name (`mentor models list`), a GGUF path, or with `base_url` the server's
+    model name; unset means the packaged SmolLM2-135M demo model."""
+    base_url: str | None = None
+    """An OpenAI-compatible server (`http://127.0.0.1:8080/v1`); unset runs llama.cpp in process."""
+    api_key: SecretStr | None = None
+    n_ctx: int = Field(4096, ge=512, le=131072)
+    n_gpu_layers: int = Field(-1, ge=-1)
+    """-1 puts every layer on the GPU when llama.cpp was built with CUDA; ignored on a CPU build."""
+    threads: int | None = Field(None, ge=1)
+    seed: int = 0
+    temperature: float = Field(0.2, ge=0.0, le=2.0)
+    repeat_penalty: float = Field(1.1, ge=1.0, le=2.0)
+    max_tokens: int = Field(384, ge=16, le=8192)
+    """The answer's budget; the prompt gets the rest of `n_ctx`."""
+    timeout: float = Field(60.0, gt=0)
+    retries: int = Field(2, ge=0, le=10)
+    parallel: int = Field(4, ge=1, le=256)
+    """Generations the server runs at once (its `--parallel`); in-process llama.cpp runs one."""
+    probe_timeout: float = Field(120.0, gt=0)
+    """Seconds a child process gets to load the in-process model and decode a few tokens
+    before this one trusts it; past that the model is taken to hang and is not loaded."""
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://", value):
+            raise ValueError(f"base_url must start with http:// or https:// (got {value!r})")
+        return value
+
+    @model_validator(mode="after")
+    def _server_needs_model(self) -> LlmSettings:
+        if self.base_url and not self.model:
+            raise ValueError("llm.model must name the server's model when llm.base_url is set")
+        return self
+
+
+class AnswerSettings(_Section):
+    min_relevance: float = Field(0.435, ge=-1.0, le=2.0)
+    """Below this grounding score the course is taken not to cover a question (README, "Grounding")."""
+    max_question_chars: int = Field(4000, ge=1)
+    history_turns: int = Field(10, ge=0, le=100)
+    queue_size: int = Field(32, ge=1)
+    """Questions waiting for a worker beyond this are turned away with "busy, try again"."""
+
+
+class ScheduleSettings(_Section):
+    """How `mentor serve` runs each course's cron schedule (the expression itself is per course)."""
+
+    enabled: bool = True
+    jitter_seconds: int = Field(120, ge=0)
+    """Spread courses that share a schedule, so they do not all embed at once."""
+    misfire_grace_seconds: int = Field(3600, ge=1)
+    """A run missed while the process was down still happens if it restarts within this."""
+
+
+class SlackSettings(_Section):
+    """Slack: Socket Mode (bot + app-level token, no public URL) or the HTTP Events API."""
+
+    bot_token: SecretStr | None = None
+    app_token: SecretStr | None = None
+    """The app-level token (`xapp-…`), for Socket Mode."""
+    signing_secret: SecretStr | None = None
+    """Verifies HTTP event requests; needed in `http` mode."""
+    mode: Literal["socket", "http"] = "socket"
+    host: str = "127.0.0.1"
+    port: int = Field(3000, ge=1, le=65535)
+    path: str = "/slack/events"
+    api_url: str = "https://slack.com/api/"
+    instructors: list[str] = []
+    """User IDs (`U…`) allowed to `/mentor reindex`."""
+    channels: dict[str, str] = {}
+    """Channel ID → course name; other channels use the default course."""
+
+    @property
+    def enabled(self) -> bool:
+        return self.bot_token is not None
+
+
+class DiscordSettings(_Section):
+    """Discord: one bot token; reading a message that mentions the bot needs no privileged intent."""
+
+    token: SecretStr | None = None
+    api_url: str = "https://discord.com/api/v10"
+    gateway_url: str | None = None
+    instructor_roles: list[int] = []
+    """Role IDs allowed to `/reindex`, besides members with Manage Server."""
+    guilds: list[int] = []
+    """Guild IDs to sync slash commands to at startup (instant); empty syncs globally."""
+    channels: dict[str, str] = {}
+    """Guild or channel ID → course name; others use the default course."""
+
+    @property
+    def enabled(self) -> bool:
+        return self.token is not None
+
+
+class WebSettings(_Section):
+    """The browser page: a chat to try the bot, and the instructor's page at `/admin`."""
+
+    enabled: bool | None = None
+    """Unset: on when no chat platform (Slack, Discord) is configured."""
+    host: str = "127.0.0.1"
+    port: int = Field(8765, ge=1, le=65535)
+    admin_token: SecretStr | None = None
+    """Required as a bearer token (or `?token=`) for `/admin`; unset, `/admin` answers only 127.0.0.1."""
+
+
+class HealthSettings(_Section):
+    """`/healthz` and Prometheus `/metrics`, served by `mentor serve` for the operator."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    """Loopback by default; a container sets 0.0.0.0 so Prometheus can scrape it."""
+    port: int = Field(8766, ge=1, le=65535)
+
+
+class DedupeSettings(_Section):
+    """Where "have we answered this event?" is remembered; several replicas need a shared store."""
+
+    backend: Literal["memory", "redis"] = "memory"
+    redis_url: SecretStr | None = None
+    """`redis://[user:password@]host:6379/0`, for `backend = "redis"`."""
+    ttl_seconds: int = Field(3600, ge=1)
+
+
+class LogSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"
+    """`json`: one JSON object per line, for a log collector."""
+    question_text: bool = False
+    """Put the question's text in the per-question log line (off: students' words stay out of logs)."""

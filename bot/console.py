@@ -1,0 +1,96 @@
+"""What every `mentor` command shares: the two consoles, opening the application (a
+user's error becomes one clear line and exit code 2, never a traceback), and printing
+the core's results for a person."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from bot.app import MentorApp, ModelStatus
+from bot.config.settings import load_settings
+from bot.errors import BotError
+from bot.ops.logs import apply_log_settings, secret_values
+from ingest.errors import IngestError
+from models import Answer, IngestReport, SearchResult
+from rag.errors import RagError
+
+out = Console()
+err = Console(stderr=True)
+
+USER_ERRORS = (BotError, IngestError, RagError)
+
+
+@contextmanager
+def open_mentor(ctx: typer.Context) -> Iterator[MentorApp]:
+    """The application for one command; a user's error becomes one clear line, not a traceback."""
+    mentor: MentorApp | None = None
+    try:
+        overrides = {"config": ctx.obj["config"]} if ctx.obj["config"] else {}
+        settings = load_settings(**overrides)
+        # Only the long-running service logs at the configured level; one-off commands stay quiet.
+        level = settings.log.level if ctx.command.name == "serve" or ctx.obj["verbose"] else ""
+        apply_log_settings(level, settings.log.format, secret_values(settings), ctx.obj["verbose"])
+        mentor = MentorApp(settings)
+        yield mentor
+    except USER_ERRORS as exc:
+        err.print(f"[bold red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    finally:
+        if mentor is not None:
+            mentor.close()
+
+
+def print_model(model: ModelStatus) -> None:
+    on_server = model.location.startswith(("http://", "https://"))
+    where = "GPU" if model.gpu_offload else "CPU" if model.gpu_offload is False else "server" if on_server else "not loaded"
+    out.print(f"model: {escape(model.name)} ({where}) {escape(model.location)}", soft_wrap=True)
+    if model.probe is not None and model.probe.ok:
+        out.print(f"  [dim]trusted: a test process {escape(model.probe.detail)}[/]", soft_wrap=True)
+    if model.problem:
+        out.print(f"  [bold red]not ready:[/] {escape(model.problem)}  (answers fall back to passages only)", soft_wrap=True)
+    if model.warning:
+        out.print(f"  [bold yellow]warning:[/] {escape(model.warning)}", soft_wrap=True)
+    if model.demo:
+        out.print(
+            "  [bold yellow]this is the small demo model:[/] fine for trying things out, not for students. "
+            "Fetch the production model with `mentor models download mistral-7b-instruct` and set "
+            "llm.model = \"mistral-7b-instruct\".",
+            soft_wrap=True,
+        )
+
+
+def print_citations(answer: Answer) -> None:
+    if not answer.citations:
+        return
+    out.print("\n[bold]Sources[/]" if not answer.citations[0].see_also else "\n[bold]See also[/]")
+    for citation in answer.citations:
+        link = citation.url or citation.source
+        out.print(f"  [{citation.n}] {escape(citation.label())}  [blue]{escape(link)}[/]", soft_wrap=True)
+
+
+def print_report(report: IngestReport) -> None:
+    out.print(escape(report.summary()))
+    for failure in report.failed:
+        out.print(f"  [red]failed[/] {escape(failure.source)}: {escape(failure.reason)}")
+    if report.skipped:
+        out.print(f"  skipped {len(report.skipped)} file(s) of a kind no loader reads: {escape(', '.join(report.skipped[:5]))}"
+                  + (" …" if len(report.skipped) > 5 else ""))
+
+
+def print_result(result: SearchResult) -> None:
+    out.print(f"[bold]{escape(result.query)}[/]")
+    if not result.hits:
+        out.print("  nothing found in the course materials")
+    for rank, hit in enumerate(result.hits, 1):
+        place = " › ".join(h for h in (hit.title, *hit.headings) if h)
+        where = hit.locator.describe()
+        out.print(f"  {rank}. {escape(place)}" + (f" ({escape(where)})" if where else "") + f"  [dim]{hit.score:.3f}[/]")
+        out.print(f"     [blue]{escape(hit.url or hit.source)}[/]")
+        snippet = " ".join(hit.text.split())
+        out.print(f"     [dim]{escape(snippet[:160])}{'…' if len(snippet) > 160 else ''}[/]")
+    out.print()

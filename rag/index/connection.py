@@ -1,0 +1,138 @@
+"""Reaching Milvus: a Milvus Lite database (locked to one process, or joined through the
+loopback server `mentor serve` runs) or a Milvus server, and what it supports."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+from rag.errors import IndexOperationError, IndexUnavailableError
+from rag.index.names import is_local_uri
+from rag.lite_server import shared_server_uri
+from rag.milvus_lock import MilvusLiteLock
+
+log = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def milvus_errors(method: Callable[P, R]) -> Callable[P, R]:
+    """A Milvus failure mid-operation (server gone, disk full) becomes one clear `IndexOperationError`."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        from pymilvus.exceptions import MilvusException
+
+        try:
+            return method(*args, **kwargs)
+        except MilvusException as exc:
+            index = args[0]
+            raise IndexOperationError(
+                f"Milvus at {getattr(index, 'uri', '?')} failed ({method.__name__.replace('_', ' ')}): {exc.message or exc}"
+            ) from exc
+
+    return wrapper
+
+
+class MilvusConnection:
+    """One client per index, opened once by `connect()`; the base of `MilvusIndex`'s parts."""
+
+    def __init__(self, uri: str, token: str | None = None, timeout: float = 10.0) -> None:
+        self.uri = uri
+        self._token = token
+        self._timeout = timeout
+        self._client: Any = None
+        self._lock = MilvusLiteLock(Path(uri).resolve()) if is_local_uri(uri) else None
+        self._server_has_bm25: bool | None = None
+        self._collection_has_bm25: dict[str, bool] = {}
+        self._noticed_dense_only = False
+        self.via_shared_server: str | None = None
+        """The loopback server this process reaches a Lite database through, when another process serves it."""
+        # While a server is down, every question tries to connect; one attempt at a time.
+        self._connect_lock = threading.Lock()
+
+    @property
+    def is_local(self) -> bool:
+        return self._lock is not None
+
+    def connect(self) -> None:
+        if self._client is not None:
+            return
+        with self._connect_lock:
+            if self._client is None:
+                self._connect()
+
+    def _connect(self) -> None:
+        from pymilvus import MilvusClient
+        from pymilvus.exceptions import MilvusException
+
+        uri = self.uri
+        if self._lock is not None:
+            # `mentor serve` holds the database and serves it on loopback: join it there.
+            shared = shared_server_uri(Path(self.uri))
+            if shared is not None:
+                uri = shared
+                self.via_shared_server = shared
+            else:
+                self._lock.acquire()
+                Path(self.uri).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._client = MilvusClient(uri=uri, token=self._token or "", timeout=self._timeout)
+            version = self._client.get_server_version()
+        except MilvusException as exc:
+            self.close()
+            where = f"the Milvus Lite database {self.uri}" if self.is_local else f"Milvus at {self.uri}"
+            raise IndexUnavailableError(
+                f"Cannot open {where}: {exc.message or exc}. "
+                + ("Is another program using it?" if self.is_local else "Is the server running? Check MENTOR_MILVUS_URI.")
+            ) from exc
+        self._server_has_bm25 = _supports_bm25(str(version))
+        log.debug("connected to %s (Milvus %s, BM25 %s)", self.uri, version, self._server_has_bm25)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+            if self._lock is not None and self.via_shared_server is None:
+                # pymilvus leaves Milvus Lite's in-process server (and its database lock)
+                # running until the process exits; another process may want the file now.
+                from milvus_lite import server_manager_instance
+
+                server_manager_instance.release_server(self.uri)
+        self.via_shared_server = None
+        if self._lock is not None:
+            self._lock.release()
+
+    @property
+    def client(self) -> Any:
+        self.connect()
+        return self._client
+
+    @milvus_errors
+    def ping(self) -> None:
+        """Raises `IndexUnavailableError` or `IndexOperationError` unless Milvus answers now."""
+        self.client.get_server_version()
+
+    def _load(self, name: str) -> None:
+        # Milvus Lite reopens collections released; a server may have released them too.
+        state = self.client.get_load_state(name).get("state")
+        if getattr(state, "name", str(state)) != "Loaded":
+            self.client.load_collection(name)
+
+    def _has_bm25(self, name: str) -> bool:
+        if name not in self._collection_has_bm25:
+            fields = self.client.describe_collection(name).get("fields", [])
+            self._collection_has_bm25[name] = any(field["name"] == "sparse" for field in fields)
+        return self._collection_has_bm25[name]
+
+
+def _supports_bm25(version: str) -> bool:
+    if version.startswith("milvus_lite"):
+        return True
+    match = re.search(r"(\d+)\.(\d+)", version)
+    return bool(match) and (int(match[1]), int(match[2])) >= (2, 5)

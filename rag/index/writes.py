@@ -1,0 +1,82 @@
+"""Writing a course's chunks: one document's rows replaced at a time, then sealed and indexed."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from models import Chunk
+from rag.index.connection import MilvusConnection, milvus_errors
+from rag.lexical import bm25_text
+
+# Milvus caps a VARCHAR at 65,535 bytes.
+MAX_VARCHAR = 65_535
+INSERT_BATCH = 256
+
+
+class Writes(MilvusConnection):
+    @milvus_errors
+    def write_document(self, collection: str, source: str, chunks: list[Chunk], vectors: list[list[float]]) -> None:
+        """Replace one document's chunks: the new ones land before the old ones go.
+
+        A search running meanwhile sees the old version, both, or the new one, never
+        neither; a crash between the two steps leaves stale rows that the next write of
+        the same file removes.
+        """
+        with_bm25 = self._has_bm25(collection)
+        rows = [_row(chunk, vector, with_bm25) for chunk, vector in zip(chunks, vectors, strict=True)]
+        for start in range(0, len(rows), INSERT_BATCH):
+            self.client.upsert(collection, rows[start : start + INSERT_BATCH])
+        keep = {chunk.file_hash for chunk in chunks}
+        stale = f"source == {literal(source)}"
+        if keep:
+            stale += f" and file_hash not in {literal(sorted(keep))}"
+        self.client.delete(collection, filter=stale)
+
+    @milvus_errors
+    def delete_document(self, collection: str, source: str) -> None:
+        if self.client.has_collection(collection):
+            self._load(collection)
+            self.client.delete(collection, filter=f"source == {literal(source)}")
+
+    @milvus_errors
+    def finalize(self, collection: str, timeout: float = 300.0) -> None:
+        """Seal new rows and wait until they are indexed.
+
+        Until then Milvus Lite scans them row by row, and its background index build
+        competes with every search for the CPU.
+        """
+        if not self.client.has_collection(collection):
+            return
+        self.client.flush(collection)
+        deadline = time.monotonic() + timeout
+        for field in ("dense", "sparse") if self._has_bm25(collection) else ("dense",):
+            while self.client.describe_index(collection, field).get("pending_index_rows", 0) and time.monotonic() < deadline:
+                time.sleep(0.05)
+
+
+def literal(value: object) -> str:
+    """A Milvus filter literal; JSON's escaping is what the expression parser reads."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _clip(text: str, limit: int = MAX_VARCHAR) -> str:
+    encoded = text.encode()
+    return text if len(encoded) <= limit else encoded[:limit].decode(errors="ignore")
+
+
+def _row(chunk: Chunk, vector: list[float], with_bm25: bool) -> dict[str, object]:
+    row: dict[str, object] = {
+        "id": chunk.id,
+        "source": _clip(chunk.source, 2048),
+        "file_hash": chunk.file_hash,
+        "title": _clip(chunk.title, 2048),
+        "headings": _clip(json.dumps(list(chunk.headings), ensure_ascii=False), 4096),
+        "locator": chunk.locator.model_dump_json(exclude_none=True),
+        "url": _clip(chunk.url or "", 4096),
+        "text": _clip(chunk.text),
+        "dense": vector,
+    }
+    if with_bm25:
+        row["search_text"] = _clip(bm25_text(chunk.embedding_text()))
+    return row
