@@ -12,7 +12,7 @@ from discord.http import Route
 
 from adapters.discord_bot.feedback import ReactionVotes
 from adapters.discord_bot.inflight import InFlight
-from adapters.discord_bot.render import error_text, render_answer, render_report, strip_mention, thread_name, to_turn
+from adapters.discord_bot.render import error_text, render_answer, render_report, thread_name, to_question, to_turn
 from adapters.discord_bot.slash import NO_MENTIONS, build_tree, sync_commands
 from bot.config.settings import Settings
 from bot.errors import PlatformError
@@ -141,33 +141,32 @@ class DiscordPlatform:
             return
         if not await self.commands.deduper.first_time(f"discord:{message.id}"):
             return  # a resumed gateway replays events; each question is answered once
+        question = to_question(
+            message.content,
+            author_id=message.author.id,
+            me=me.id,
+            role_id=role.id if role else None,
+            course=self.course_of(message.channel, message.guild.id if message.guild else None),
+        )
         async with self.inflight.work():
             try:
-                await self._answer(message, strip_mention(message.content, me.id, role.id if role else None))
+                await self._answer(message, question)
             except discord.HTTPException:  # Discord refused our reply: nobody to tell but the log
                 log.exception("discord: could not answer message %s in %s", message.id, message.channel)
 
-    async def _answer(self, message: discord.Message, text: str) -> None:
-        if not text:
+    async def _answer(self, message: discord.Message, question: Question | None) -> None:
+        if question is None:
             await self._send(message.channel, [HELP], reply_to=message)
             return
         channel, reply_to = message.channel, None
-        history: tuple[Turn, ...] = ()
         if getattr(channel, "type", None) in THREADS or message.guild is None:
-            history = await self._history(channel, message)
+            question = question.model_copy(update={"history": await self._history(channel, message)})
         else:
             try:
-                channel = await message.create_thread(name=thread_name(text), auto_archive_duration=1440)
+                channel = await message.create_thread(name=thread_name(question.text), auto_archive_duration=1440)
             except discord.HTTPException as exc:  # Forbidden: no Create Public Threads permission here
                 log.warning("discord: cannot open a thread in #%s (%s); replying instead", channel, exc)
                 reply_to = message
-        question = Question(
-            text=text,
-            course=self.course_of(message.channel, message.guild.id if message.guild else None),
-            asker=str(message.author.id),
-            platform="discord",
-            history=history,
-        )
         typing = asyncio.create_task(_keep_typing(channel))
         answer: Answer | None = None
         try:

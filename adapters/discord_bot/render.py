@@ -11,7 +11,7 @@ import re
 
 from bot.errors import BotError
 from bot.store.history import RunRecord
-from models import Answer, Citation, Course, Turn
+from models import Answer, Citation, Course, Question, Turn
 from rag.errors import RagError
 
 MAX_MESSAGE = 2000
@@ -39,6 +39,25 @@ def strip_mention(content: str, user_id: int, role_id: int | None = None) -> str
     """The question without the bot's mention (`<@id>`, `<@!id>`, or its managed role `<@&id>`)."""
     pattern = rf"<@!?{user_id}>" + (rf"|<@&{role_id}>" if role_id else "")
     return re.sub(rf"\s*(?:{pattern})\s*", " ", content).strip()
+
+
+def to_question(
+    content: str,
+    *,
+    author_id: int,
+    me: int,
+    role_id: int | None,
+    course: str | None,
+    history: tuple[Turn, ...] = (),
+) -> Question | None:
+    """The question a message asks; None when it says nothing but the mention (the asker gets the help text).
+
+    Plain values rather than a `discord.Message`, so it can be checked without a gateway.
+    """
+    text = strip_mention(content, me, role_id)
+    if not text:
+        return None
+    return Question(text=text, course=course, asker=str(author_id), platform="discord", history=history)
 
 
 def thread_name(question: str) -> str:

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from models import Turn
+from models import Question, Turn
 
 HISTORY_MESSAGES = 10
 """Earlier thread messages sent with a follow-up; the answerer bounds the turns again."""
 ANSWERED_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
 """Message subtypes a person writes; edits, joins and deletions are not questions."""
+
+Spawn = Callable[[Coroutine[Any, Any, None], str], None]
+"""Runs work as one of the platform's tasks (named by the second argument), so `stop()` can drain it."""
 
 _USER = re.compile(r"<@([A-Z0-9]+)(?:\|([^>]*))?>")
 _CHANNEL = re.compile(r"<#([A-Z0-9]+)(?:\|([^>]*))?>")
@@ -36,6 +40,14 @@ def to_plain(text: str, bot_user_id: str) -> str:
     text = _SPECIAL.sub(lambda m: m.group(2) or "@" + m.group(1), text)
     text = _LINK.sub(lambda m: m.group(2) or m.group(1), text)
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").strip()
+
+
+def to_question(event: dict[str, Any], bot: BotIdentity, course: str | None, history: tuple[Turn, ...] = ()) -> Question | None:
+    """The question a message event asks, in the core's words; None when it says nothing but the mention."""
+    text = to_plain(str(event.get("text", "")), bot.user_id)
+    if not text:
+        return None
+    return Question(text=text, course=course, asker=event.get("user"), platform="slack", history=history)
 
 
 def is_from_a_bot(event: dict[str, Any], bot: BotIdentity) -> bool:

@@ -8,20 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.events import BotIdentity
+from adapters.slack.events import BotIdentity, Spawn
 from bot.errors import BusyError
+from bot.service.commands import ChatCommands
 from bot.store.question_log import Vote
 from models import Answer
-
-if TYPE_CHECKING:
-    from adapters.slack.platform import SlackPlatform
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +70,14 @@ def to_reaction(event: dict[str, Any], bot: BotIdentity) -> Reaction | None:
 class ReactionVotes:
     """Offers the vote reactions under an answer and records the ones people add or remove."""
 
-    def __init__(self, platform: SlackPlatform) -> None:
-        self.platform = platform
+    def __init__(
+        self, commands: ChatCommands, client: AsyncWebClient, bot: Callable[[], BotIdentity], spawn: Spawn
+    ) -> None:
+        self.commands = commands
+        self.client = client
+        self.bot = bot
+        """Who the bot is, known once the platform has signed in."""
+        self.spawn = spawn
         self._told_cannot_react = False
 
     def register(self, app: AsyncApp) -> None:
@@ -81,13 +87,13 @@ class ReactionVotes:
     async def offer(self, answer: Answer, channel: str, ts: str) -> None:
         """Link the answer's message to its question, then add 👍 and 👎 under it (never failing the answer)."""
         try:
-            await self.platform.commands.link_answer(answer, PLATFORM, [message_key(channel, ts)])
+            await self.commands.link_answer(answer, PLATFORM, [message_key(channel, ts)])
         except BusyError:
             log.warning("slack: too busy to link the answer in %s to its question; reactions on it will not count", channel)
             return
         for name in OFFERED:
             try:
-                await self.platform.client.reactions_add(channel=channel, timestamp=ts, name=name)
+                await self.client.reactions_add(channel=channel, timestamp=ts, name=name)
             except SlackApiError as exc:
                 if exc.response.get("error") != "already_reacted":
                     self._cannot_react(str(exc.response.get("error")))
@@ -112,13 +118,13 @@ class ReactionVotes:
         self._spawn(event, withdrawn=True)
 
     def _spawn(self, event: dict[str, Any], *, withdrawn: bool) -> None:
-        reaction = to_reaction(event, self.platform.bot)
+        reaction = to_reaction(event, self.bot())
         if reaction is not None:
-            self.platform.spawn(self._record(reaction, withdrawn), f"vote on {reaction.message}")
+            self.spawn(self._record(reaction, withdrawn), f"vote on {reaction.message}")
 
     async def _record(self, reaction: Reaction, withdrawn: bool) -> None:
         try:
-            await self.platform.commands.feedback_on_message(
+            await self.commands.feedback_on_message(
                 PLATFORM, reaction.message, reaction.user, reaction.vote, withdrawn=withdrawn
             )
         except BusyError:

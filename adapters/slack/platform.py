@@ -26,7 +26,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.events import BotIdentity, event_key, is_question, thread_of, thread_turns, to_plain
+from adapters.slack.events import BotIdentity, event_key, is_question, thread_of, thread_turns, to_question
 from adapters.slack.feedback import ReactionVotes
 from adapters.slack.render import SlackMessage, render_answer, render_line, render_partial, render_text
 from adapters.slack.slash import SlashCommand
@@ -35,7 +35,7 @@ from bot.errors import BusyError, PlatformError, UnknownCourseError
 from bot.ops.http_site import listen
 from bot.service.commands import HELP, ChatCommands
 from bot.store.history import RunRecord
-from models import Answer, Course, Question, Turn
+from models import Answer, Course, Turn
 from rag.errors import EmptyQueryError, QuestionTooLongError, UnknownCourseIndexError
 
 log = logging.getLogger(__name__)
@@ -81,8 +81,8 @@ class SlackPlatform:
         self.app.middleware(self._drop_repeats)
         self.app.event("app_mention")(self._on_mention)
         self.app.event("message")(self._on_message)
-        SlashCommand(self).register(self.app)
-        self.votes = ReactionVotes(self)
+        SlashCommand(commands, settings, self.spawn, self.failure).register(self.app)
+        self.votes = ReactionVotes(commands, self.client, lambda: self.bot, self.spawn)
         self.votes.register(self.app)
 
     async def start(self) -> None:
@@ -209,17 +209,16 @@ class SlackPlatform:
 
     async def _answer(self, team: str, event: dict[str, Any]) -> None:
         channel, thread = str(event["channel"]), thread_of(event)
-        text = to_plain(str(event.get("text", "")), self.bot.user_id)
-        if not text:
+        question = to_question(event, self.bot, self.commands.course_for([channel, team], self.settings.channels))
+        if question is None:
             await self._post(channel, thread, render_text(HELP))
             return
         placeholder = await self._post(channel, thread, WORKING)
         reply = LiveReply(self.client, channel, placeholder)
         answer: Answer | None = None
         try:
-            history = await self._history(channel, event) if event.get("thread_ts") else ()
-            course = self.commands.course_for([channel, team], self.settings.channels)
-            question = Question(text=text, course=course, asker=event.get("user"), platform="slack", history=history)
+            if event.get("thread_ts"):
+                question = question.model_copy(update={"history": await self._history(channel, event)})
             answer = await self.commands.ask(question, reply.partial)
             message = render_answer(answer)
         except Exception as exc:  # the asker always hears back, in one line

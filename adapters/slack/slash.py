@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
+from adapters.slack.events import Spawn
 from adapters.slack.render import SlackMessage, render_answer, render_line, render_text
+from bot.config.sections import SlackSettings
 from bot.errors import BotError
-from bot.service.commands import HELP
+from bot.service.commands import HELP, ChatCommands
 from ingest.errors import IngestError
 from models import Question
 from rag.errors import RagError
-
-if TYPE_CHECKING:
-    from adapters.slack.platform import SlackPlatform
 
 log = logging.getLogger(__name__)
 
@@ -27,14 +26,19 @@ USAGE = (
     "/mentor status (courses, documents, the model)"
 )
 Ack = Callable[..., Awaitable[None]]
+Failure = Callable[[Exception, str], SlackMessage]
 Respond = Callable[..., Awaitable[Any]]
 
 
 class SlashCommand:
     """The `/mentor` command of one platform; the slow part of each verb runs as the platform's task."""
 
-    def __init__(self, platform: SlackPlatform) -> None:
-        self.platform = platform
+    def __init__(self, commands: ChatCommands, settings: SlackSettings, spawn: Spawn, failure: Failure) -> None:
+        self.commands = commands
+        self.settings = settings
+        self.spawn = spawn
+        self.failure = failure
+        """What the asker is told when answering failed (the platform words it, as for mentions)."""
 
     def register(self, app: AsyncApp) -> None:
         app.command(COMMAND)(self.on_command)
@@ -44,33 +48,33 @@ class SlashCommand:
         rest = rest.strip()
         if verb.lower() == "ask" and rest:
             await ack(text=":hourglass_flowing_sand: Looking through the course materials…")
-            self.platform.spawn(self._ask(rest, body, respond), f"/mentor ask in {body.get('channel_id')}")
+            self.spawn(self._ask(rest, body, respond), f"/mentor ask in {body.get('channel_id')}")
         elif verb.lower() == "ask":
             await ack(text=render_text(HELP).text)
         elif verb.lower() == "reindex":
             await self._start_reindex(rest or None, body, ack, respond)
         elif verb.lower() == "status":
             await ack()
-            self.platform.spawn(self._status(respond), "/mentor status")
+            self.spawn(self._status(respond), "/mentor status")
         else:
             await ack(text=render_text(USAGE).text)
 
     async def _ask(self, text: str, body: dict[str, Any], respond: Respond) -> None:
         channel = str(body.get("channel_id", ""))
-        course = self.platform.commands.course_for([channel, str(body.get("team_id", ""))], self.platform.settings.channels)
+        course = self.commands.course_for([channel, str(body.get("team_id", ""))], self.settings.channels)
         question = Question(text=text, course=course, asker=body.get("user_id"), platform="slack")
         try:
-            message = render_answer(await self.platform.commands.ask(question))
+            message = render_answer(await self.commands.ask(question))
         except Exception as exc:  # the asker always hears back
-            message = self.platform.failure(exc, channel)
+            message = self.failure(exc, channel)
         await _private(respond, message)
 
     async def _start_reindex(self, course: str | None, body: dict[str, Any], ack: Ack, respond: Respond) -> None:
         user = str(body.get("user_id", ""))
-        allowed = user in self.platform.settings.instructors
+        allowed = user in self.settings.instructors
         if allowed:
             try:
-                name = self.platform.commands.mentor.settings.course(course).name
+                name = self.commands.mentor.settings.course(course).name
             except BotError as exc:
                 await ack(text=render_line(str(exc), ":warning:").text)
                 return
@@ -78,11 +82,11 @@ class SlashCommand:
         else:
             await ack()  # the core words the refusal, posted privately by the task
         requested_by = str(body.get("user_name") or user)
-        self.platform.spawn(self._reindex(course, requested_by, allowed, respond), f"/mentor reindex {course or ''}")
+        self.spawn(self._reindex(course, requested_by, allowed, respond), f"/mentor reindex {course or ''}")
 
     async def _reindex(self, course: str | None, requested_by: str, allowed: bool, respond: Respond) -> None:
         try:
-            record = await self.platform.commands.reindex(course, requested_by, allowed=allowed)
+            record = await self.commands.reindex(course, requested_by, allowed=allowed)
         except (BotError, IngestError, RagError) as exc:
             await _private(respond, render_line(str(exc), ":warning:"))
             return
@@ -94,7 +98,7 @@ class SlashCommand:
 
     async def _status(self, respond: Respond) -> None:
         try:
-            text = await self.platform.commands.status()
+            text = await self.commands.status()
         except Exception:
             log.exception("slack: /mentor status failed")
             text = "The status could not be read; the error has been logged."

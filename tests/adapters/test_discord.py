@@ -24,6 +24,7 @@ from adapters.discord_bot.render import (
     split_message,
     strip_mention,
     thread_name,
+    to_question,
     to_turn,
 )
 from bot.app import MentorApp
@@ -32,7 +33,7 @@ from bot.config.settings import Settings
 from bot.errors import PlatformError
 from bot.service.commands import HELP, ChatCommands
 from bot.store.history import RunRecord
-from models import Answer, Citation, Course
+from models import Answer, Citation, Course, Question, Turn
 from tests.adapters.fake_discord import (
     APP,
     BOT,
@@ -329,6 +330,15 @@ def test_thumbs_read_as_votes() -> None:
     assert vote_of(discord.PartialEmoji(name=DOWN + "\ufe0f")) == -1
     assert vote_of(discord.PartialEmoji(name="❤")) is None
     assert vote_of(discord.PartialEmoji(name="thumbsup", id=1234567890)) is None, "a custom emoji is not a vote"
+
+
+def test_a_mention_becomes_a_question_without_a_gateway() -> None:
+    earlier = (Turn(role="user", text="what is a loop?"),)
+    asked = to_question(f"<@{BOT}> and <@!{BOT}> a while loop?", author_id=STUDENT, me=BOT, role_id=None, course="cs101",
+                        history=earlier)
+    assert asked == Question(text="and a while loop?", course="cs101", asker=str(STUDENT), platform="discord", history=earlier)
+    assert to_question("<@&42> why?", author_id=STUDENT, me=BOT, role_id=42, course=None).text == "why?"  # type: ignore[union-attr]
+    assert to_question(f"<@{BOT}>", author_id=STUDENT, me=BOT, role_id=None, course="cs101") is None
 
 
 def test_mentions_threads_and_history_turns() -> None:

@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 
 from adapters.slack import SlackPlatform, create_platform
-from adapters.slack.events import BotIdentity, event_key, thread_turns, to_plain
+from adapters.slack.events import BotIdentity, event_key, thread_turns, to_plain, to_question
 from adapters.slack.feedback import Reaction, to_reaction
 from adapters.slack.render import SECTION_LIMIT, ZWJ, escape, render_answer, render_line, split_sections
 from bot.app import MentorApp
@@ -24,7 +24,7 @@ from bot.config.sections import SlackSettings
 from bot.errors import PlatformError
 from bot.service.commands import HELP, ChatCommands
 from bot.store.history import RunRecord
-from models import Answer, Citation
+from models import Answer, Citation, Question, Turn
 from tests.adapters.fake_slack import BOT_ID, BOT_USER, TEAM, FakeSlack, event_body, reaction, signed_headers
 from tests.conftest import example_course_app, free_port, until
 
@@ -429,6 +429,17 @@ def test_slack_markup_reads_as_plain_text() -> None:
     text = f"<@{BOT_USER}> what about <@U2|ann> in <#C1|general>, <https://a.example|this> &amp; 1 &lt; 2 <!here>?"
     assert to_plain(text, BOT_USER) == "what about @ann in #general, this & 1 < 2 @here?"
     assert to_plain(f"<@{BOT_USER}>  ", BOT_USER) == ""
+
+
+def test_a_mention_event_becomes_a_question_without_a_network() -> None:
+    bot = BotIdentity(BOT_USER, BOT_ID, TEAM)
+    event = {"type": "app_mention", "user": "USTUDENT", "text": f"<@{BOT_USER}> what does <#C1|general> say about loops?",
+             "channel": "C1", "ts": "2.0", "thread_ts": "1.0"}
+    earlier = (Turn(role="user", text="first question"),)
+    assert to_question(event, bot, "cs101", earlier) == Question(
+        text="what does #general say about loops?", course="cs101", asker="USTUDENT", platform="slack", history=earlier
+    )
+    assert to_question(event | {"text": f"<@{BOT_USER}>  "}, bot, "cs101") is None, "a bare mention gets the help text"
 
 
 def test_reactions_read_as_votes() -> None:
