@@ -130,6 +130,10 @@ def test_the_flags_are_defined_once_portable_and_used_by_the_makefile_and_the_do
         assert "scripts/llama_cpp_build.py" in text, path
         assert "-DGGML_" not in text and "CMAKE_ARGS=" not in text, f"{path} must take its flags from the script"
     assert "make run" in (REPO / ".ci" / "run").read_text(), "CI runs the main job after the tests"
+    run_target = (REPO / "Makefile").read_text().split("\nrun:", 1)[1].split("\n\n", 1)[0]
+    assert run_target.index("mentor models probe") < run_target.index("mentor ask"), (
+        "the main job fails on an untrusted model instead of passing on retrieval-only answers"
+    )
 
 
 def test_flags_in_the_environment_cannot_reach_the_build() -> None:
