@@ -26,20 +26,20 @@ def isa_not_enabled(system_info: str, kernel_flags: frozenset[str]) -> list[str]
 
 
 def kernel_cpu_flags() -> frozenset[str]:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                return frozenset(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return frozenset()
+    return frozenset(_cpuinfo_field("flags").split())
 
 
 def cpu_identity() -> list[str]:
-    model = ""
+    return [platform.machine(), _cpuinfo_field("model name"), *sorted(kernel_cpu_flags())]
+
+
+def _cpuinfo_field(name: str) -> str:
+    """The first processor's `name` line in /proc/cpuinfo; empty where there is none (not Linux)."""
     try:
-        model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                      if line.startswith("model name")), "")
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == name:
+                return value.strip()
     except OSError:
         pass
-    return [platform.machine(), model, *sorted(kernel_cpu_flags())]
+    return ""

@@ -46,6 +46,7 @@ PROBE_PROMPT = " ".join(["The course covers loops, functions, lists, tuples and 
 """Long enough (about 60 tokens) to run the batched matrix multiply, the kernel that faulted on AMX."""
 PROBE_TOKENS = 4
 
+
 @dataclass(frozen=True)
 class ProbeResult:
     outcome: Outcome

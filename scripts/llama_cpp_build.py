@@ -133,7 +133,8 @@ def foreign_instructions(library: Path, limit: int = 5) -> list[Finding]:
             continue
         instruction = parts[1].strip()
         vex_prefixed = instruction.startswith("{vex}")  # objdump marks the VEX forms of AVX-VNNI and kin
-        mnemonic = instruction.removeprefix("{vex}").split(None, 1)[0] if instruction.removeprefix("{vex}").strip() else ""
+        words = instruction.removeprefix("{vex}").split()
+        mnemonic = words[0] if words else ""
         if AMX.match(mnemonic):
             kind = "AMX"
         elif EVEX_REGISTER.search(instruction):
@@ -292,7 +293,7 @@ def install(python: str, variant: str, cache_dir: Path, cuda_architectures: str)
     command = [python, "-m", "pip", "install", "--quiet", "--no-deps", "--force-reinstall", str(wheel)]
     if subprocess.run(command, check=False).returncode != 0:
         raise BuildError(f"installing {wheel} failed (pip's output is above)")
-    check_libraries(installed_lib_dir(python))
+    # The wheel was checked before it was installed; `verify` checks again after anything else installs.
     print(f"llama_cpp_build: installed {wheel.name} ({variant}); its CPU code is portable", file=sys.stderr)
 
 
