@@ -3,7 +3,7 @@
 Nothing here imports another package of ours, a platform SDK or a model library.
 """
 
-from models.answer import Answer, AnswerKind, Citation, Question, Timings, Turn
+from models.answer import Answer, AnswerKind, Citation, Question, Timings, Turn, last_turns
 from models.course import Course
 from models.documents import Chunk, DocumentKind, Locator, Section, SourceDoc
 from models.ingest import FileFailure, IngestReport
@@ -27,4 +27,5 @@ __all__ = [
     "SourceDoc",
     "Timings",
     "Turn",
+    "last_turns",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,6 +21,11 @@ class Turn(BaseModel):
 
     role: Role
     text: str
+
+
+def last_turns(turns: Sequence[Turn], keep: int) -> tuple[Turn, ...]:
+    """The last `keep` turns; none for 0 (a plain `turns[-0:]` would keep them all)."""
+    return tuple(turns[-keep:]) if keep > 0 else ()
 
 
 class Question(BaseModel):

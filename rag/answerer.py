@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from models import Answer, Course, Question, SearchHit, Timings
+from models import Answer, Course, Question, SearchHit, Timings, last_turns
 from rag.citations import citation_for, partial_text, resolve_citations
 from rag.errors import EmptyQueryError, LanguageModelError, QuestionTooLongError
 from rag.grounding import grounding_score
@@ -60,8 +60,11 @@ class Answerer:
         self.policy = policy
 
     def check(self, question: Question) -> str:
-        """The question's text, tidied; raises on an empty or over-long question."""
-        text = " ".join(question.text.split())
+        """The question's text, trimmed; raises on an empty or over-long question.
+
+        Newlines and indentation stay: pasted code and tracebacks mean little without them.
+        """
+        text = "\n".join(line.rstrip() for line in question.text.strip().splitlines())
         if not text:
             raise EmptyQueryError("The question is empty: ask something about the course materials.")
         if len(text) > self.policy.max_question_chars:
@@ -88,7 +91,7 @@ class Answerer:
             prompt = build_prompt(
                 text,
                 hits,
-                question.history[-self.policy.max_history_turns:],
+                last_turns(question.history, self.policy.max_history_turns),
                 count_tokens=model.count_tokens,
                 context_window=model.context_window,
                 answer_tokens=self.generation.max_tokens,

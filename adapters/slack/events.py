@@ -7,10 +7,8 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from models import Question, Turn
+from models import Question, Turn, last_turns
 
-HISTORY_MESSAGES = 10
-"""Earlier thread messages sent with a follow-up; the answerer bounds the turns again."""
 ANSWERED_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
 """Message subtypes a person writes; edits, joins and deletions are not questions."""
 
@@ -73,8 +71,8 @@ def thread_of(event: dict[str, Any]) -> str:
     return str(event.get("thread_ts") or event["ts"])
 
 
-def thread_turns(messages: list[dict[str, Any]], before_ts: str, bot: BotIdentity) -> tuple[Turn, ...]:
-    """The last `HISTORY_MESSAGES` messages before `before_ts`, the bot's as `assistant`, everyone else's as `user`."""
+def thread_turns(messages: list[dict[str, Any]], before_ts: str, bot: BotIdentity, keep: int) -> tuple[Turn, ...]:
+    """The last `keep` messages before `before_ts`, the bot's as `assistant`, everyone else's as `user`."""
     turns: list[Turn] = []
     for message in messages:
         if float(message.get("ts", "0")) >= float(before_ts):
@@ -83,4 +81,4 @@ def thread_turns(messages: list[dict[str, Any]], before_ts: str, bot: BotIdentit
         mine = message.get("user") == bot.user_id or (bot.bot_id is not None and message.get("bot_id") == bot.bot_id)
         if text:
             turns.append(Turn(role="assistant" if mine else "user", text=text))
-    return tuple(turns[-HISTORY_MESSAGES:])
+    return last_turns(turns, keep)

@@ -61,8 +61,9 @@ class SlackPlatform:
 
     name = "slack"
 
-    def __init__(self, settings: SlackSettings, commands: ChatCommands) -> None:
+    def __init__(self, settings: SlackSettings, commands: ChatCommands, history_turns: int) -> None:
         self.settings = settings
+        self.history_turns = history_turns
         self.commands = commands
         self.client = AsyncWebClient(
             base_url=settings.api_url,
@@ -217,7 +218,7 @@ class SlackPlatform:
         reply = LiveReply(self.client, channel, placeholder)
         answer: Answer | None = None
         try:
-            if event.get("thread_ts"):
+            if event.get("thread_ts") and self.history_turns:
                 question = question.model_copy(update={"history": await self._history(channel, event)})
             answer = await self.commands.ask(question, reply.partial)
             message = render_answer(answer)
@@ -241,7 +242,7 @@ class SlackPlatform:
         except SlackApiError as exc:
             log.warning("slack: cannot read the thread in %s (%s); answering without it", channel, exc.response.get("error"))
             return ()
-        return thread_turns(list(response.get("messages") or []), str(event["ts"]), self.bot)
+        return thread_turns(list(response.get("messages") or []), str(event["ts"]), self.bot, self.history_turns)
 
     async def _post(self, channel: str, thread: str, message: SlackMessage) -> str:
         response = await self.client.chat_postMessage(

@@ -55,8 +55,11 @@ class Slack:
 Scenario = Callable[[Slack], Awaitable[None]]
 
 
-def run_slack(mentor: MentorApp, scenario: Scenario, **slack: Any) -> None:
-    """Start a fake Slack and the platform against it, run `scenario`, then stop both."""
+def run_slack(mentor: MentorApp, scenario: Scenario, *, answer: dict[str, Any] | None = None, **slack: Any) -> None:
+    """Start a fake Slack and the platform against it, run `scenario`, then stop both.
+
+    `answer` overrides answer settings, `slack` the Slack settings.
+    """
 
     async def main() -> None:
         fake = FakeSlack()
@@ -67,7 +70,8 @@ def run_slack(mentor: MentorApp, scenario: Scenario, **slack: Any) -> None:
         )
         settings = SlackSettings(**(options | slack))
         commands = ChatCommands(mentor)
-        platform = create_platform(mentor.settings.model_copy(update={"slack": settings}), commands)
+        update: dict[str, Any] = {"slack": settings, "answer": mentor.settings.answer.model_copy(update=answer or {})}
+        platform = create_platform(mentor.settings.model_copy(update=update), commands)
         assert platform is not None
         try:
             await platform.start()
@@ -194,6 +198,19 @@ def test_a_thread_follow_up_reads_the_earlier_turns(mentor: MentorApp) -> None:
         assert fake.of("chat.postMessage")[0].args["thread_ts"] == parent
 
     run_slack(mentor, scenario)
+
+
+def test_history_turns_zero_answers_a_follow_up_without_reading_the_thread(mentor: MentorApp) -> None:
+    async def scenario(slack: Slack) -> None:
+        fake = slack.fake
+        parent = "1700000000.000450"
+        fake.threads[parent] = [{"ts": parent, "user": "USTUDENT", "text": f"<@{BOT_USER}> {QUESTION}"}]
+        event = mention(f"<@{BOT_USER}> and what does continue do?", "1700000000.000451", thread_ts=parent)
+        await fake.send_envelope("events_api", event_body(event, "EvNoHistory"))
+        await fake.wait_for(lambda: answers_in(fake, "CGENERAL"))
+        assert fake.of("conversations.replies") == []
+
+    run_slack(mentor, scenario, answer={"history_turns": 0})
 
 
 def test_empty_and_overlong_mentions_get_one_line_back(mentor: MentorApp) -> None:
@@ -347,7 +364,7 @@ def test_missing_or_rejected_tokens_name_the_setting(mentor: MentorApp) -> None:
     async def start(fake: FakeSlack | None, **slack: Any) -> str:
         settings = SlackSettings(bot_token="xoxb-test", api_url=fake.api_url if fake else "http://127.0.0.1:9/api/", **slack)
         with pytest.raises(PlatformError) as refused:
-            await SlackPlatform(settings, commands).start()
+            await SlackPlatform(settings, commands, history_turns=10).start()
         return str(refused.value)
 
     async def main() -> None:
@@ -462,7 +479,9 @@ def test_event_keys_and_thread_turns() -> None:
     messages = [{"ts": f"1.{i:06d}", "user": "U1", "text": f"q{i}"} for i in range(12)]
     messages += [{"ts": "1.000012", "user": BOT_USER, "bot_id": BOT_ID, "text": "an answer &amp; more"}]
     messages += [{"ts": "1.000013", "user": "U1", "text": "now"}, {"ts": "1.000014", "user": BOT_USER, "text": "later"}]
-    turns = thread_turns(messages, "1.000013", bot)
+    turns = thread_turns(messages, "1.000013", bot, keep=10)
     assert len(turns) == 10 and turns[0].text == "q3"
+    assert thread_turns(messages, "1.000013", bot, keep=0) == ()
+    assert [turn.text for turn in thread_turns(messages, "1.000013", bot, keep=2)] == ["q11", "an answer & more"]
     assert (turns[-1].role, turns[-1].text) == ("assistant", "an answer & more")
     assert {turn.role for turn in turns[:-1]} == {"user"}

@@ -16,7 +16,7 @@ from rag.embedder import SentenceTransformerEmbedder
 from rag.errors import EmptyQueryError, QuestionTooLongError
 from rag.index import MilvusIndex
 from rag.llama_cpp_model import LlamaCppModel
-from rag.llm import GenerationSettings, LanguageModel
+from rag.llm import ChatMessage, Generation, GenerationSettings, LanguageModel, TokenCallback
 from rag.retriever import HybridRetriever
 from tests.conftest import EXAMPLE_COURSE
 
@@ -103,3 +103,44 @@ def test_empty_and_over_long_questions_are_refused_with_the_limit(retriever: Hyb
         answerer.answer(Question(text=" \n\t "), COURSE)
     with pytest.raises(QuestionTooLongError, match="4,000"):
         answerer.answer(Question(text="why " * 1001), COURSE)
+
+
+class PromptRecorder:
+    """The real SmolLM2, keeping each prompt it was given."""
+
+    def __init__(self, model: LlamaCppModel) -> None:
+        self.model = model
+        self.prompts: list[list[ChatMessage]] = []
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.model, name)
+
+    def generate(self, messages: list[ChatMessage], settings: GenerationSettings, on_token: TokenCallback | None = None) -> Generation:
+        self.prompts.append(list(messages))
+        return self.model.generate(messages, settings, on_token)
+
+
+THREAD = (Turn(role="user", text="what is a for loop in python?"), Turn(role="assistant", text="It repeats code for each item."))
+
+
+@pytest.mark.parametrize(("turns", "kept"), [(0, 0), (1, 1), (10, 2)])
+def test_history_turns_keeps_exactly_that_many_turns(
+    retriever: HybridRetriever, smollm2: LlamaCppModel, turns: int, kept: int
+) -> None:
+    recorder = PromptRecorder(smollm2)
+    answerer = Answerer(retriever, lambda: recorder, GenerationSettings(max_tokens=4, temperature=0.0), AnswerPolicy(max_history_turns=turns))
+    answerer.answer(Question(text="so how do I stop a loop early?", history=THREAD), COURSE)
+    (messages,) = recorder.prompts
+    assert [m["content"] for m in messages[1:-1]] == [turn.text for turn in THREAD[len(THREAD) - kept:]]
+
+
+def test_pasted_code_keeps_its_newlines_and_indentation(retriever: HybridRetriever, smollm2: LlamaCppModel) -> None:
+    code = "Why does my loop never stop?\r\n\r\n    while True:\n        if done:  \n            continue\n"
+    recorder = PromptRecorder(smollm2)
+    answerer = Answerer(retriever, lambda: recorder, GenerationSettings(max_tokens=4, temperature=0.0))
+    assert answerer.check(Question(text=f"  {code}  ")) == "Why does my loop never stop?\n\n    while True:\n        if done:\n            continue"
+    answerer.answer(Question(text=code), COURSE)
+    (messages,) = recorder.prompts
+    assert "    while True:\n        if done:\n            continue" in messages[-1]["content"]
+    with pytest.raises(QuestionTooLongError):
+        answerer.check(Question(text="x\n" * 2001))
