@@ -12,11 +12,12 @@ from discord.http import Route
 
 from adapters.discord_bot.feedback import ReactionVotes
 from adapters.discord_bot.inflight import InFlight
-from adapters.discord_bot.render import error_text, render_answer, render_report, thread_name, to_question, to_turn
+from adapters.discord_bot.render import render_answer, render_notice, render_report, thread_name, to_question, to_turn
 from adapters.discord_bot.slash import NO_MENTIONS, build_tree, sync_commands
 from bot.config.settings import Settings
 from bot.errors import PlatformError
 from bot.service.commands import HELP, ChatCommands
+from bot.service.notices import for_student
 from bot.store.history import RunRecord
 from models import Answer, Course, Question, Turn
 
@@ -173,7 +174,7 @@ class DiscordPlatform:
             answer = await self.commands.ask(question)
             chunks = render_answer(answer)
         except Exception as exc:
-            chunks = [error_text(exc)]
+            chunks = [render_notice(for_student(exc, f"discord question in {channel.id}"))]
         finally:
             typing.cancel()
         sent = await self._send(channel, chunks, reply_to=reply_to)

@@ -6,13 +6,11 @@ split with balanced code fences) is unit-tested without a network.
 
 from __future__ import annotations
 
-import logging
 import re
 
-from bot.errors import BotError
+from bot.service.notices import Notice
 from bot.store.history import RunRecord
 from models import Answer, Citation, Course, Question, Turn
-from rag.errors import RagError
 
 MAX_MESSAGE = 2000
 """Discord rejects longer messages with HTTP 400 (discord.py does not split for us)."""
@@ -21,9 +19,6 @@ SOURCES = "**Sources**"
 SEE_ALSO = "**See also**"
 NOT_COVERED_MARK = "\N{INFORMATION SOURCE}\ufe0f "
 RETRIEVAL_ONLY_MARK = "\N{WARNING SIGN}\ufe0f "
-log = logging.getLogger(__name__)
-
-SORRY = "Sorry, something went wrong while answering. Please try again in a moment."
 
 _FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
 # `@everyone`, `@here`, `<@id>`, `<@!id>`, `<@&role>`: a zero-width space after the @ keeps
@@ -105,12 +100,8 @@ def render_report(course: Course, record: RunRecord) -> list[str]:
     return split_message(f"**Scheduled reindex of {course.name}**: {neutralise(record.summary())}")
 
 
-def error_text(exc: BaseException) -> str:
-    """What the asker is told: our own errors say what to do; anything else is an apology (and logged)."""
-    if isinstance(exc, (BotError, RagError)):
-        return neutralise(str(exc))
-    log.error("unexpected error while answering on Discord", exc_info=exc)
-    return SORRY
+def render_notice(notice: Notice) -> str:
+    return neutralise(notice.text)
 
 
 def split_message(text: str, limit: int = MAX_MESSAGE) -> list[str]:

@@ -10,9 +10,10 @@ from discord import app_commands
 
 from adapters.discord_bot.feedback import link
 from adapters.discord_bot.inflight import InFlight
-from adapters.discord_bot.render import error_text, neutralise, render_answer, split_message
+from adapters.discord_bot.render import neutralise, render_answer, render_notice, split_message
 from bot.config.sections import DiscordSettings
 from bot.service.commands import ChatCommands
+from bot.service.notices import for_instructor, for_student
 from models import Answer, Question
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ def build_tree(
                 answer = await commands.ask(asked)
                 chunks = render_answer(answer)
             except Exception as exc:
-                chunks = [error_text(exc)]
+                chunks = [render_notice(for_student(exc, f"discord /ask in {interaction.channel_id}"))]
             sent = [
                 await interaction.followup.send(chunk, ephemeral=True, allowed_mentions=NO_MENTIONS, wait=True)
                 for chunk in chunks
@@ -95,7 +96,7 @@ def build_tree(
                 record = await commands.reindex(course or course_here(interaction), who, allowed=allowed)
                 text = neutralise(record.summary())
             except Exception as exc:
-                text = error_text(exc)
+                text = render_notice(for_instructor(exc, f"discord /reindex in {interaction.channel_id}"))
             await reply(interaction, text)
 
     @tree.command(name="status", description="The model and each course's index.")
@@ -104,7 +105,7 @@ def build_tree(
         try:
             text = neutralise(await commands.status())
         except Exception as exc:
-            text = error_text(exc)
+            text = render_notice(for_instructor(exc, "discord /status"))
         await reply(interaction, text)
 
     return tree

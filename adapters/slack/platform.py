@@ -31,12 +31,12 @@ from adapters.slack.feedback import ReactionVotes
 from adapters.slack.render import SlackMessage, render_answer, render_line, render_partial, render_text
 from adapters.slack.slash import SlashCommand
 from bot.config.sections import SlackSettings
-from bot.errors import BusyError, PlatformError, UnknownCourseError
+from bot.errors import PlatformError
 from bot.ops.http_site import listen
 from bot.service.commands import HELP, ChatCommands
+from bot.service.notices import for_student
 from bot.store.history import RunRecord
 from models import Answer, Course, Turn
-from rag.errors import EmptyQueryError, QuestionTooLongError, UnknownCourseIndexError
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +47,6 @@ PARTIAL_INTERVAL_S = 1.5
 """chat.update is rate limited (about 50 a minute), so a growing answer is shown at most this often."""
 HISTORY_FETCH = 100
 WORKING = SlackMessage(":hourglass_flowing_sand: Looking through the course materials…")
-SHOWN_ERRORS = (EmptyQueryError, QuestionTooLongError, BusyError, UnknownCourseError, UnknownCourseIndexError)
-"""Errors whose own message tells the asker what to do; anything else gets a generic line."""
-FAILED = "Sorry, something went wrong while answering. It has been logged; please try again later."
 
 
 def secret(value: SecretStr | None) -> str | None:
@@ -229,12 +226,8 @@ class SlackPlatform:
             await self.votes.offer(answer, channel, placeholder)
 
     def failure(self, exc: Exception, channel: str) -> SlackMessage:
-        """What the asker is told, in one line; unexpected errors are logged with the channel."""
-        if isinstance(exc, SHOWN_ERRORS):
-            log.info("slack: question in %s refused: %s", channel, exc)
-            return render_line(str(exc), ":warning:")
-        log.exception("slack: answering in %s failed", channel)
-        return render_line(FAILED, ":warning:")
+        """What the asker is told, in one line (`notices` words it and logs the detail with the channel)."""
+        return render_line(for_student(exc, f"slack question in {channel}").text, ":warning:")
 
     async def _history(self, channel: str, event: dict[str, Any]) -> tuple[Turn, ...]:
         try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -13,11 +12,8 @@ from adapters.slack.render import SlackMessage, render_answer, render_line, rend
 from bot.config.sections import SlackSettings
 from bot.errors import BotError
 from bot.service.commands import HELP, ChatCommands
-from ingest.errors import IngestError
+from bot.service.notices import for_instructor
 from models import Question
-from rag.errors import RagError
-
-log = logging.getLogger(__name__)
 
 COMMAND = "/mentor"
 USAGE = (
@@ -76,7 +72,7 @@ class SlashCommand:
             try:
                 name = self.commands.mentor.settings.course(course).name
             except BotError as exc:
-                await ack(text=render_line(str(exc), ":warning:").text)
+                await ack(text=render_line(for_instructor(exc, "slack /mentor reindex").text, ":warning:").text)
                 return
             await ack(text=f":arrows_counterclockwise: Reindexing {render_line(name).text}…")
         else:
@@ -87,21 +83,17 @@ class SlashCommand:
     async def _reindex(self, course: str | None, requested_by: str, allowed: bool, respond: Respond) -> None:
         try:
             record = await self.commands.reindex(course, requested_by, allowed=allowed)
-        except (BotError, IngestError, RagError) as exc:
-            await _private(respond, render_line(str(exc), ":warning:"))
-            return
-        except Exception:
-            log.exception("slack: /mentor reindex %s failed", course or "")
-            await _private(respond, render_line("The reindex failed unexpectedly; the error has been logged.", ":warning:"))
+        except Exception as exc:
+            notice = for_instructor(exc, f"slack /mentor reindex {course or ''}")
+            await _private(respond, render_line(notice.text, ":warning:"))
             return
         await _private(respond, render_line(record.summary(), ":white_check_mark:" if record.outcome == "ok" else ":warning:"))
 
     async def _status(self, respond: Respond) -> None:
         try:
             text = await self.commands.status()
-        except Exception:
-            log.exception("slack: /mentor status failed")
-            text = "The status could not be read; the error has been logged."
+        except Exception as exc:
+            text = for_instructor(exc, "slack /mentor status").text
         await _private(respond, render_text(text))
 
 

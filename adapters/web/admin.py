@@ -29,11 +29,10 @@ from adapters.web.admin_access import Access, Refusal, access_refusal, bearer
 from adapters.web.admin_json import API_HEADERS, asked_json, json_response, limit_of, requester
 from adapters.web.admin_runs import SERVER_STOPPING, LiveRun, stream_run
 from bot.config.sections import WebSettings
-from bot.errors import BotError, BusyError, ReindexBusyError, UnknownCourseError
+from bot.errors import UnknownCourseError
 from bot.service.commands import ChatCommands
+from bot.service.notices import NoticeKind, for_instructor
 from bot.store.history import RunHistory
-from ingest.errors import IngestError
-from rag.errors import RagError
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +51,7 @@ PAGE_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
+NOTICE_STATUS: dict[NoticeKind, int] = {"refused": 400, "busy": 503, "missing": 404, "failed": 503}
 NO_LIVE_RUN = "No reindex of {course} was started from this page since the server started."
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -101,13 +101,11 @@ class AdminPage:
                 return self._refuse(refusal, access)
             try:
                 return await handler(request)
-            except BusyError as exc:
-                return json_response({"error": str(exc)}, 503)
-            except UnknownCourseError as exc:
-                return json_response({"error": str(exc)}, 404)
-            except (BotError, RagError, IngestError) as exc:
-                log.warning("admin page request %s failed: %s", request.path, exc)
-                return json_response({"error": str(exc)}, 503)
+            except web.HTTPException:
+                raise
+            except Exception as exc:
+                notice = for_instructor(exc, f"admin page {request.method} {request.path}")
+                return json_response({"error": notice.text, "reference": notice.reference}, NOTICE_STATUS[notice.kind])
 
         return guarded
 
@@ -213,16 +211,12 @@ class AdminPage:
 
         try:
             record = await self.commands.reindexer.reindex_async(live.course, "admin page", live.requested_by, on_progress)
-        except ReindexBusyError as exc:
-            live.fail(str(exc), busy=True)
-        except (BotError, RagError, IngestError) as exc:
-            live.fail(str(exc))
         except asyncio.CancelledError:
             live.fail(SERVER_STOPPING)
             raise
         except Exception as exc:
-            log.exception("reindex of %s from the admin page failed", live.course)
-            live.fail(f"The reindex failed: {type(exc).__name__}: {exc}")
+            notice = for_instructor(exc, f"admin page reindex of {live.course}")
+            live.fail(notice.text, busy=notice.kind == "busy")
         else:
             live.finish(record)
 

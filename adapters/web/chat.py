@@ -6,7 +6,8 @@ without a server; the handlers only read, stream and write.
 `POST /api/ask` takes `{"question": "...", "course": "cs101", "history": [{"role": "user",
 "text": "..."}, ...], "user": "..."}` and answers `text/event-stream`: `partial` events
 (`{"text": <the answer so far>}`) while the model writes, then one `answer` (the final
-answer as `render_answer` shapes it) or one `error` (`{"message": ...}`).
+answer as `render_answer` shapes it) or one `error` (`{"message": ..., "reference": ...}`, the
+reference set when the detail went to the operator's log).
 """
 
 from __future__ import annotations
@@ -15,17 +16,17 @@ import asyncio
 import json
 import logging
 import re
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from aiohttp import web
 
 from adapters.web.files import citation_href
 from bot.config.settings import Settings
-from bot.errors import BotError, BusyError
+from bot.errors import BusyError
 from bot.service.commands import HELP, ChatCommands
+from bot.service.notices import Notice, for_student
 from models import Answer, Question, Turn
-from rag.errors import RagError
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,6 @@ KEEPALIVE_S = 15.0
 PARTIAL_EVERY_S = 0.1
 """The whole text so far goes in each `partial`, so they are sent at most this often."""
 USER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-FAILED = "Sorry, something went wrong while answering. It has been logged; please try again later."
 
 
 class BadRequest(ValueError):
@@ -100,11 +100,6 @@ def render_answer(answer: Answer, course: str) -> dict[str, object]:
 
 def help_answer() -> dict[str, object]:
     return {"text": HELP, "kind": "help", "grounded": False, "model": None, "question_id": None, "citations": []}
-
-
-def error_message(exc: BaseException) -> str:
-    """Our own errors say what to do; anything else is an apology (`ChatApi` logs it)."""
-    return str(exc) if isinstance(exc, (BotError, RagError)) else FAILED
 
 
 def event(name: str, data: object) -> bytes:
@@ -173,7 +168,7 @@ class ChatApi:
             latest["text"] = text
             changed.set()
 
-        answering = self._spawn(self.commands.ask(question, on_partial), f"web answer in {course}")
+        answering = self._spawn(self._answer(question, course, on_partial), f"web answer in {course}")
         while not answering.done():
             waiting = asyncio.ensure_future(changed.wait())
             try:
@@ -188,22 +183,24 @@ class ChatApi:
                 await response.write(b": still looking\n\n")
         if answering.cancelled():
             return
-        if (exc := answering.exception()) is not None:
-            await response.write(event("error", {"message": error_message(exc)}))
+        outcome = answering.result()
+        if isinstance(outcome, Notice):
+            await response.write(event("error", {"message": outcome.text, "reference": outcome.reference}))
             return
-        await response.write(event("answer", render_answer(answering.result(), course)))
+        await response.write(event("answer", render_answer(outcome, course)))
 
-    def _spawn(self, work: Coroutine[Any, Any, Answer], name: str) -> asyncio.Task[Answer]:
+    async def _answer(self, question: Question, course: str, on_partial: Callable[[str], None]) -> Answer | Notice:
+        """The answer, or what the student is told instead: worded (and logged) here, page or no page."""
+        try:
+            return await self.commands.ask(question, on_partial)
+        except Exception as exc:
+            return for_student(exc, f"web question in {course}")
+
+    def _spawn(self, work: Coroutine[Any, Any, Answer | Notice], name: str) -> asyncio.Task[Answer | Notice]:
         task = asyncio.create_task(work, name=name)
         self.tasks.add(task)
-        task.add_done_callback(self._finished)
+        task.add_done_callback(self.tasks.discard)
         return task
-
-    def _finished(self, task: asyncio.Task[Any]) -> None:
-        self.tasks.discard(task)
-        # Logged here, once, whether or not the page is still there to be told.
-        if not task.cancelled() and (exc := task.exception()) is not None and not isinstance(exc, (BotError, RagError)):
-            log.error("web: %s failed", task.get_name(), exc_info=exc)
 
     async def feedback(self, request: web.Request) -> web.Response:
         payload = await _json(request)

@@ -14,6 +14,7 @@ from bot.errors import BusyError, NotAllowedError, SearchUnavailableError
 from bot.ops.metrics import Metrics
 from bot.service.answering import AnswerService, PartialCallback
 from bot.service.dedupe import EventDeduper, MemoryDeduper
+from bot.service.notices import SEARCH_DOWN
 from bot.service.reindex import ReindexService, ReportSink
 from bot.store.history import RunRecord
 from bot.store.question_log import QuestionLog, Vote
@@ -28,10 +29,6 @@ HELP = (
     "\u201cwhat does break do in a loop?\u201d. I answer from the course's pages and link the ones I used."
 )
 
-SEARCH_DOWN = (
-    "I can't search the course materials right now (the search service is not answering). "
-    "Please try again in a few minutes."
-)
 
 class ChatCommands:
     """The platform-neutral commands: `ask`, `reindex`, `status`."""

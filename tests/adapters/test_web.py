@@ -24,6 +24,7 @@ from bot.config.sections import DiscordSettings, SlackSettings, WebSettings
 from bot.config.settings import Settings
 from bot.errors import PlatformError
 from bot.service.commands import HELP, ChatCommands
+from bot.service.notices import NOT_INDEXED
 from models import Course
 from tests.adapters.web_helpers import Web, read_events, run_web, web_settings
 from tests.conftest import example_course_app, free_port
@@ -156,6 +157,20 @@ def test_an_empty_question_gets_the_help_and_an_overlong_one_a_clear_refusal(men
         assert f"the limit is {limit:,}" in overlong[0][1]["message"]
 
     run_web(mentor, scenario)
+
+
+def test_a_student_never_reads_the_operators_fix_it_goes_to_the_log_with_a_reference(
+    lab: MentorApp, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def scenario(web: Web) -> None:
+        [(name, error)] = await web.ask({"question": "what is in week 1?", "course": "lab"})
+        assert (name, error["message"]) == ("error", NOT_INDEXED)
+        assert "mentor ingest" not in error["message"] and error["reference"]
+        logged = [r.getMessage() for r in caplog.records if r.name == "mentor.failures"]
+        assert any(error["reference"] in line and "mentor ingest --course lab" in line for line in logged), logged
+
+    with caplog.at_level(logging.INFO, logger="mentor.failures"):
+        run_web(lab, scenario)
 
 
 def test_requests_the_page_would_never_send_get_400_with_a_reason(mentor: MentorApp) -> None:

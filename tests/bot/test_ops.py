@@ -28,7 +28,8 @@ from bot.config.settings import Settings
 from bot.errors import SearchUnavailableError
 from bot.ops.health import IndexWatch
 from bot.ops.logs import JsonFormatter, apply_log_settings, secret_values
-from bot.service.commands import SEARCH_DOWN, ChatCommands
+from bot.service.commands import ChatCommands
+from bot.service.notices import SEARCH_DOWN
 from models import Course, Question
 from rag.llama_cpp_model import LlamaCppModel
 from rag.model_files import packaged_demo_path

@@ -1,0 +1,94 @@
+"""What each audience reads when a request does not end as asked: the one place that words it.
+
+A student gets a short, kind line and, when something broke, a reference to quote. An
+instructor gets what to do. The operator gets the detail (the error's type and text, a
+traceback when it was unexpected) in the log under that same reference. Adapters render
+the `Notice` they are given and never word a failure themselves.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from typing import Literal
+
+from bot.errors import BotError, BusyError, NotAllowedError, ReindexBusyError, SearchUnavailableError, UnknownCourseError
+from ingest.errors import IngestError
+from rag.errors import EmptyQueryError, QuestionTooLongError, RagError, UnknownCourseIndexError
+
+log = logging.getLogger("mentor.failures")
+
+NoticeKind = Literal["refused", "busy", "missing", "failed"]
+"""`refused`: the request itself cannot be done as asked; `busy`: try again shortly;
+`missing`: what it names does not exist (yet); `failed`: something broke on our side."""
+
+SEARCH_DOWN = (
+    "I can't search the course materials right now (the search service is not answering). "
+    "Please try again in a few minutes."
+)
+BUSY = "Lots of questions are coming in at once right now. Please ask again in a minute."
+NOT_INDEXED = (
+    "This course's materials aren't loaded yet, so I can't answer from them. Please let your instructor know."
+)
+ANSWER_FAILED = (
+    "Sorry, something went wrong while answering. It has been logged (reference {reference}); please try again later."
+)
+INSTRUCTOR_FAILED = "That failed unexpectedly (reference {reference}); the details are in the service's log."
+
+# Errors whose own message is written for the person who asked: it says what they can change.
+_ASKERS_OWN = (EmptyQueryError, QuestionTooLongError, UnknownCourseError, NotAllowedError)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One line for a reader. `reference` is set when the detail went to the log under it."""
+
+    text: str
+    kind: NoticeKind
+    reference: str | None = None
+
+
+def for_student(exc: BaseException, context: str) -> Notice:
+    """What a student is told; `context` (the platform, course, channel) goes to the log only."""
+    if isinstance(exc, _ASKERS_OWN):
+        return Notice(str(exc), "missing" if isinstance(exc, UnknownCourseError) else "refused")
+    if isinstance(exc, SearchUnavailableError):
+        return Notice(SEARCH_DOWN, "busy", _log(exc, context, logging.WARNING))
+    if isinstance(exc, BusyError):
+        return Notice(BUSY, "busy", _log(exc, context, logging.INFO))
+    if isinstance(exc, UnknownCourseIndexError):
+        return Notice(NOT_INDEXED, "missing", _log(exc, context, logging.WARNING))
+    reference = _log(exc, context, logging.ERROR)
+    return Notice(ANSWER_FAILED.format(reference=reference), "failed", reference)
+
+
+def for_instructor(exc: BaseException, context: str) -> Notice:
+    """What an instructor is told: our own errors already say what to do; anything else gets a reference."""
+    if isinstance(exc, (BusyError, ReindexBusyError)):
+        return Notice(str(exc), "busy")
+    if isinstance(exc, (UnknownCourseError, UnknownCourseIndexError)):
+        return Notice(str(exc), "missing")
+    if isinstance(exc, NotAllowedError):
+        return Notice(str(exc), "refused")
+    if isinstance(exc, (BotError, IngestError, RagError)):
+        return Notice(str(exc), "failed", _log(exc, context, logging.WARNING))
+    reference = _log(exc, context, logging.ERROR)
+    return Notice(INSTRUCTOR_FAILED.format(reference=reference), "failed", reference)
+
+
+def _log(exc: BaseException, context: str, level: int) -> str:
+    """The operator's line, with a traceback for what we did not raise on purpose; returns its reference."""
+    reference = secrets.token_hex(4)
+    ours = isinstance(exc, (BotError, IngestError, RagError))
+    log.log(
+        level,
+        "%s: %s: %s (reference %s)",
+        context,
+        type(exc).__name__,
+        exc,
+        reference,
+        exc_info=None if ours else exc,
+        extra={"fields": {"reference": reference, "context": context, "error": type(exc).__name__}},
+    )
+    return reference
