@@ -6,18 +6,17 @@ each answer is linked to its question by that message's key, `channel:ts`.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.events import BotIdentity, Spawn
+from adapters.slack.live_reply import NETWORK_ERRORS
 from bot.errors import BusyError
 from bot.service.commands import ChatCommands
 from bot.store.question_log import Vote
@@ -98,7 +97,7 @@ class ReactionVotes:
                 if exc.response.get("error") != "already_reacted":
                     self._cannot_react(str(exc.response.get("error")))
                     return
-            except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            except NETWORK_ERRORS as exc:
                 self._cannot_react(str(exc) or type(exc).__name__)
                 return
 

@@ -12,7 +12,6 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 from pydantic import SecretStr
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -28,7 +27,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.events import BotIdentity, event_key, is_question, thread_of, thread_turns, to_question
 from adapters.slack.feedback import ReactionVotes
-from adapters.slack.render import SlackMessage, render_answer, render_line, render_partial, render_text
+from adapters.slack.live_reply import NETWORK_ERRORS, LiveReply
+from adapters.slack.render import SlackMessage, render_answer, render_line, render_text
 from adapters.slack.slash import SlashCommand
 from bot.config.sections import SlackSettings
 from bot.errors import PlatformError
@@ -43,7 +43,6 @@ log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 20.0
 DRAIN_TIMEOUT_S = 25.0
 """Below `mentor serve`'s 30 s stop timeout, so a stuck answer is cancelled here, not abandoned there."""
-PARTIAL_INTERVAL_S = 1.5
 """chat.update is rate limited (about 50 a minute), so a growing answer is shown at most this often."""
 HISTORY_FETCH = 100
 WORKING = SlackMessage(":hourglass_flowing_sand: Looking through the course materials…")
@@ -155,7 +154,7 @@ class SlackPlatform:
                 f"Slack rejected MENTOR_SLACK__BOT_TOKEN ({exc.response.get('error')}): "
                 "set the bot token (xoxb-…) of the app installed in your workspace."
             ) from None
-        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+        except NETWORK_ERRORS as exc:
             raise PlatformError(f"Cannot reach the Slack API at {self.settings.api_url} (MENTOR_SLACK__API_URL): {exc}") from None
         return BotIdentity(user_id=response["user_id"], bot_id=response.get("bot_id"), team_id=response.get("team_id"))
 
@@ -212,7 +211,7 @@ class SlackPlatform:
             await self._post(channel, thread, render_text(HELP))
             return
         placeholder = await self._post(channel, thread, WORKING)
-        reply = LiveReply(self.client, channel, placeholder)
+        reply = LiveReply(self.client, channel, thread, placeholder)
         answer: Answer | None = None
         try:
             if event.get("thread_ts") and self.history_turns:
@@ -221,9 +220,9 @@ class SlackPlatform:
             message = render_answer(answer)
         except Exception as exc:  # the asker always hears back, in one line
             message = self.failure(exc, channel)
-        await reply.finish(message)
+        shown = await reply.finish(message)
         if answer is not None:
-            await self.votes.offer(answer, channel, placeholder)
+            await self.votes.offer(answer, channel, shown)
 
     def failure(self, exc: Exception, channel: str) -> SlackMessage:
         """What the asker is told, in one line (`notices` words it and logs the detail with the channel)."""
@@ -242,31 +241,3 @@ class SlackPlatform:
             channel=channel, thread_ts=thread, text=message.text, blocks=message.blocks or None, unfurl_links=False, unfurl_media=False
         )
         return str(response["ts"])
-
-
-class LiveReply:
-    """The placeholder message, updated as the model writes and replaced by the final answer."""
-
-    def __init__(self, client: AsyncWebClient, channel: str, ts: str) -> None:
-        self.client, self.channel, self.ts = client, channel, ts
-        self._shown_at = time.monotonic()
-        self._pending: asyncio.Task[None] | None = None
-
-    def partial(self, text: str) -> None:
-        """Called on the event loop for every token; most calls change nothing."""
-        busy = self._pending is not None and not self._pending.done()
-        if busy or time.monotonic() - self._shown_at < PARTIAL_INTERVAL_S:
-            return
-        self._shown_at = time.monotonic()
-        self._pending = asyncio.create_task(self._show(render_partial(text)))
-
-    async def finish(self, message: SlackMessage) -> None:
-        if self._pending is not None:
-            await self._pending  # an earlier partial must not land on top of the answer
-        await self.client.chat_update(channel=self.channel, ts=self.ts, text=message.text, blocks=message.blocks)
-
-    async def _show(self, message: SlackMessage) -> None:
-        try:
-            await self.client.chat_update(channel=self.channel, ts=self.ts, text=message.text, blocks=[])
-        except SlackApiError as exc:  # a lost partial is harmless: the answer follows
-            log.info("slack: partial update in %s failed: %s", self.channel, exc.response.get("error"))

@@ -39,6 +39,12 @@ class FakeSlack:
         """Thread ts → the messages conversations.replies returns."""
         self.errors: dict[str, str] = {}
         """Method → the Slack error (e.g. `missing_scope`) every call of it gets."""
+        self.unreachable: dict[str, int] = {}
+        """Method → how many of its next calls are cut off before Slack handles them (a network error)."""
+        self.replies_lost: dict[str, int] = {}
+        """Method → how many of its next calls Slack carries out but whose reply is cut off on the way back."""
+        self.messages: dict[str, dict[str, Any]] = {}
+        """ts → the bot's messages as chat.postMessage and chat.update left them."""
         self._ts = itertools.count(1)
         self._ids = itertools.count(1)
         self._socket: web.WebSocketResponse | None = None
@@ -115,7 +121,10 @@ class FakeSlack:
         if self.rate_limited.get(method, 0) > 0:
             self.rate_limited[method] -= 1
             return web.json_response({"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "1"})
-        return web.json_response(self._reply(method, args))
+        if _take(self.unreachable, method):
+            return _cut_off(request)
+        reply = web.json_response(self._reply(method, args))
+        return _cut_off(request) if _take(self.replies_lost, method) else reply
 
     def _reply(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         if method in self.errors:
@@ -128,11 +137,16 @@ class FakeSlack:
             return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"}
         if method in ("chat.postMessage", "chat.update"):
             ts = args.get("ts") or f"1700000100.{next(self._ts):06d}"
+            kept = self.messages.setdefault(ts, {"ts": ts, "user": BOT_USER, "bot_id": BOT_ID, "thread_ts": args.get("thread_ts")})
+            kept["text"] = args.get("text")
             return {"ok": True, "channel": args.get("channel"), "ts": ts, "message": {"text": args.get("text")}}
         if method == "reactions.add":
             return {"ok": True}
         if method == "conversations.replies":
-            return {"ok": True, "messages": self.threads.get(str(args.get("ts")), []), "has_more": False}
+            thread = str(args.get("ts"))
+            messages = self.threads.get(thread, []) + [m for m in self.messages.values() if m["thread_ts"] == thread]
+            oldest, latest = float(args.get("oldest") or 0), float(args.get("latest") or "inf")
+            return {"ok": True, "messages": [m for m in messages if oldest <= float(m["ts"]) <= latest], "has_more": False}
         return {"ok": False, "error": "unknown_method"}
 
     async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
@@ -154,6 +168,20 @@ class FakeSlack:
     async def _respond(self, request: web.Request) -> web.Response:
         await self._record(Call("respond", await request.json(), dict(request.headers)))
         return web.Response(text="ok")
+
+
+def _take(counts: dict[str, int], method: str) -> bool:
+    if counts.get(method, 0) <= 0:
+        return False
+    counts[method] -= 1
+    return True
+
+
+def _cut_off(request: web.Request) -> web.Response:
+    """Close the connection without a reply: the client sees a network error, not a Slack one."""
+    assert request.transport is not None
+    request.transport.close()
+    return web.Response(status=204)
 
 
 def signed_headers(secret: str, body: str, timestamp: int | None = None, retry: int | None = None) -> dict[str, str]:

@@ -287,6 +287,39 @@ def test_reactions_on_an_answer_are_votes_counted_once(mentor: MentorApp) -> Non
     run_slack(mentor, scenario)
 
 
+def test_an_answer_whose_update_never_reaches_slack_is_posted_anew_exactly_once(mentor: MentorApp) -> None:
+    async def scenario(slack: Slack) -> None:
+        fake = slack.fake
+        fake.unreachable["chat.update"] = 100
+        await fake.send_envelope("events_api", event_body(mention(f"<@{BOT_USER}> {QUESTION}", "1700000000.000900"), "EvCut"))
+        await fake.wait_for(lambda: len(fake.of("chat.postMessage")) == 2 and len(fake.of("reactions.add")) == 2)
+        await slack.platform.stop()
+        placeholder, answer = fake.of("chat.postMessage")
+        assert answer.args["thread_ts"] == "1700000000.000900" and f"<{BASE_URL}/" in block_text(answer.args)
+        assert "Looking through" in placeholder.args["text"]
+        (answer_ts,) = [ts for ts, kept in fake.messages.items() if kept["text"] == answer.args["text"]]
+        assert "Looking through" in fake.messages[min(fake.messages)]["text"], "the update never reached the placeholder"
+        assert {call.args["timestamp"] for call in fake.of("reactions.add")} == {answer_ts}, "the votes go under the answer"
+
+    run_slack(mentor, scenario)
+
+
+def test_an_update_that_landed_but_lost_its_reply_is_not_posted_again(mentor: MentorApp) -> None:
+    async def scenario(slack: Slack) -> None:
+        fake = slack.fake
+        fake.replies_lost["chat.update"] = 100
+        await fake.send_envelope("events_api", event_body(mention(f"<@{BOT_USER}> {QUESTION}", "1700000000.000910"), "EvLost"))
+        await fake.wait_for(lambda: len(fake.of("reactions.add")) == 2)
+        await slack.platform.stop()
+        assert len(fake.of("chat.postMessage")) == 1, "only the placeholder: the answer is in it"
+        (kept,) = fake.messages.values()
+        assert kept["text"] == fake.of("chat.update")[-1].args["text"] and "Looking through" not in kept["text"]
+        assert fake.of("conversations.replies"), "the placeholder was read back before deciding"
+        assert [call.args["timestamp"] for call in fake.of("reactions.add")] == [kept["ts"]] * 2
+
+    run_slack(mentor, scenario)
+
+
 def test_without_the_reactions_scope_answers_still_go_out(mentor: MentorApp, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="adapters.slack.feedback")
 

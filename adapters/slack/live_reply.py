@@ -1,0 +1,81 @@
+"""The answer's message in Slack: a placeholder, updated as the model writes, then the answer.
+
+The student must get the answer exactly once. A partial that fails is dropped (the answer
+follows). A final update that fails is checked against what Slack shows, and the answer is
+posted as a new message in the thread only when the placeholder does not carry it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.render import SlackMessage, render_partial
+
+log = logging.getLogger(__name__)
+
+PARTIAL_INTERVAL_S = 1.5
+NETWORK_ERRORS = (aiohttp.ClientError, OSError, asyncio.TimeoutError)
+"""What a call to Slack raises when Slack was not reached or its reply was lost (not a Slack error)."""
+UNDELIVERED = (SlackApiError, *NETWORK_ERRORS)
+
+
+class LiveReply:
+    """One answer's message in a thread; `finish` returns the ts of the message that carries the answer."""
+
+    def __init__(self, client: AsyncWebClient, channel: str, thread: str, ts: str) -> None:
+        self.client, self.channel, self.thread, self.ts = client, channel, thread, ts
+        self._shown_at = time.monotonic()
+        self._pending: asyncio.Task[None] | None = None
+
+    def partial(self, text: str) -> None:
+        """Called on the event loop for every token; most calls change nothing."""
+        busy = self._pending is not None and not self._pending.done()
+        if busy or time.monotonic() - self._shown_at < PARTIAL_INTERVAL_S:
+            return
+        self._shown_at = time.monotonic()
+        self._pending = asyncio.create_task(self._show(render_partial(text)))
+
+    async def finish(self, message: SlackMessage) -> str:
+        if self._pending is not None:
+            await self._pending  # an earlier partial must not land on top of the answer
+        try:
+            await self.client.chat_update(channel=self.channel, ts=self.ts, text=message.text, blocks=message.blocks)
+            return self.ts
+        except UNDELIVERED as exc:
+            log.warning("slack: could not put the answer in its placeholder in %s (%s)", self.channel, _reason(exc))
+        if await self._placeholder_shows(message.text):
+            return self.ts  # the update landed; only its reply was lost
+        response = await self.client.chat_postMessage(
+            channel=self.channel, thread_ts=self.thread, text=message.text, blocks=message.blocks or None,
+            unfurl_links=False, unfurl_media=False,
+        )
+        return str(response["ts"])
+
+    async def _placeholder_shows(self, text: str) -> bool:
+        """Whether Slack already shows `text` in the placeholder; False when it cannot be read either."""
+        try:
+            response = await self.client.conversations_replies(
+                channel=self.channel, ts=self.thread, oldest=self.ts, latest=self.ts, inclusive=True, limit=1
+            )
+        except UNDELIVERED as exc:
+            log.warning("slack: cannot read back the placeholder in %s (%s); posting the answer anew", self.channel, _reason(exc))
+            return False
+        return any(m.get("ts") == self.ts and m.get("text") == text for m in response.get("messages") or [])
+
+    async def _show(self, message: SlackMessage) -> None:
+        try:
+            await self.client.chat_update(channel=self.channel, ts=self.ts, text=message.text, blocks=[])
+        except UNDELIVERED as exc:  # a lost partial is harmless: the answer follows
+            log.info("slack: partial update in %s failed: %s", self.channel, _reason(exc))
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, SlackApiError):
+        return str(exc.response.get("error"))
+    return str(exc) or type(exc).__name__
