@@ -12,7 +12,7 @@ from bot.service.offload import Offloader
 from bot.store.history import RunHistory, RunRecord
 from bot.store.reindex_lock import RunningReindex, running_reindex
 from ingest.chunker import ChunkingPolicy
-from ingest.git_source import GitSource
+from ingest.git_source import GitSource, redact
 from ingest.git_source import refresh as refresh_git
 from ingest.manifest import Manifest
 from ingest.pipeline import IngestPipeline, ProgressCallback
@@ -42,11 +42,16 @@ class CourseStatus:
     next_run: datetime | None
     """When the course's schedule fires next (it runs while `mentor serve` does)."""
 
+    @property
+    def repository(self) -> str | None:
+        """The course's Git URL as it may be shown: credentials in it are hidden."""
+        return redact(self.course.repository) if self.course.repository else None
+
     def to_json(self) -> dict[str, object]:
         return {
             "course": self.course.name,
             "sources": [str(source) for source in self.course.sources],
-            "repository": self.course.repository,
+            "repository": self.repository,
             "base_url": self.course.base_url,
             "last_run": self.last_run.to_json() if self.last_run else None,
             "running": self.running.describe() if self.running else None,

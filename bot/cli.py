@@ -233,6 +233,8 @@ def status(
     for s in statuses:
         out.print(f"\n[bold]{escape(s.course.name)}[/]  ({', '.join(escape(str(p)) for p in s.course.sources)})")
         out.print(f"  {s.documents} documents, {s.chunks} chunks in collection {s.collection}")
+        if s.repository:
+            out.print(f"  fetched from {escape(s.repository)}" + (f", branch {escape(s.course.branch)}" if s.course.branch else ""))
         if s.course.base_url:
             out.print(f"  links to {escape(s.course.base_url)}")
         if s.last_ingest_at and s.last_report:

@@ -25,7 +25,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from adapters.web.admin_access import Access, Refusal, access_refusal, bearer
+from adapters.web.admin_access import LOOPBACK_NAMES, Access, Refusal, access_refusal, bearer
 from adapters.web.admin_json import API_HEADERS, asked_json, json_response, limit_of, requester
 from adapters.web.admin_runs import SERVER_STOPPING, LiveRun, stream_run
 from bot.config.sections import WebSettings
@@ -69,6 +69,7 @@ class AdminPage:
         secret = settings.admin_token.get_secret_value() if settings.admin_token else ""
         self.token = secret.encode() if secret else None
         """An empty MENTOR_WEB__ADMIN_TOKEN counts as unset: this machine only, never "any token"."""
+        self.hosts = LOOPBACK_NAMES | {settings.host.lower(), *(host.lower() for host in settings.allowed_hosts)}
         self.runs: dict[str, LiveRun] = {}
         """The latest run started here, per course (kept when over, for a late watcher)."""
         self.tasks: set[asyncio.Task[None]] = set()
@@ -96,7 +97,7 @@ class AdminPage:
 
     def _guarded(self, handler: Handler, access: Access) -> Handler:
         async def guarded(request: web.Request) -> web.StreamResponse:
-            refusal = access_refusal(self.token, request, access)
+            refusal = access_refusal(self.token, self.hosts, request, access)
             if refusal is not None:
                 return self._refuse(refusal, access)
             try:

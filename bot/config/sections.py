@@ -151,6 +151,9 @@ class WebSettings(_Section):
     port: int = Field(8765, ge=1, le=65535)
     admin_token: SecretStr | None = None
     """Required as a bearer token (or `?token=`) for `/admin`; unset, `/admin` answers only 127.0.0.1."""
+    allowed_hosts: list[str] = []
+    """Names besides loopback and `host` that a token-less `/admin` answers to (a `Host` header check
+    that stops DNS rebinding)."""
 
 
 class HealthSettings(_Section):

@@ -457,6 +457,72 @@ def test_without_a_token_a_request_over_the_network_is_refused(commands: ChatCom
     assert status == 403 and "MENTOR_WEB__ADMIN_TOKEN" in body
 
 
+def test_without_a_token_a_page_reached_by_another_name_is_refused(commands: ChatCommands) -> None:
+    """DNS rebinding: a site's own name resolves to 127.0.0.1, so only the Host header tells it apart."""
+
+    async def scenario() -> dict[str, tuple[int, str]]:
+        found = {}
+        async with served(commands) as base, aiohttp.ClientSession() as session:
+            port = base.rsplit(":", 1)[1]
+            for host in ("attacker.example", f"attacker.example:{port}", f"localhost:{port}", f"127.0.0.1:{port}", f"[::1]:{port}"):
+                async with session.get(f"{base}/admin/api/questions", headers={"Host": host}) as response:
+                    found[host.replace(port, "PORT")] = (response.status, await response.text())
+        return found
+
+    found = asyncio.run(scenario())
+    assert {host: status for host, (status, _) in found.items()} == {
+        "attacker.example": 403, "attacker.example:PORT": 403, "localhost:PORT": 200, "127.0.0.1:PORT": 200, "[::1]:PORT": 200,
+    }
+    assert "MENTOR_WEB__ALLOWED_HOSTS" in found["attacker.example:PORT"][1] and "question" not in found["attacker.example"][1]
+
+
+def test_allowed_hosts_names_the_page_may_be_reached_by(commands: ChatCommands) -> None:
+    async def scenario() -> list[int]:
+        app = web.Application()
+        add_admin_routes(app, commands, WebSettings(allowed_hosts=["Mentor.Lab.Example"]))
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        try:
+            async with aiohttp.ClientSession() as session:
+                statuses = []
+                for host in ("mentor.lab.example:8765", "other.lab.example"):
+                    async with session.get(f"{base}/admin/api/status", headers={"Host": host}) as response:
+                        statuses.append(response.status)
+                return statuses
+        finally:
+            await runner.cleanup()
+
+    assert asyncio.run(scenario()) == [200, 403]
+
+
+@pytest.mark.parametrize("token", [None, TOKEN], ids=["no token", "token"])
+def test_a_reindex_posted_by_another_site_is_refused_and_starts_nothing(
+    mentor: MentorApp, commands: ChatCommands, token: str | None
+) -> None:
+    """A page on any site can make a visitor's browser POST here; its `Origin` gives it away."""
+    before = len(runs_of(mentor))
+
+    async def scenario() -> tuple[list[tuple[int, str]], int, list[tuple[str, dict]]]:
+        headers = bearer() if token else {}
+        async with served(commands, token) as base, aiohttp.ClientSession(headers=headers) as session:
+            forged = []
+            for origin in ("https://attacker.example", "null", base.replace("127.0.0.1", "localhost")):
+                async with session.post(f"{base}/admin/api/reindex/cs101", headers={"Origin": origin}) as response:
+                    forged.append((response.status, await response.text()))
+            async with session.post(f"{base}/admin/api/reindex/cs101", headers={"Origin": base}) as response:
+                own, handle = response.status, await response.json()
+            return forged, own, await reindex_events(session, base, handle["events"])
+
+    forged, own, events = asyncio.run(scenario())
+    assert [status for status, _ in forged] == [403, 403, 403]
+    assert all("another site" in body for _, body in forged)
+    assert own == 202 and events[-1][0] == "done"
+    assert len(runs_of(mentor)) == before + 1, "only the page's own request started a run"
+
+
 # --- the page in a browser -----------------------------------------------------------------------
 
 

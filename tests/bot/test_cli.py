@@ -77,6 +77,17 @@ def test_status_shows_documents_chunks_and_the_last_ingest(env: dict[str, str], 
     assert (model["name"], model["ready"], model["demo"], model["gpu_offload"]) == ("smollm2-135m-instruct", True, True, False)
 
 
+def test_status_never_shows_the_credentials_in_a_git_url(env: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / "mentor.toml").write_text(
+        '[[courses]]\nname = "cs101"\nrepository = "https://oauth2:glpat-S3CRET@git.example.edu/cs101/notes.git"\nbranch = "main"\n'
+    )
+    shown = mentor(env, "status", "--json").output
+    assert json.loads(shown)["courses"][0]["repository"] == "https://***@git.example.edu/cs101/notes.git"
+    text = mentor(env, "status").stdout
+    assert "fetched from https://***@git.example.edu/cs101/notes.git, branch main" in " ".join(text.split())
+    assert "S3CRET" not in shown + text and "oauth2" not in shown + text
+
+
 def test_status_says_loudly_when_the_demo_model_answers_and_when_a_model_is_missing(env: dict[str, str]) -> None:
     demo = " ".join(mentor(env, "status").stdout.split())
     assert "this is the small demo model" in demo and "mentor models download mistral-7b-instruct" in demo
