@@ -184,7 +184,15 @@ class MentorApp:
                 max_question_chars=answer.max_question_chars,
                 max_history_turns=answer.history_turns,
             ),
+            why_quote=self._why_quote,
         )
+
+    def _why_quote(self) -> str | None:
+        """What `answer.mode = "auto"` quotes for: no model is ready (the reason), or only the demo one ("")."""
+        status = self.model_status()
+        if not status.ready:
+            return f"The language model is unavailable: {status.problem}"
+        return "" if status.demo else None
 
     @cached_property
     def offloader(self) -> Offloader:
@@ -231,7 +239,7 @@ class MentorApp:
     def ask(self, question: Question, on_text: TextCallback | None = None) -> Answer:
         """Answer one question from its course's materials (blocking: adapters go through `AnswerService`)."""
         course = self.course(question.course)
-        return self.answerer.answer(question, course, on_text)
+        return self.answerer.answer(question, course, on_text, course.answer_mode or self.settings.answer.mode)
 
     def model_status(self) -> ModelStatus:
         """What answers students; an in-process model is probed first (once per machine, then cached)."""

@@ -124,6 +124,8 @@ def ask(
     print_citations(answer)
     if answer.model and demo:
         out.print(f"[dim](written by the small demo model {PACKAGED_DEMO}; see README, \"Models\", for Mistral)[/]")
+    elif answer.kind == "quote":
+        out.print("[dim](quoted word for word from the course materials, no model wrote it; see README, \"Answer modes\")[/]")
 
 
 @app.command()

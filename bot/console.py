@@ -52,7 +52,7 @@ def print_model(model: ModelStatus) -> None:
     if model.probe is not None and model.probe.ok:
         out.print(f"  [dim]trusted: a test process {escape(model.probe.detail)}[/]", soft_wrap=True)
     if model.problem:
-        out.print(f"  [bold red]not ready:[/] {escape(model.problem)}  (answers fall back to passages only)", soft_wrap=True)
+        out.print(f"  [bold red]not ready:[/] {escape(model.problem)}  (answers quote the course materials instead; with answer.mode = generate, passages only)", soft_wrap=True)
     if model.warning:
         out.print(f"  [bold yellow]warning:[/] {escape(model.warning)}", soft_wrap=True)
     if model.demo:

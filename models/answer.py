@@ -8,8 +8,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Role = Literal["user", "assistant"]
-AnswerKind = Literal["answer", "not_covered", "retrieval_only"]
-"""`answer`: written by the model; `not_covered`: retrieval found nothing relevant, so the
+AnswerKind = Literal["answer", "quote", "not_covered", "retrieval_only"]
+"""`answer`: written by the model; `quote`: sentences of the course materials, word for word,
+picked without a model (quote mode); `not_covered`: retrieval found nothing relevant, so the
 model was not asked; `retrieval_only`: the model could not be reached, so the best
 passages are shown instead."""
 
@@ -54,6 +55,10 @@ class Citation(BaseModel):
     headings: tuple[str, ...] = ()
     see_also: bool = False
     """True when the model cited nothing and this is the best passage, attached so every answer has a source."""
+    quotes: tuple[str, ...] = ()
+    """In quote mode: the sentences quoted from this source, as they stand in `excerpt`."""
+    excerpt: str | None = None
+    """In quote mode: the passage the quotes come from, so a page can show them marked in place."""
 
     def label(self) -> str:
         """`Title › Section, p. 3`, how a citation reads in chat."""
@@ -69,6 +74,7 @@ class Citation(BaseModel):
             "anchor": self.anchor,
             "url": self.url,
             "see_also": self.see_also,
+            "quotes": list(self.quotes),
         }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
@@ -29,6 +30,8 @@ class Course(BaseModel):
     policy: str | None = None
     """How the mentor behaves for this course, in the instructor's words; unset means the
     default: a patient TA who explains and hints, and never hands out graded solutions."""
+    answer_mode: Literal["auto", "generate", "quote"] | None = None
+    """This course's `answer.mode`; unset means the global one."""
     schedule: str = "0 3 * * *"
     """When the scheduled re-ingest runs: a five-field cron expression, in `timezone`."""
     timezone: str = "UTC"

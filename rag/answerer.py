@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from models import Answer, Course, Question, SearchHit, Timings, last_turns
 from rag.citations import citation_for, partial_text, resolve_citations
@@ -13,6 +14,7 @@ from rag.errors import EmptyQueryError, LanguageModelError, QuestionTooLongError
 from rag.grounding import grounding_score
 from rag.llm import GenerationSettings, LanguageModel
 from rag.prompt import build_prompt, source_label
+from rag.quotes import QuotePicker, compose
 from rag.retriever import HybridRetriever
 
 log = logging.getLogger(__name__)
@@ -28,6 +30,11 @@ RETRIEVAL_ONLY = (
     "I can't write an answer right now, but these passages of the course materials look most relevant:"
 )
 SNIPPET_CHARS = 280
+
+AnswerMode = Literal["auto", "generate", "quote"]
+"""`generate`: the model writes the answer; `quote`: the course's own sentences, no model;
+`auto`: quote while the only model is the demo one (or none is ready), else generate, and
+quote when the model fails mid-way."""
 
 
 @dataclass(frozen=True)
@@ -53,11 +60,18 @@ class Answerer:
         model: Callable[[], LanguageModel],
         generation: GenerationSettings = GenerationSettings(),
         policy: AnswerPolicy = AnswerPolicy(),
+        quotes: QuotePicker | None = None,
+        why_quote: Callable[[], str | None] = lambda: None,
     ) -> None:
+        """`why_quote()`: why `auto` should quote rather than generate now (only the demo model is
+        there, or none is ready), None when the model should write; a non-empty reason becomes the
+        answer's notice for the operator."""
         self.retriever = retriever
         self.model = model
         self.generation = generation
         self.policy = policy
+        self.quotes = quotes or QuotePicker(retriever.embedder)
+        self.why_quote = why_quote
 
     def check(self, question: Question) -> str:
         """The question's text, trimmed; raises on an empty or over-long question.
@@ -74,7 +88,7 @@ class Answerer:
             )
         return text
 
-    def answer(self, question: Question, course: Course, on_text: TextCallback | None = None) -> Answer:
+    def answer(self, question: Question, course: Course, on_text: TextCallback | None = None, mode: AnswerMode = "generate") -> Answer:
         text = self.check(question)
         started = time.perf_counter()
         result = self.retriever.search(course.name, text)
@@ -84,6 +98,9 @@ class Answerer:
         if score < self.policy.min_relevance:
             log.info("not covered (grounding %.3f): %s", score, text[:80])
             return Answer(text=NOT_COVERED, grounded=False, kind="not_covered", timings=Timings(retrieve_ms=retrieve_ms))
+        reason = self.why_quote() if mode == "auto" else None
+        if mode == "quote" or reason is not None:
+            return self._quoted(text, hits, retrieve_ms).model_copy(update={"notice": reason or None})
 
         started = time.perf_counter()
         try:
@@ -108,8 +125,12 @@ class Answerer:
             if not generation.text.strip():
                 raise LanguageModelError(f"{model.name} wrote an empty answer")
         except LanguageModelError as exc:
-            log.warning("answering from retrieval only: %s", exc)
-            return self._retrieval_only(hits, retrieve_ms, str(exc))
+            notice = f"The language model is unavailable: {exc}"
+            if mode == "auto":
+                log.warning("answering with quotes: %s", notice)
+                return self._quoted(text, hits, retrieve_ms).model_copy(update={"notice": notice})
+            log.warning("answering from retrieval only: %s", notice)
+            return self._retrieval_only(hits, retrieve_ms, notice)
         answer_text, citations = resolve_citations(generation.text, prompt.sources)
         return Answer(
             text=answer_text,
@@ -124,7 +145,21 @@ class Answerer:
             ),
         )
 
-    def _retrieval_only(self, hits: list[SearchHit], retrieve_ms: float, reason: str) -> Answer:
+    def _quoted(self, question: str, hits: list[SearchHit], retrieve_ms: float) -> Answer:
+        started = time.perf_counter()
+        quotes = self.quotes.pick(question, hits)
+        if not quotes:
+            return self._retrieval_only(hits, retrieve_ms, None)  # passages of headings or tables only
+        text, citations = compose(quotes)
+        return Answer(
+            text=text,
+            citations=citations,
+            grounded=True,
+            kind="quote",
+            timings=Timings(retrieve_ms=retrieve_ms, generate_ms=(time.perf_counter() - started) * 1000),
+        )
+
+    def _retrieval_only(self, hits: list[SearchHit], retrieve_ms: float, notice: str | None) -> Answer:
         shown = hits[: self.policy.passages_when_offline]
         lines = [RETRIEVAL_ONLY]
         for n, hit in enumerate(shown, 1):
@@ -137,7 +172,7 @@ class Answerer:
             citations=[citation_for(n, hit) for n, hit in enumerate(shown, 1)],
             grounded=True,
             kind="retrieval_only",
-            notice=f"The language model is unavailable: {reason}",
+            notice=notice,
             timings=Timings(retrieve_ms=retrieve_ms),
         )
 

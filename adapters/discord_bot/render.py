@@ -19,6 +19,7 @@ SOURCES = "**Sources**"
 SEE_ALSO = "**See also**"
 NOT_COVERED_MARK = "\N{INFORMATION SOURCE}\ufe0f "
 RETRIEVAL_ONLY_MARK = "\N{WARNING SIGN}\ufe0f "
+QUOTE_LABEL = "\N{BOOKS} *The course's own words, quoted: no model wrote this answer.*\n"
 
 _FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
 # `@everyone`, `@here`, `<@id>`, `<@!id>`, `<@&role>`: a zero-width space after the @ keeps
@@ -86,6 +87,8 @@ def render_answer(answer: Answer) -> list[str]:
         body = NOT_COVERED_MARK + body
     elif answer.kind == "retrieval_only":
         body = RETRIEVAL_ONLY_MARK + body
+    elif answer.kind == "quote":
+        body = QUOTE_LABEL + body
     cited = [c for c in answer.citations if not c.see_also]
     extra = [c for c in answer.citations if c.see_also]
     parts = [body]

@@ -92,6 +92,8 @@ def split_sections(text: str, limit: int = SECTION_LIMIT) -> list[str]:
 
 
 def _kind_label(answer: Answer) -> str | None:
+    if answer.kind == "quote":
+        return ":books: The course's own words, quoted: no model wrote this answer."
     if answer.kind == "retrieval_only":
         return ":page_facing_up: Passages from the course materials, not a written answer (the model is unavailable)."
     if answer.kind == "not_covered":

@@ -92,6 +92,8 @@ def render_answer(answer: Answer, course: str) -> dict[str, object]:
                 "source": citation.source,
                 "href": citation_href(course, citation),
                 "see_also": citation.see_also,
+                "quotes": list(citation.quotes),
+                "excerpt": citation.excerpt,
             }
             for citation in answer.citations
         ],

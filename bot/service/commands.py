@@ -145,7 +145,7 @@ class ChatCommands:
         model = self.mentor.model_status()
         lines = [f"Model: {model.name}" + (" (the small demo model, not the production one)" if model.demo else "")]
         if model.problem:
-            lines.append("The model is not ready, so answers show the best passages only.")
+            lines.append("The model is not ready, so answers quote the course materials instead.")
         for course in self.mentor.status():
             line = f"{course.course.name}: {course.documents} documents, {course.chunks} chunks"
             if course.last_ingest_at:

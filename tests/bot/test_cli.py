@@ -147,19 +147,34 @@ def test_a_second_process_is_told_who_holds_the_database(env: dict[str, str], tm
 
 def test_ask_answers_from_the_materials_with_its_sources_as_json(env: dict[str, str], materials: Path) -> None:
     mentor(env, "ingest", str(materials))
-    asked = mentor({**env, "MENTOR_LLM__TEMPERATURE": "0", "MENTOR_LLM__MAX_TOKENS": "48"}, "ask", "--json", "how do I leave a loop early?")
+    generate = {**env, "MENTOR_ANSWER__MODE": "generate", "MENTOR_LLM__TEMPERATURE": "0", "MENTOR_LLM__MAX_TOKENS": "48"}
+    asked = mentor(generate, "ask", "--json", "how do I leave a loop early?")
     assert asked.exit_code == 0, asked.output
     answer = json.loads(asked.stdout)
     assert set(answer) == {"answer", "citations", "grounded", "kind", "model", "notice", "timings"}
     assert answer["kind"] == "answer" and answer["grounded"] is True and answer["answer"]
     assert answer["citations"][0]["source"] == "loops.md" and answer["citations"][0]["anchor"] == "break"
-    assert set(answer["citations"][0]) == {"n", "title", "source", "page", "anchor", "url", "see_also"}
+    assert set(answer["citations"][0]) == {"n", "title", "source", "page", "anchor", "url", "see_also", "quotes"}
+
+
+def test_with_only_the_demo_model_ask_quotes_the_materials_word_for_word(env: dict[str, str], materials: Path) -> None:
+    mentor(env, "ingest", str(materials))
+    asked = mentor(env, "ask", "--json", "how do I leave a loop early?")
+    assert asked.exit_code == 0, asked.output
+    answer = json.loads(asked.stdout)
+    assert answer["kind"] == "quote" and answer["grounded"] is True and answer["model"] is None
+    assert answer["answer"].startswith("The course materials say:")
+    assert "\u201cThe break statement stops the innermost loop early.\u201d [1]" in answer["answer"]
+    (cited,) = answer["citations"]
+    assert (cited["source"], cited["anchor"], cited["quotes"]) == ("loops.md", "break", ["The break statement stops the innermost loop early."])
+    shown = " ".join(mentor(env, "ask", "how do I leave a loop early?").stdout.split())
+    assert "quoted word for word from the course materials" in shown and "demo model" not in shown
     assert set(answer["timings"]) == {"retrieve_ms", "generate_ms", "first_token_ms"}
 
 
 def test_ask_streams_then_lists_its_sources_and_owns_up_to_the_demo_model(env: dict[str, str], materials: Path) -> None:
     mentor(env, "ingest", str(materials))
-    asked = mentor({**env, "MENTOR_LLM__MAX_TOKENS": "32"}, "ask", "--stream", "what does range(5) count?")
+    asked = mentor({**env, "MENTOR_ANSWER__MODE": "generate", "MENTOR_LLM__MAX_TOKENS": "32"}, "ask", "--stream", "what does range(5) count?")
     assert asked.exit_code == 0, asked.output
     assert "loops.md" in asked.stdout
     assert "demo model smollm2-135m-instruct" in " ".join(asked.stdout.split())
@@ -172,12 +187,14 @@ def test_ask_about_something_the_course_lacks_says_so(env: dict[str, str], mater
     assert (answer["kind"], answer["grounded"], answer["citations"], answer["model"]) == ("not_covered", False, [], None)
 
 
-def test_ask_without_its_model_file_shows_passages_and_tells_the_operator_why(env: dict[str, str], materials: Path) -> None:
+def test_ask_without_its_model_file_quotes_or_shows_passages_and_tells_the_operator_why(env: dict[str, str], materials: Path) -> None:
     mentor(env, "ingest", str(materials))
-    asked = mentor({**env, "MENTOR_LLM__MODEL": "mistral-7b-instruct"}, "ask", "how do I leave a loop early?")
-    assert asked.exit_code == 0, asked.output
-    assert "can't write an answer right now" in asked.stdout and "loops.md" in asked.stdout
-    assert "warning:" in asked.stderr and "mentor models download mistral-7b-instruct" in " ".join(asked.stderr.split())
+    missing = {**env, "MENTOR_LLM__MODEL": "mistral-7b-instruct"}
+    for mode, shown in (("auto", "The course materials say:"), ("generate", "can't write an answer right now")):
+        asked = mentor({**missing, "MENTOR_ANSWER__MODE": mode}, "ask", "how do I leave a loop early?")
+        assert asked.exit_code == 0, asked.output
+        assert shown in asked.stdout and "loops.md" in asked.stdout, mode
+        assert "warning:" in asked.stderr and "mentor models download mistral-7b-instruct" in " ".join(asked.stderr.split())
 
 
 def test_a_model_that_crashes_llama_cpp_is_reported_by_status_and_ask_answers_from_passages(
@@ -189,13 +206,13 @@ def test_a_model_that_crashes_llama_cpp_is_reported_by_status_and_ask_answers_fr
     said = " ".join(status.stdout.split())
     assert "model: crash.gguf (not loaded)" in said
     assert "not ready: llama.cpp crashed while loading crash.gguf in a test process (killed by SIGABRT" in said
-    assert "make llama-cpp" in said and "answers fall back to passages only" in said
+    assert "make llama-cpp" in said and "answers quote the course materials instead" in said
     assert json.loads(mentor(crashing, "status", "--json").stdout)["model"]["probe"]["outcome"] == "crashed"
 
     mentor(env, "ingest", str(materials))
     asked = mentor(crashing, "ask", "how do I leave a loop early?")
     assert asked.exit_code == 0, asked.output
-    assert "can't write an answer right now" in asked.stdout and "loops.md" in asked.stdout
+    assert "The course materials say:" in asked.stdout and "loops.md" in asked.stdout
     assert "SIGABRT" in asked.stderr and "make llama-cpp" in " ".join(asked.stderr.split())
 
     probed = mentor(crashing, "models", "probe")

@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 
 from bot.app import MentorApp
 from bot.cli import app
-from bot.config.sections import DedupeSettings, LlmSettings, LogSettings, SlackSettings
+from bot.config.sections import AnswerSettings, DedupeSettings, LlmSettings, LogSettings, SlackSettings
 from bot.config.settings import Settings
 from bot.errors import SearchUnavailableError
 from bot.ops.health import IndexWatch
@@ -203,6 +203,7 @@ def test_milvus_down_at_startup_is_retried_and_answers_resume_when_it_returns(mi
         milvus_timeout=3.0,
         courses=[Course(name="cs101", sources=(EXAMPLE_COURSE,))],
         llm=LlmSettings(temperature=0.0, max_tokens=16, n_ctx=2048),
+        answer=AnswerSettings(mode="generate"),
     )
     mentor = MentorApp(settings)
     commands = ChatCommands(mentor)

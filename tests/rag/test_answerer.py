@@ -144,3 +144,30 @@ def test_pasted_code_keeps_its_newlines_and_indentation(retriever: HybridRetriev
     assert "    while True:\n        if done:\n            continue" in messages[-1]["content"]
     with pytest.raises(QuestionTooLongError):
         answerer.check(Question(text="x\n" * 2001))
+
+
+def test_quote_mode_answers_in_the_courses_own_words_without_the_model(retriever: HybridRetriever, smollm2: LlamaCppModel) -> None:
+    factory = CountingFactory(smollm2)
+    answerer = Answerer(retriever, factory, GREEDY)
+    answer = answerer.answer(Question(text="What is the difference between a list and a tuple?"), COURSE, mode="quote")
+    assert factory.calls == 0 and answer.model is None
+    assert (answer.kind, answer.grounded, answer.notice) == ("quote", True, None)
+    assert answer.text.startswith("The course materials say:\n\n\u201cThe difference between a list and a tuple is mutability")
+    first = answer.citations[0]
+    assert first.source == "04-data-structures.html" and first.anchor == "list-or-tuple" and not first.see_also
+    assert first.url and first.url.startswith(COURSE.base_url + "/04-data-structures.html#list-or-tuple:~:text=The%20difference")
+    assert all(quote in (citation.excerpt or "") for citation in answer.citations for quote in citation.quotes)
+    assert answer.timings.generate_ms > 0 and answer.timings.first_token_ms is None
+    declined = answerer.answer(Question(text="When is the midterm and is it open book?"), COURSE, mode="quote")
+    assert (declined.kind, declined.text) == ("not_covered", NOT_COVERED), "the same honest decline"
+
+
+def test_auto_quotes_for_a_weak_model_and_when_the_model_fails(retriever: HybridRetriever, smollm2: LlamaCppModel, tmp_path: Path) -> None:
+    demo = CountingFactory(smollm2)
+    quoted = Answerer(retriever, demo, GREEDY, why_quote=lambda: "").answer(Question(text="How do I stop a loop early?"), COURSE, mode="auto")
+    assert (quoted.kind, quoted.notice, demo.calls) == ("quote", None, 0)
+    strong = Answerer(retriever, demo, GREEDY).answer(Question(text="How do I stop a loop early?"), COURSE, mode="auto")
+    assert strong.kind == "answer" and demo.calls == 1
+    missing = LlamaCppModel(tmp_path / "mistral.gguf")
+    failed = Answerer(retriever, lambda: missing, GREEDY).answer(Question(text="How do I stop a loop early?"), COURSE, mode="auto")
+    assert failed.kind == "quote" and failed.notice and "mistral.gguf does not exist" in failed.notice

@@ -8,6 +8,7 @@
   const WRITING = "Writing\u2026";
   const KEPT_TURNS = 20; // the server keeps fewer; this only bounds the request
   const KIND_LABELS = {
+    quote: "The course's own words, quoted: no model wrote this answer.",
     retrieval_only: "Passages from the course materials: the model could not write an answer just now.",
   };
 
@@ -98,9 +99,30 @@
       const href = safeHref(citation.href);
       item.append(href ? link(href, label) : node("span", "", label));
       if (citation.see_also) item.append(document.createTextNode(" (see also)"));
+      if (typeof citation.excerpt === "string" && Array.isArray(citation.quotes) && citation.quotes.length) {
+        item.append(passage(citation.excerpt, citation.quotes.map(String)));
+      }
       list.append(item);
     }
     return list;
+  }
+
+  // The passage a quote came from, the quoted sentences marked where they stand (text nodes only).
+  function passage(text, quotes) {
+    const box = node("details", "passage");
+    box.append(node("summary", "", "In context"));
+    const body = node("div", "excerpt");
+    let rest = text;
+    for (;;) {
+      const found = quotes.map((quote) => [rest.indexOf(quote), quote]).filter(([at]) => at >= 0).sort((a, b) => a[0] - b[0])[0];
+      if (!found) break;
+      const [at, quote] = found;
+      body.append(document.createTextNode(rest.slice(0, at)), node("mark", "", quote));
+      rest = rest.slice(at + quote.length);
+    }
+    body.append(document.createTextNode(rest));
+    box.append(body);
+    return box;
   }
 
   function feedback(questionId) {

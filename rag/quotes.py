@@ -1,0 +1,211 @@
+"""Quote mode: the sentences of the retrieved passages that best answer a question, word for word.
+
+No language model writes anything, so nothing here can be wrong in a way the course is
+not: each quote is a whole sentence (or list item, or table row) of a passage, with the
+code block it introduces, scored against the question by meaning (the embedder already
+loaded for search) and by the question's words it contains (the stemmed BM25 vocabulary).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import quote as url_quote
+
+from models import Citation, SearchHit
+from rag.citations import citation_for
+from rag.embedder import Embedder
+from rag.lexical import bm25_text
+
+_FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
+_ITEM = re.compile(r"^\s*(?:[-*•▪‣]|\d{1,3}[.)])\s+")
+_HEADING = re.compile(r"^\s*#{1,6}\s")
+# A sentence may start in lower case: course text opens sentences with `range(5)` or `self`.
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+(?=\S)")
+_ABBREVIATION = re.compile(r"(?:\b(?:e\.g|i\.e|etc|vs|cf|fig|no|dr|mr|mrs|ms|approx)|\b[A-Za-z])\.$", re.IGNORECASE)
+_CLAUSE = re.compile(r"[,;:]\s|\s[-–—]\s")
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One quotable piece of a passage: a sentence, list item or table row, or a lone code block."""
+
+    text: str
+    code: str | None = None
+    """The fenced code block the sentence introduces (it ends with a colon), kept with it."""
+
+    def scored_text(self) -> str:
+        return f"{self.text}\n{self.code}" if self.code and self.text else self.code or self.text
+
+
+@dataclass(frozen=True)
+class Quote:
+    unit: Unit
+    hit: SearchHit
+    rank: int
+    """The hit's place in the search results (0 is the best)."""
+    score: float
+
+
+@dataclass(frozen=True)
+class QuotePolicy:
+    passages: int = 4
+    """How many of the top passages quotes are taken from."""
+    max_quotes: int = 3
+    margin: float = 0.08
+    """A quote scoring more than this below the best one is left out: 1 good quote beats 3 loose ones."""
+    lexical_weight: float = 0.3
+    max_chars: int = 320
+    """A longer sentence is cut at a clause (or a space), never mid-word."""
+    min_words: int = 4
+
+
+def split_units(text: str, max_chars: int = QuotePolicy.max_chars) -> list[Unit]:
+    """The quotable pieces of a passage, in order; headings are left out (they label, not answer)."""
+    units: list[Unit] = []
+    paragraph: list[str] = []
+
+    def flush() -> None:
+        if paragraph:
+            units.extend(Unit(cut_sentence(s, max_chars)) for s in split_sentences(" ".join(paragraph)))
+            paragraph.clear()
+
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        fence = _FENCE.match(line)
+        if fence:
+            end = next((j for j in range(i + 1, len(lines)) if lines[j].strip().startswith(fence.group(1))), len(lines) - 1)
+            flush()
+            code = "\n".join(lines[i:end + 1])
+            if not _FENCE.match(lines[end]) or end == i:
+                code += "\n" + fence.group(1)
+            if units and units[-1].text.endswith(":") and units[-1].code is None:
+                units[-1] = Unit(units[-1].text, code)
+            else:
+                units.append(Unit("", code))
+            i = end + 1
+            continue
+        stripped = line.strip()
+        if not stripped or _HEADING.match(line):
+            flush()
+        elif _ITEM.match(line) or stripped.count("|") >= 2:
+            flush()
+            paragraph.append(stripped)
+            flush()
+        else:
+            paragraph.append(stripped)
+        i += 1
+    flush()
+    return [unit for unit in units if unit.text or unit.code]
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of a paragraph; "e.g. Python" or "Fig. 3" does not end one."""
+    sentences: list[str] = []
+    start = 0
+    for match in _SENTENCE_END.finditer(text):
+        if _ABBREVIATION.search(text[start:match.start()]):
+            continue
+        sentences.append(text[start:match.start()].strip())
+        start = match.end()
+    sentences.append(text[start:].strip())
+    return [s for s in sentences if s]
+
+
+def cut_sentence(sentence: str, max_chars: int) -> str:
+    """`sentence` if it fits, else cut at its last clause boundary (or space) before the limit, with "…"."""
+    if len(sentence) <= max_chars:
+        return sentence
+    head = sentence[:max_chars]
+    clauses = [m.start() for m in _CLAUSE.finditer(head) if m.start() > max_chars // 2]
+    cut = clauses[-1] if clauses else head.rfind(" ")
+    return (head[:cut] if cut > 0 else head).rstrip(" ,;:-–—") + "…"
+
+
+class QuotePicker:
+    """Picks 1 to `max_quotes` quotes from the top passages for a question."""
+
+    def __init__(self, embedder: Embedder, policy: QuotePolicy = QuotePolicy()) -> None:
+        self.embedder = embedder
+        self.policy = policy
+
+    def pick(self, question: str, hits: Sequence[SearchHit]) -> list[Quote]:
+        candidates = [
+            (unit, hit, rank)
+            for rank, hit in enumerate(hits[: self.policy.passages])
+            for unit in split_units(hit.text, self.policy.max_chars)
+            if unit.code or len(unit.text.split()) >= self.policy.min_words
+        ]
+        if not candidates:
+            return []
+        texts = [unit.scored_text() for unit, _, _ in candidates]
+        query = self.embedder.embed_query(question)
+        vectors = self.embedder.embed_documents(texts)
+        terms = set(bm25_text(question).split())
+        scored: list[Quote] = []
+        for (unit, hit, rank), text, vector in zip(candidates, texts, vectors):
+            similarity = sum(q * v for q, v in zip(query, vector))
+            words = set(bm25_text(text).split())
+            coverage = len(terms & words) / len(terms) if terms else 0.0
+            scored.append(Quote(unit, hit, rank, similarity + self.policy.lexical_weight * coverage))
+        scored.sort(key=lambda quote: quote.score, reverse=True)
+        chosen: list[Quote] = []
+        seen: set[str] = set()
+        for quote in scored:
+            key = " ".join(quote.unit.scored_text().lower().split())
+            if key in seen or quote.score < scored[0].score - self.policy.margin:
+                continue
+            seen.add(key)
+            chosen.append(quote)
+            if len(chosen) == self.policy.max_quotes:
+                break
+        return chosen
+
+
+QUOTE_LEAD = "The course materials say:"
+_MARKUP = re.compile(r"[`*_]+")
+
+
+def compose(quotes: Sequence[Quote]) -> tuple[str, list[Citation]]:
+    """The answer's text and citations: quotes grouped by source (best group first), each cited."""
+    groups: dict[tuple[str, int | None, str | None], list[Quote]] = {}
+    for quote in quotes:
+        hit = quote.hit
+        groups.setdefault((hit.source, hit.locator.page, hit.locator.anchor), []).append(quote)
+    parts = [QUOTE_LEAD]
+    citations: list[Citation] = []
+    for n, group in enumerate(groups.values(), 1):
+        for quote in group:
+            unit = quote.unit
+            if unit.text:
+                parts.append(f"\u201c{unit.text}\u201d [{n}]" + (f"\n{unit.code}" if unit.code else ""))
+            else:
+                parts.append(f"From [{n}]:\n{unit.code}")
+        hit = group[0].hit
+        sentences = tuple(q.unit.text.removesuffix("…") for q in group if q.unit.text)
+        citation = citation_for(n, hit).model_copy(
+            update={"quotes": sentences, "excerpt": hit.text, "url": text_fragment_url(hit, sentences[0] if sentences else "")}
+        )
+        citations.append(citation)
+    return "\n\n".join(parts), citations
+
+
+def text_fragment_url(hit: SearchHit, sentence: str) -> str | None:
+    """An HTML page's link that scrolls to (and highlights) the sentence: `#anchor:~:text=start,end`."""
+    if not hit.url or not sentence or not hit.source.lower().endswith((".html", ".htm")):
+        return hit.url
+    words = _MARKUP.sub("", sentence).split()
+    if not words:
+        return hit.url
+    directive = _fragment_text(" ".join(words)) if len(words) <= 8 else (
+        f"{_fragment_text(' '.join(words[:5]))},{_fragment_text(' '.join(words[-3:]))}"
+    )
+    return f"{hit.url}{'' if '#' in hit.url else '#'}:~:text={directive}"
+
+
+def _fragment_text(text: str) -> str:
+    # `-`, `,` and `&` have a meaning inside a text directive, so they are escaped too.
+    return url_quote(text, safe="").replace("-", "%2D")
