@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import zipfile
 from pathlib import Path
 
 import pytest
+from docx import Document
+from pptx import Presentation
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen import canvas
 
@@ -160,6 +164,32 @@ def test_bad_files_are_reported_and_the_good_ones_still_land(pipeline: IngestPip
     assert "binary" in reasons["binary.txt"]
     assert "UTF-8" in reasons["latin1.txt"]
     assert len(report.added) == 3
+
+
+def with_broken_xml(good: Path, bad: Path, member: str) -> None:
+    """A copy of a real Office file whose `member` is XML that no parser accepts."""
+    with zipfile.ZipFile(good) as source, zipfile.ZipFile(bad, "w") as target:
+        for item in source.infolist():
+            target.writestr(item, b"<w:document><unclosed" if item.filename == member else source.read(item.filename))
+    good.unlink()
+
+
+def test_a_file_that_breaks_its_parser_is_reported_and_the_ingest_goes_on(pipeline: IngestPipeline, course_dir: Path) -> None:
+    (course_dir / "cells.ipynb").write_text(json.dumps({"cells": [1, 2], "nbformat": 4}))
+    word = Document()
+    word.add_paragraph("Lab 3 asks you to read a file line by line.")
+    word.save(course_dir / "good.docx")
+    with_broken_xml(course_dir / "good.docx", course_dir / "lab3.docx", "word/document.xml")
+    deck = Presentation()
+    deck.slides.add_slide(deck.slide_layouts[5]).shapes.title.text = "Exceptions"
+    deck.save(course_dir / "good.pptx")
+    with_broken_xml(course_dir / "good.pptx", course_dir / "slides.pptx", "ppt/slides/slide1.xml")
+    report = pipeline.ingest(course(course_dir))
+    reasons = {f.source: f.reason for f in report.failed}
+    assert set(reasons) == {"cells.ipynb", "lab3.docx", "slides.pptx"}
+    assert "AttributeError" in reasons["cells.ipynb"] and "XMLSyntaxError" in reasons["lab3.docx"]
+    assert sorted(report.added) == ["errors.pdf", "syllabus.txt", "week2/loops.md"]
+    assert pipeline.index.count_chunks("cs101") == 6
 
 
 def test_a_missing_source_folder_is_a_clear_error(pipeline: IngestPipeline, tmp_path: Path) -> None:
