@@ -10,12 +10,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from models import Course, FileFailure, IngestReport, SourceDoc
 from ingest.chunker import ChunkingPolicy, chunk_document
 from ingest.discovery import discover, source_prefix
 from ingest.errors import UnreadableFileError
 from ingest.loaders import is_supported, load_document
 from ingest.manifest import Manifest
+from models import Course, FileFailure, IngestReport, SourceDoc
 from rag.embedder import Embedder
 from rag.index import MilvusIndex, collection_name, generation_name
 
@@ -23,7 +23,8 @@ from rag.index import MilvusIndex, collection_name, generation_name
 READ_AHEAD = 2
 # Bump when the collection schema or what is embedded changes: the next ingest rebuilds.
 # 3: generations behind an alias, so a rebuild never takes the live index away.
-INDEX_FORMAT = 3
+# 4: the heading path embedded with a chunk is capped, so a long title no longer crowds out its text.
+INDEX_FORMAT = 4
 
 ProgressCallback = Callable[[int, int, str], None]
 """Called with (files done, files to do, current file) as an ingest goes."""
