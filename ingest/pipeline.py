@@ -10,7 +10,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.chunker import ChunkingPolicy, chunk_document
+from ingest.chunker import ChunkingPolicy, chunk_document, heading_context
 from ingest.discovery import discover, source_prefix
 from ingest.errors import UnreadableFileError
 from ingest.loaders import is_supported, load_document
@@ -106,6 +106,10 @@ class IngestPipeline:
                 continue
             (report.changed if source in known else report.added).append(source)
             report.chunks_written += written
+        if rebuilding and live is not None:
+            for failure in report.failed:
+                if failure.source not in known:
+                    self._carry_over(course, live, generation, failure.source)
         for source in removed:
             self.index.delete_document(generation, source)
             self.manifest.forget_file(generation, source)
@@ -123,6 +127,23 @@ class IngestPipeline:
         report.seconds = time.perf_counter() - started
         self.manifest.record_run(report, sources, fingerprint)
         return report
+
+    def _carry_over(self, course: Course, live: str, generation: str, source: str) -> None:
+        """Bring a file that could not be read into the new generation with the chunks it had.
+
+        A rebuild must never lose a document to a bad read. Its old texts are embedded again
+        rather than their vectors copied: a rebuild happens because the model, the chunking
+        or what is embedded changed, so old vectors may not fit or may not mean the same.
+        The manifest entry keeps the old hash, so the file is read again next time.
+        """
+        record = self.manifest.files(live).get(source)
+        chunks = self.index.document_chunks(live, course.name, source)
+        if record is None or not chunks:
+            return
+        chunks = [chunk.model_copy(update={"context": heading_context(chunk.title, chunk.headings, self.embedder)}) for chunk in chunks]
+        vectors = self.embedder.embed_documents([chunk.embedding_text() for chunk in chunks])
+        self.index.write_document(generation, source, chunks, vectors)
+        self.manifest.record_file(generation, source, record.sha256, len(chunks))
 
     def _ingest_file(self, course: Course, generation: str, source: str, document: SourceDoc, digest: str) -> int:
         chunks = chunk_document(

@@ -205,6 +205,25 @@ def test_changing_the_chunking_rebuilds_the_index(pipeline: IngestPipeline, cour
     assert pipeline.index.count_chunks("cs101") == report.chunks_written
 
 
+def test_a_rebuild_keeps_the_chunks_of_a_file_it_cannot_read(pipeline: IngestPipeline, course_dir: Path) -> None:
+    pipeline.ingest(course(course_dir))
+    old = live(pipeline)
+    good = pipeline.manifest.files(old)["errors.pdf"]
+    (course_dir / "errors.pdf").write_bytes(b"%PDF-1.4\n" + b"garbage" * 50)
+    smaller = IngestPipeline(pipeline.index, pipeline.embedder, pipeline.manifest, ChunkingPolicy(size=64, overlap=8))
+    report = smaller.ingest(course(course_dir))
+    assert report.rebuilt and live(pipeline) != old
+    assert [f.source for f in report.failed] == ["errors.pdf"] and "PDF" in report.failed[0].reason
+    hit = top_hit(pipeline, "what happens to my file when I open it for writing?")
+    assert (hit.source, hit.locator.page, hit.url) == ("errors.pdf", 2, "https://cs101.example.edu/notes/errors.pdf#page=2")
+    assert pipeline.manifest.files(live(pipeline))["errors.pdf"] == good, "the old entry came along: the file is retried"
+    assert pipeline.index.count_chunks("cs101") == report.chunks_written + good.chunks
+    write_pdf(course_dir / "errors.pdf", PAGES[:1])
+    mended = smaller.ingest(course(course_dir))
+    assert mended.changed == ["errors.pdf"] and mended.failed == []
+    assert pipeline.index.count_chunks("cs101") == report.chunks_written + 1, "the carried chunks gave way to the mended file's"
+
+
 def live(pipeline: IngestPipeline) -> str:
     generation = pipeline.index.live_generation("cs101")
     assert generation is not None
