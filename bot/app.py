@@ -16,6 +16,7 @@ from ingest.git_source import GitSource
 from ingest.git_source import refresh as refresh_git
 from ingest.manifest import Manifest
 from ingest.pipeline import IngestPipeline, ProgressCallback
+from ingest.published import published_file
 from models import Answer, Course, IngestReport, Question, SearchMode, SearchResult
 from rag.answerer import Answerer, AnswerPolicy, TextCallback
 from rag.embedder import SentenceTransformerEmbedder
@@ -218,6 +219,12 @@ class MentorApp:
     def source_roots(self, course: Course) -> tuple[Path, ...]:
         """The folders an ingest of the course reads, in order: its Git checkout first."""
         return (self.checkout_dir(course), *course.sources) if course.repository else course.sources
+
+    def course_file(self, course_name: str, name: str) -> Path | None:
+        """The file `/files` serves for a source name: one the live index holds or that its pages embed."""
+        course = self.course(course_name)
+        roots = course.model_copy(update={"sources": self.source_roots(course)})
+        return published_file(roots, self.manifest, self.index.live_generation(course.name), name)
 
     def search(self, query: str, course_name: str | None = None, k: int | None = None, mode: SearchMode | None = None) -> SearchResult:
         course = self.course(course_name)

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ingest.errors import SourceFolderError
+
+if TYPE_CHECKING:
+    from ingest.exclusion import Exclusions
 
 SKIPPED_DIRS = {"__pycache__", ".ipynb_checkpoints", "node_modules"}
 
 
-def discover(sources: tuple[Path, ...], *, skip_missing: bool = False) -> dict[str, Path]:
-    """Map each file's course-relative name to its path.
+def discover(sources: tuple[Path, ...], *, skip_missing: bool = False, exclusions: Exclusions | None = None) -> dict[str, Path]:
+    """Map each file's course-relative name to its path, leaving out what `exclusions` excludes.
 
     With one source folder, names are relative to it; with several, each name starts
     with its folder's name, so `lectures/week1.pdf` and `labs/week1.pdf` stay apart.
@@ -33,13 +37,24 @@ def discover(sources: tuple[Path, ...], *, skip_missing: bool = False) -> dict[s
             continue
         prefix = source_prefix(sources, root)
         for path in _walk(root):
-            files[prefix + path.relative_to(root).as_posix()] = path
+            name = prefix + path.relative_to(root).as_posix()
+            if exclusions is None or not exclusions.excludes(name):
+                files[name] = path
     return dict(sorted(files.items()))
 
 
 def source_prefix(sources: tuple[Path, ...], root: Path) -> str:
     """What the names of `root`'s files start with: nothing for a lone folder, else its name."""
     return f"{root.resolve().name}/" if len(sources) > 1 else ""
+
+
+def root_of(sources: tuple[Path, ...], name: str) -> tuple[Path, str] | None:
+    """The source folder a course-relative name belongs to, and the name inside it (`source_prefix` undone)."""
+    if len(sources) == 1:
+        return sources[0], name
+    first, _, rest = name.partition("/")
+    root = next((root for root in sources if root.resolve().name == first), None)
+    return (root, rest) if root is not None and rest else None
 
 
 def _walk(root: Path) -> list[Path]:

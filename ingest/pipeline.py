@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +13,7 @@ from pathlib import Path
 from ingest.chunker import ChunkingPolicy, chunk_document, heading_context
 from ingest.discovery import discover, source_prefix
 from ingest.errors import UnreadableFileError
+from ingest.exclusion import Exclusions
 from ingest.loaders import is_supported, load_document
 from ingest.manifest import Manifest
 from models import Course, FileFailure, IngestReport, SourceDoc
@@ -70,7 +71,7 @@ class IngestPipeline:
         if missing and (live is None or rebuilding):
             # Nothing to keep yet, or a rebuild that would lose the missing folder's documents.
             discover(course.sources)
-        files = discover(course.sources, skip_missing=True)
+        files = discover(course.sources, skip_missing=True, exclusions=Exclusions(course.sources, course.exclude))
         for root in missing:
             report.warnings.append(f"source folder {root} is missing: its documents are kept as they were")
         known = self.manifest.files(generation)
@@ -100,7 +101,7 @@ class IngestPipeline:
             if on_progress:
                 on_progress(done, len(todo), source)
             try:
-                written = self._ingest_file(course, generation, source, document.result(), digest)
+                written = self._ingest_file(course, generation, source, document.result(), digest, files)
             except UnreadableFileError as exc:
                 report.failed.append(FileFailure(source=source, reason=exc.reason))
                 continue
@@ -136,16 +137,17 @@ class IngestPipeline:
         or what is embedded changed, so old vectors may not fit or may not mean the same.
         The manifest entry keeps the old hash, so the file is read again next time.
         """
-        record = self.manifest.files(live).get(source)
         chunks = self.index.document_chunks(live, course.name, source)
-        if record is None or not chunks:
+        if source not in self.manifest.files(live) or not chunks:
             return
         chunks = [chunk.model_copy(update={"context": heading_context(chunk.title, chunk.headings, self.embedder)}) for chunk in chunks]
         vectors = self.embedder.embed_documents([chunk.embedding_text() for chunk in chunks])
         self.index.write_document(generation, source, chunks, vectors)
-        self.manifest.record_file(generation, source, record.sha256, len(chunks))
+        self.manifest.copy_file(live, generation, source)
 
-    def _ingest_file(self, course: Course, generation: str, source: str, document: SourceDoc, digest: str) -> int:
+    def _ingest_file(
+        self, course: Course, generation: str, source: str, document: SourceDoc, digest: str, files: Container[str]
+    ) -> int:
         chunks = chunk_document(
             document,
             course=course.name,
@@ -158,7 +160,9 @@ class IngestPipeline:
             raise UnreadableFileError(source, "no text found in the file")
         vectors = self.embedder.embed_documents([chunk.embedding_text() for chunk in chunks])
         self.index.write_document(generation, source, chunks, vectors)
-        self.manifest.record_file(generation, source, digest, len(chunks))
+        # Only files of the course, not excluded, may be served because a page shows them.
+        assets = [asset for asset in document.assets if asset in files]
+        self.manifest.record_file(generation, source, digest, len(chunks), assets)
         return len(chunks)
 
 

@@ -60,6 +60,9 @@ class SourceDoc(BaseModel):
     kind: DocumentKind
     title: str
     sections: list[Section]
+    assets: list[str] = []
+    """Course-relative names of the files it shows with it (an HTML page's images and
+    stylesheets): `/files` serves them because the page is indexed."""
 
 
 class Chunk(BaseModel):

@@ -13,7 +13,7 @@ from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen import canvas
 
 from ingest.chunker import ChunkingPolicy
-from ingest.errors import SourceFolderError
+from ingest.errors import ExcludeRulesError, SourceFolderError
 from ingest.manifest import Manifest
 from ingest.pipeline import IngestPipeline
 from models import Course
@@ -222,6 +222,29 @@ def test_a_rebuild_keeps_the_chunks_of_a_file_it_cannot_read(pipeline: IngestPip
     mended = smaller.ingest(course(course_dir))
     assert mended.changed == ["errors.pdf"] and mended.failed == []
     assert pipeline.index.count_chunks("cs101") == report.chunks_written + 1, "the carried chunks gave way to the mended file's"
+
+
+def test_excluded_files_are_never_ingested_and_leave_once_excluded(pipeline: IngestPipeline, course_dir: Path) -> None:
+    (course_dir / "solutions").mkdir()
+    (course_dir / "solutions" / "lab1.md").write_text("# Lab 1\n\nThe answer is a while loop.\n")
+    (course_dir / "week2" / "loops-solution.md").write_text("# Loops solution\n\nUse break.\n")
+    (course_dir / "drafts.md").write_text("# Draft\n\nNot for students yet.\n")
+    (course_dir / ".mentorignore").write_text("# unfinished\ndrafts.md\n")
+    excluding = Course(name="cs101", sources=(course_dir,), exclude=("solutions/**", "*-solution.*"))
+    report = pipeline.ingest(excluding)
+    assert sorted(report.added) == ["errors.pdf", "syllabus.txt", "week2/loops.md"] and report.failed == []
+    (course_dir / ".mentorignore").write_text("drafts.md\nsyllabus.txt\n")
+    again = pipeline.ingest(excluding)
+    assert again.removed == ["syllabus.txt"] and "syllabus.txt" not in pipeline.manifest.files(live(pipeline))
+    assert top_hit(pipeline, "when are office hours?").source != "syllabus.txt"
+
+
+def test_a_broken_mentorignore_stops_the_ingest_with_its_name_and_keeps_the_index(pipeline: IngestPipeline, course_dir: Path) -> None:
+    pipeline.ingest(course(course_dir))
+    (course_dir / ".mentorignore").write_text("solutions/\nlab[1.md\n")
+    with pytest.raises(ExcludeRulesError, match=r"\.mentorignore, line 2: '\[' in 'lab\[1\.md' is never closed"):
+        pipeline.ingest(course(course_dir))
+    assert pipeline.index.count_chunks("cs101") == 6
 
 
 def live(pipeline: IngestPipeline) -> str:
