@@ -315,6 +315,24 @@ def test_only_what_the_course_publishes_is_served_never_a_solution_beside_it(lab
     run_web(lab, scenario)
 
 
+def test_files_answer_503_while_the_index_that_knows_them_is_unreachable(tmp_path: Path) -> None:
+    (tmp_path / "notes.md").write_text("# Notes\n\nText.\n")
+    settings = Settings(
+        data_dir=tmp_path / "data", milvus_uri=f"http://127.0.0.1:{free_port()}", milvus_timeout=2,
+        courses=[Course(name="lab", sources=(tmp_path,))],
+    )
+    app = MentorApp(settings)
+
+    async def scenario(web: Web) -> None:
+        status, headers, body = await get(web, "/files/lab/notes.md")
+        assert status == 503 and headers["retry-after"] == "30" and b"try again" in body
+
+    try:
+        run_web(app, scenario)
+    finally:
+        app.close()
+
+
 def test_locate_maps_a_lone_folder_without_prefix_and_refuses_escapes(tmp_path: Path) -> None:
     root = tmp_path / "course"
     (root / "week1").mkdir(parents=True)
