@@ -59,6 +59,7 @@ def root_of(sources: tuple[Path, ...], name: str) -> tuple[Path, str] | None:
 
 def _walk(root: Path) -> list[Path]:
     found: list[Path] = []
+    base = root.resolve()
     for folder, dirs, filenames in os.walk(root):
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIPPED_DIRS)
         for filename in filenames:
@@ -66,6 +67,7 @@ def _walk(root: Path) -> list[Path]:
             if filename.startswith((".", "~$")):
                 continue
             path = Path(folder) / filename
-            if path.is_file():
+            # A symlink out of the folder would index a file from elsewhere (grades, /etc): `/files` refuses it too.
+            if path.is_file() and path.resolve().is_relative_to(base):
                 found.append(path)
     return found

@@ -293,7 +293,7 @@ def test_only_visible_files_inside_the_course_folders_are_served(lab: MentorApp,
 
 def test_only_what_the_course_publishes_is_served_never_a_solution_beside_it(lab: MentorApp) -> None:
     indexed = set(lab.manifest.files(lab.index.live_generation("lab") or ""))
-    assert indexed == {"lectures/week1/loops.html", "labs/lab1.md", "labs/grades.txt"}, "excluded and ignored files are not ingested"
+    assert indexed == {"lectures/week1/loops.html", "labs/lab1.md"}, "excluded, ignored and linked-in files are not ingested"
     assert not any("SOLUTION" in hit.text for hit in lab.search("what is the solution to the loop exercise?", "lab").hits)
 
     async def scenario(web: Web) -> None:
@@ -311,6 +311,7 @@ def test_only_what_the_course_publishes_is_served_never_a_solution_beside_it(lab
             status, _, body = await get(web, path)
             assert status == 404, path
             assert b"SOLUTION" not in body
+        assert not any("TOP-SECRET" in hit.text for hit in lab.search("what is secret?", "lab").hits)
 
     run_web(lab, scenario)
 
