@@ -8,6 +8,7 @@ from functools import cached_property
 from pathlib import Path
 
 from bot.config.settings import DEFAULT_COURSE, Settings, cron_trigger
+from bot.errors import SearchUnavailableError
 from bot.service.offload import Offloader
 from bot.store.history import RunHistory, RunRecord
 from bot.store.reindex_lock import RunningReindex, running_reindex
@@ -16,10 +17,11 @@ from ingest.git_source import GitSource, redact
 from ingest.git_source import refresh as refresh_git
 from ingest.manifest import Manifest
 from ingest.pipeline import IngestPipeline, ProgressCallback
+from ingest.published import published_file
 from models import Answer, Course, IngestReport, Question, SearchMode, SearchResult
 from rag.answerer import Answerer, AnswerPolicy, TextCallback
 from rag.embedder import SentenceTransformerEmbedder
-from rag.errors import ModelFileError
+from rag.errors import IndexOperationError, IndexUnavailableError, ModelFileError
 from rag.index import Fusion, MilvusIndex, collection_name
 from rag.llama_cpp_model import LlamaCppModel, check_loadable, gpu_build_problem
 from rag.llm import GenerationSettings, LanguageModel
@@ -231,6 +233,18 @@ class MentorApp:
     def source_roots(self, course: Course) -> tuple[Path, ...]:
         """The folders an ingest of the course reads, in order: its Git checkout first."""
         return (self.checkout_dir(course), *course.sources) if course.repository else course.sources
+
+    def course_file(self, course_name: str, name: str) -> Path | None:
+        """The file `/files` serves for a source name: one the live index holds or that its pages embed."""
+        course = self.course(course_name)
+        try:
+            live = self.index.live_generation(course.name)
+        except (IndexUnavailableError, IndexOperationError) as exc:
+            raise SearchUnavailableError(
+                f"The files of {course.name} cannot be looked up right now (the search service is not answering). "
+                "Please try again in a few minutes."
+            ) from exc
+        return published_file(course.model_copy(update={"sources": self.source_roots(course)}), self.manifest, live, name)
 
     def search(self, query: str, course_name: str | None = None, k: int | None = None, mode: SearchMode | None = None) -> SearchResult:
         course = self.course(course_name)

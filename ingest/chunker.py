@@ -11,8 +11,8 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from models import Chunk, Section, SourceDoc
 from ingest.citations import citation_url
+from models import Chunk, Section, SourceDoc
 from rag.embedder import TokenCounter
 
 # [CLS] and [SEP] take two places in the window.
@@ -54,7 +54,10 @@ def chunk_document(
     chunks: list[Chunk] = []
     source_key = hashlib.sha1(doc.source.encode()).hexdigest()[:12]
     for section in doc.sections:
-        for body in _section_bodies(doc, section, policy, counter):
+        if not section.text.strip():
+            continue
+        context = heading_context(doc.title, section.headings, counter)
+        for body in _section_bodies(section, context, policy, counter):
             chunks.append(
                 Chunk(
                     id=f"{source_key}-{file_hash[:12]}-{len(chunks):05d}",
@@ -66,16 +69,29 @@ def chunk_document(
                     locator=section.locator,
                     url=citation_url(base_url, doc.source, section.locator),
                     file_hash=file_hash,
+                    context=context,
                 )
             )
     return chunks
 
 
-def _section_bodies(doc: SourceDoc, section: Section, policy: ChunkingPolicy, counter: TokenCounter) -> list[str]:
-    if not section.text.strip():
-        return []
-    context = " > ".join(h for h in (doc.title, *section.headings) if h)
-    context_tokens = min(counter.count_tokens([context])[0], MAX_CONTEXT_TOKENS) if context else 0
+def heading_context(title: str, headings: tuple[str, ...], counter: TokenCounter) -> str:
+    """The heading path a chunk is embedded under, at most `MAX_CONTEXT_TOKENS` word pieces.
+
+    The one place the path is capped, so no chunk's embedding text outgrows the window.
+    Outer parts give way first (the title, then outer headings): the innermost heading
+    names the section's topic best. A lone part still too long is cut at a word piece.
+    """
+    parts = [part for part in (title, *headings) if part]
+    while len(parts) > 1 and counter.count_tokens([" > ".join(parts)])[0] > MAX_CONTEXT_TOKENS:
+        parts.pop(0)
+    context = " > ".join(parts)
+    spans = counter.token_spans(context) if context else []
+    return context[: spans[MAX_CONTEXT_TOKENS - 1][1]].rstrip() if len(spans) > MAX_CONTEXT_TOKENS else context
+
+
+def _section_bodies(section: Section, context: str, policy: ChunkingPolicy, counter: TokenCounter) -> list[str]:
+    context_tokens = counter.count_tokens([context])[0] if context else 0
     budget = max(MIN_BODY_TOKENS, min(policy.size, counter.max_tokens - SPECIAL_TOKENS - context_tokens))
     units = _fit_units(_split_units(section.text), budget, counter)
     return _pack(units, budget, min(policy.overlap, budget // 2))

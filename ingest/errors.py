@@ -18,3 +18,7 @@ class UnreadableFileError(IngestError):
 
 class SourceFolderError(IngestError):
     """A course's source folder is missing or is not a folder."""
+
+
+class ExcludeRulesError(IngestError):
+    """A course's `exclude` pattern or a `.mentorignore` cannot be read: nothing is ingested or served until it is fixed."""

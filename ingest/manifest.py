@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,12 @@ CREATE TABLE IF NOT EXISTS generation_files (
     ingested_at REAL NOT NULL,
     PRIMARY KEY (generation, source)
 );
+CREATE TABLE IF NOT EXISTS generation_assets (
+    generation TEXT NOT NULL,
+    source TEXT NOT NULL,
+    asset TEXT NOT NULL,
+    PRIMARY KEY (generation, source, asset)
+);
 CREATE TABLE IF NOT EXISTS courses (
     course TEXT PRIMARY KEY,
     fingerprint TEXT,
@@ -35,6 +42,9 @@ CREATE TABLE IF NOT EXISTS courses (
     last_ingest_at REAL
 );
 """
+
+# What the manifest keeps per generation and file.
+FILE_TABLES = ("generation_files", "generation_assets")
 
 
 @dataclass(frozen=True)
@@ -67,25 +77,58 @@ class Manifest:
             ).fetchall()
         return {source: FileRecord(sha256, chunks) for source, sha256, chunks in rows}
 
-    def record_file(self, generation: str, source: str, sha256: str, chunks: int) -> None:
+    def record_file(self, generation: str, source: str, sha256: str, chunks: int, assets: Sequence[str] = ()) -> None:
+        """`assets`: the course files the document embeds (an HTML page's images), served with it."""
         with closing(self._connect()) as db, db:
             db.execute(
                 "INSERT OR REPLACE INTO generation_files (generation, source, sha256, chunks, ingested_at) "
                 "VALUES (?, ?, ?, ?, ?)",
                 (generation, source, sha256, chunks, time.time()),
             )
+            db.execute("DELETE FROM generation_assets WHERE generation = ? AND source = ?", (generation, source))
+            db.executemany(
+                "INSERT OR IGNORE INTO generation_assets (generation, source, asset) VALUES (?, ?, ?)",
+                [(generation, source, asset) for asset in assets],
+            )
+
+    def copy_file(self, from_generation: str, to_generation: str, source: str) -> None:
+        """Give `to_generation` the entry `from_generation` has for one file, hash and assets alike."""
+        with closing(self._connect()) as db, db:
+            for table in FILE_TABLES:
+                db.execute(f"DELETE FROM {table} WHERE generation = ? AND source = ?", (to_generation, source))
+            db.execute(
+                "INSERT INTO generation_files SELECT ?, source, sha256, chunks, ingested_at FROM generation_files "
+                "WHERE generation = ? AND source = ?",
+                (to_generation, from_generation, source),
+            )
+            db.execute(
+                "INSERT INTO generation_assets SELECT ?, source, asset FROM generation_assets WHERE generation = ? AND source = ?",
+                (to_generation, from_generation, source),
+            )
+
+    def publishes(self, generation: str, name: str) -> bool:
+        """Whether `name` is a file the generation indexed, or one that an indexed page embeds."""
+        with closing(self._connect()) as db:
+            row = db.execute(
+                "SELECT 1 FROM generation_files WHERE generation = ? AND source = ? "
+                "UNION ALL SELECT 1 FROM generation_assets WHERE generation = ? AND asset = ? LIMIT 1",
+                (generation, name, generation, name),
+            ).fetchone()
+        return row is not None
 
     def forget_file(self, generation: str, source: str) -> None:
         with closing(self._connect()) as db, db:
-            db.execute("DELETE FROM generation_files WHERE generation = ? AND source = ?", (generation, source))
+            for table in FILE_TABLES:
+                db.execute(f"DELETE FROM {table} WHERE generation = ? AND source = ?", (generation, source))
 
     def keep_only(self, generation: str, prefix: str) -> None:
         """Forget every other generation named with `prefix`: the index dropped them."""
         with closing(self._connect()) as db, db:
-            db.execute(
-                "DELETE FROM generation_files WHERE substr(generation, 1, ?) = ? AND generation != ?",
-                (len(prefix), prefix, generation),
-            )
+            for table in FILE_TABLES:
+                db.execute(
+                    f"DELETE FROM {table} WHERE substr(generation, 1, ?) = ? AND generation != ?",
+                    (len(prefix), prefix, generation),
+                )
 
     def course(self, course: str) -> CourseRecord:
         with closing(self._connect()) as db:

@@ -5,17 +5,18 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from models import Course, FileFailure, IngestReport, SourceDoc
-from ingest.chunker import ChunkingPolicy, chunk_document
+from ingest.chunker import ChunkingPolicy, chunk_document, heading_context
 from ingest.discovery import discover, source_prefix
 from ingest.errors import UnreadableFileError
+from ingest.exclusion import Exclusions
 from ingest.loaders import is_supported, load_document
 from ingest.manifest import Manifest
+from models import Course, FileFailure, IngestReport, SourceDoc
 from rag.embedder import Embedder
 from rag.index import MilvusIndex, collection_name, generation_name
 
@@ -23,7 +24,8 @@ from rag.index import MilvusIndex, collection_name, generation_name
 READ_AHEAD = 2
 # Bump when the collection schema or what is embedded changes: the next ingest rebuilds.
 # 3: generations behind an alias, so a rebuild never takes the live index away.
-INDEX_FORMAT = 3
+# 4: the heading path embedded with a chunk is capped, so a long title no longer crowds out its text.
+INDEX_FORMAT = 4
 
 ProgressCallback = Callable[[int, int, str], None]
 """Called with (files done, files to do, current file) as an ingest goes."""
@@ -69,7 +71,7 @@ class IngestPipeline:
         if missing and (live is None or rebuilding):
             # Nothing to keep yet, or a rebuild that would lose the missing folder's documents.
             discover(course.sources)
-        files = discover(course.sources, skip_missing=True)
+        files = discover(course.sources, skip_missing=True, exclusions=Exclusions(course.sources, course.exclude))
         for root in missing:
             report.warnings.append(f"source folder {root} is missing: its documents are kept as they were")
         known = self.manifest.files(generation)
@@ -99,12 +101,16 @@ class IngestPipeline:
             if on_progress:
                 on_progress(done, len(todo), source)
             try:
-                written = self._ingest_file(course, generation, source, document.result(), digest)
+                written = self._ingest_file(course, generation, source, document.result(), digest, files)
             except UnreadableFileError as exc:
                 report.failed.append(FileFailure(source=source, reason=exc.reason))
                 continue
             (report.changed if source in known else report.added).append(source)
             report.chunks_written += written
+        if rebuilding and live is not None:
+            for failure in report.failed:
+                if failure.source not in known:
+                    self._carry_over(course, live, generation, failure.source)
         for source in removed:
             self.index.delete_document(generation, source)
             self.manifest.forget_file(generation, source)
@@ -123,7 +129,25 @@ class IngestPipeline:
         self.manifest.record_run(report, sources, fingerprint)
         return report
 
-    def _ingest_file(self, course: Course, generation: str, source: str, document: SourceDoc, digest: str) -> int:
+    def _carry_over(self, course: Course, live: str, generation: str, source: str) -> None:
+        """Bring a file that could not be read into the new generation with the chunks it had.
+
+        A rebuild must never lose a document to a bad read. Its old texts are embedded again
+        rather than their vectors copied: a rebuild happens because the model, the chunking
+        or what is embedded changed, so old vectors may not fit or may not mean the same.
+        The manifest entry keeps the old hash, so the file is read again next time.
+        """
+        chunks = self.index.document_chunks(live, course.name, source)
+        if source not in self.manifest.files(live) or not chunks:
+            return
+        chunks = [chunk.model_copy(update={"context": heading_context(chunk.title, chunk.headings, self.embedder)}) for chunk in chunks]
+        vectors = self.embedder.embed_documents([chunk.embedding_text() for chunk in chunks])
+        self.index.write_document(generation, source, chunks, vectors)
+        self.manifest.copy_file(live, generation, source)
+
+    def _ingest_file(
+        self, course: Course, generation: str, source: str, document: SourceDoc, digest: str, files: Container[str]
+    ) -> int:
         chunks = chunk_document(
             document,
             course=course.name,
@@ -136,7 +160,9 @@ class IngestPipeline:
             raise UnreadableFileError(source, "no text found in the file")
         vectors = self.embedder.embed_documents([chunk.embedding_text() for chunk in chunks])
         self.index.write_document(generation, source, chunks, vectors)
-        self.manifest.record_file(generation, source, digest, len(chunks))
+        # Only files of the course, not excluded, may be served because a page shows them.
+        assets = [asset for asset in document.assets if asset in files]
+        self.manifest.record_file(generation, source, digest, len(chunks), assets)
         return len(chunks)
 
 

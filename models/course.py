@@ -27,6 +27,9 @@ class Course(BaseModel):
     branch: str | None = None
     """The repository's branch to follow; unset means its default branch."""
     base_url: str | None = None
+    exclude: tuple[str, ...] = ()
+    """Gitignore-style globs of files never indexed nor served, matched inside each source
+    folder (e.g. `solutions/**`, `*-solution.*`); a folder's `.mentorignore` adds its own."""
     policy: str | None = None
     """How the mentor behaves for this course, in the instructor's words; unset means the
     default: a patient TA who explains and hints, and never hands out graded solutions."""

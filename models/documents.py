@@ -60,6 +60,9 @@ class SourceDoc(BaseModel):
     kind: DocumentKind
     title: str
     sections: list[Section]
+    assets: list[str] = []
+    """Course-relative names of the files it shows with it (an HTML page's images and
+    stylesheets): `/files` serves them because the page is indexed."""
 
 
 class Chunk(BaseModel):
@@ -74,6 +77,9 @@ class Chunk(BaseModel):
     locator: Locator
     url: str | None = None
     file_hash: str
+    context: str = ""
+    """The heading path embedded before the text, as the chunker capped it to fit the
+    embedder's window (`ingest.chunker.heading_context`); empty embeds the text alone."""
 
     def embedding_text(self) -> str:
         """The text the embedder sees: the heading path first, then the chunk.
@@ -81,5 +87,4 @@ class Chunk(BaseModel):
         Students ask in their own words; the heading names the topic even where the
         chunk's body never does.
         """
-        context = " > ".join(h for h in (self.title, *self.headings) if h)
-        return f"{context}\n{self.text}" if context else self.text
+        return f"{self.context}\n{self.text}" if self.context else self.text

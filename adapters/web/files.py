@@ -2,10 +2,9 @@
 
 A course with no `base_url` has nowhere public to link to; its citations then point here.
 Ingest names a file by its path inside its source folder, prefixed by the folder's name
-when a course has several (see `ingest.discovery`), and a course kept in Git reads its
-checkout first. This module maps such a name back to a file and refuses everything else:
-`..`, absolute paths, hidden files (a checkout's `.git`), directories, and symlinks that
-lead out of the folder.
+when a course has several (see `ingest.discovery`). Only what the course publishes is
+served (`MentorApp.course_file`): files the live index holds and the images and
+stylesheets its pages embed, never a solution kept beside them; everything else is a 404.
 """
 
 from __future__ import annotations
@@ -25,23 +24,6 @@ TEXT_SUFFIXES = {".md", ".markdown", ".txt", ".rst", ".py", ".csv", ".ipynb"}
 """Shown as plain text: browsers download `text/markdown` and friends instead of showing them."""
 SANDBOX = "sandbox"
 """Course HTML (and SVG) runs no script and gets an opaque origin, never the app's."""
-
-
-def locate(roots: tuple[Path, ...], name: str) -> Path | None:
-    """The file a citation's `source` names, or None when it is not a visible file inside one of `roots`."""
-    parts = name.split("/")
-    if not name or "\\" in name or "\x00" in name or any(not part or part.startswith((".", "~$")) for part in parts):
-        return None
-    if len(roots) == 1:
-        root, rest = roots[0], parts
-    else:
-        root = next((r for r in roots if r.resolve().name == parts[0]), None)
-        rest = parts[1:]
-    if root is None or not rest:
-        return None
-    base = root.resolve()
-    path = base.joinpath(*rest).resolve()
-    return path if path.is_relative_to(base) and path.is_file() else None
 
 
 def file_href(course: str, citation: Citation) -> str:
@@ -84,7 +66,7 @@ class CourseFiles:
         if course not in self.commands.mentor.settings.course_names():
             raise web.HTTPNotFound(text=f"No course named {course!r}.")
         try:
-            # The default course's folders come from the manifest (SQLite), and resolving touches the disk.
+            # What the course publishes comes from the manifest (SQLite) and Milvus, and resolving touches the disk.
             path = await self.commands.mentor.offloader.run(self._find, course, name)
         except BusyError as exc:
             raise web.HTTPServiceUnavailable(text=str(exc), headers={"Retry-After": "30"}) from None
@@ -96,5 +78,4 @@ class CourseFiles:
         return web.FileResponse(path, headers=headers)
 
     def _find(self, course: str, name: str) -> Path | None:
-        mentor = self.commands.mentor
-        return locate(mentor.source_roots(mentor.course(course)), name)
+        return self.commands.mentor.course_file(course, name)

@@ -33,6 +33,7 @@ from bot.config.sections import (
     WebSettings,
 )
 from bot.errors import ConfigError, UnknownCourseError
+from ingest.exclusion import compile_glob
 from models import Course
 from rag.index import collection_name
 
@@ -77,6 +78,7 @@ class Settings(BaseSettings):
         seen: dict[str, str] = {}
         for number, course in enumerate(courses):
             _check_schedule(number, course)
+            _check_excludes(number, course)
             clash = seen.setdefault(collection_name(course.name), course.name)
             if clash != course.name:
                 raise ValueError(f"courses {clash!r} and {course.name!r} would share one index: rename one")
@@ -169,6 +171,14 @@ def _check_schedule(number: int, course: Course) -> None:
     except ValueError as exc:
         key = "timezone" if str(exc).startswith("timezone") else "schedule"
         raise ValueError(f"courses.{number}.{key} (course {course.name!r}): {exc}") from None
+
+
+def _check_excludes(number: int, course: Course) -> None:
+    for pattern in course.exclude:
+        try:
+            compile_glob(pattern)
+        except ValueError as exc:
+            raise ValueError(f"courses.{number}.exclude (course {course.name!r}): {exc}") from None
 
 
 class TomlFileSource(PydanticBaseSettingsSource):

@@ -6,14 +6,16 @@ page look alike to the search.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from bs4 import BeautifulSoup, Comment, NavigableString, Tag
 
-from models import Locator, Section, SourceDoc
 from ingest.loaders.slugs import SlugMaker
 from ingest.loaders.textfile import decode_text, read_bytes, tidy, title_from_stem
+from models import Locator, Section, SourceDoc
 
 HEADINGS = ["h1", "h2", "h3", "h4", "h5", "h6"]
 CLUTTER = ["script", "style", "nav", "header", "footer", "aside", "noscript", "template", "form"]
@@ -27,6 +29,7 @@ def load_html(path: Path, source: str) -> SourceDoc:
     declared = META_CHARSET.search(data[:4096])
     text = decode_text(data, source, declared.group(1).decode().lower() if declared else "utf-8-sig")
     soup = BeautifulSoup(text, "lxml")
+    assets = _embedded_files(soup, source)
     main = _main_content(soup)
     for tag in main.find_all(CLUTTER):
         tag.decompose()
@@ -34,7 +37,32 @@ def load_html(path: Path, source: str) -> SourceDoc:
         link.decompose()
     title = _title(soup, main, path)
     sections = _by_sections(main, title) if main.find("section", id=True) else _by_headings(main, title)
-    return SourceDoc(source=source, kind="html", title=title, sections=sections)
+    return SourceDoc(source=source, kind="html", title=title, sections=sections, assets=assets)
+
+
+def _embedded_files(soup: BeautifulSoup, source: str) -> list[str]:
+    """The course files the page shows with it, its images and stylesheets, as course-relative names.
+
+    Only relative links count: a site-absolute or external one names no file of the
+    course, and one that climbs out of the course is ignored.
+    """
+    refs = [tag.get("src") for tag in soup.find_all(["img", "source"])]
+    refs += [
+        candidate.split()[0]
+        for tag in soup.find_all(["img", "source"])
+        for candidate in str(tag.get("srcset") or "").split(",")
+        if candidate.strip()
+    ]
+    refs += [link.get("href") for link in soup.find_all("link") if {"stylesheet", "icon"} & set(link.get("rel") or [])]
+    names: set[str] = set()
+    for ref in refs:
+        link = urlsplit(str(ref or "").strip())
+        if link.scheme or link.netloc or not link.path or link.path.startswith("/"):
+            continue
+        name = posixpath.normpath(posixpath.join(posixpath.dirname(source), unquote(link.path)))
+        if name != ".." and not name.startswith("../"):
+            names.add(name)
+    return sorted(names)
 
 
 def _main_content(soup: BeautifulSoup) -> Tag:

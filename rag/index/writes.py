@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import time
 
-from models import Chunk
+from models import Chunk, Locator
 from rag.index.connection import MilvusConnection, milvus_errors
 from rag.lexical import bm25_text
 
 # Milvus caps a VARCHAR at 65,535 bytes.
 MAX_VARCHAR = 65_535
 INSERT_BATCH = 256
+# The most rows one Milvus query returns.
+QUERY_WINDOW = 16_384
+STORED_FIELDS = ["id", "source", "file_hash", "title", "headings", "locator", "url", "text"]
 
 
 class Writes(MilvusConnection):
@@ -38,6 +41,34 @@ class Writes(MilvusConnection):
         if self.client.has_collection(collection):
             self._load(collection)
             self.client.delete(collection, filter=f"source == {literal(source)}")
+
+    @milvus_errors
+    def document_chunks(self, collection: str, course: str, source: str) -> list[Chunk]:
+        """One document's chunks as stored, in order, without vectors or heading context.
+
+        What a rebuild carries over for a file it cannot read; up to 16,384 chunks (Milvus's
+        query window), far more than any one course file makes.
+        """
+        if not self.client.has_collection(collection):
+            return []
+        self._load(collection)
+        rows = self.client.query(
+            collection, filter=f"source == {literal(source)}", output_fields=STORED_FIELDS, limit=QUERY_WINDOW
+        )
+        return [
+            Chunk(
+                id=row["id"],
+                course=course,
+                source=row["source"],
+                title=row["title"],
+                headings=tuple(json.loads(row["headings"] or "[]")),
+                text=row["text"],
+                locator=Locator.model_validate_json(row["locator"]),
+                url=row["url"] or None,
+                file_hash=row["file_hash"],
+            )
+            for row in sorted(rows, key=lambda row: row["id"])
+        ]
 
     @milvus_errors
     def finalize(self, collection: str, timeout: float = 300.0) -> None:

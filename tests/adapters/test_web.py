@@ -16,7 +16,6 @@ from typer.testing import CliRunner
 
 from adapters.web import WebPlatform, create_platform
 from adapters.web.chat import BadRequest, to_question
-from adapters.web.files import locate
 from adapters.web.platform import PAGE_CSP
 from bot.app import MentorApp
 from bot.cli import app as cli
@@ -25,6 +24,7 @@ from bot.config.settings import Settings
 from bot.errors import PlatformError
 from bot.service.commands import HELP, ChatCommands
 from bot.service.notices import NOT_INDEXED
+from ingest.published import locate
 from models import Course
 from tests.adapters.web_helpers import Web, read_events, run_web, web_settings
 from tests.conftest import example_course_app, free_port
@@ -41,18 +41,30 @@ def mentor(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture
 def lab(tmp_path: Path):
-    """A course of two source folders (not ingested: `/files` needs only the folders), with traps in them."""
+    """A course of two source folders, ingested, with traps and solutions in them."""
     lectures, labs, outside = tmp_path / "lectures", tmp_path / "labs", tmp_path / "private"
-    for folder in (lectures / "week1", labs, outside):
+    for folder in (lectures / "week1" / "img", lectures / "solutions", labs, outside):
         folder.mkdir(parents=True)
-    (lectures / "week1" / "loops.html").write_text("<h1 id='loops'>Loops</h1><script>alert(1)</script>")
-    (labs / "lab1.md").write_text("# Lab 1\n")
+    (lectures / "week1" / "loops.html").write_text(
+        "<link rel='stylesheet' href='../style.css'><h1 id='loops'>Loops</h1>"
+        "<p>A loop repeats its body.</p><img src='img/loop.png'><script>alert(1)</script>"
+    )
+    (lectures / "week1" / "img" / "loop.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(16))
+    (lectures / "week1" / "img" / "unused.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(16))
+    (lectures / "style.css").write_text("p { color: teal }")
+    (lectures / "solutions" / "week1.md").write_text("# Week 1 answers\n\nSOLUTION: use a while loop.\n")
+    (labs / "lab1.md").write_text("# Lab 1\n\nWrite a loop that counts to ten.\n")
+    (labs / "lab1-solution.py").write_text("print('SOLUTION')\n")
+    (labs / "lab2.key.md").write_text("# Lab 2 key\n\nSOLUTION: range(10).\n")
+    (labs / "notes-for-tas.md").write_text("# TA notes\n\nSOLUTION: the trick is the break.\n")
+    (labs / ".mentorignore").write_text("# kept from students\nnotes-for-tas.md\n")
     (labs / ".secret.md").write_text("hidden")
     (outside / "grades.txt").write_text("TOP-SECRET")
     (labs / "grades.txt").symlink_to(outside / "grades.txt")
     (labs / "private").symlink_to(outside, target_is_directory=True)
-    settings = Settings(data_dir=tmp_path / "data", courses=[Course(name="lab", sources=(lectures, labs))])
-    app = MentorApp(settings)
+    course = Course(name="lab", sources=(lectures, labs), exclude=("solutions/**", "*.key.*"))
+    app = MentorApp(Settings(data_dir=tmp_path / "data", courses=[course]))
+    app.ingest("lab")
     yield app
     app.close()
 
@@ -160,8 +172,11 @@ def test_an_empty_question_gets_the_help_and_an_overlong_one_a_clear_refusal(men
 
 
 def test_a_student_never_reads_the_operators_fix_it_goes_to_the_log_with_a_reference(
-    lab: MentorApp, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    (tmp_path / "notes").mkdir()
+    never_ingested = MentorApp(Settings(data_dir=tmp_path / "data", courses=[Course(name="lab", sources=(tmp_path / "notes",))]))
+
     async def scenario(web: Web) -> None:
         [(name, error)] = await web.ask({"question": "what is in week 1?", "course": "lab"})
         assert (name, error["message"]) == ("error", NOT_INDEXED)
@@ -169,8 +184,11 @@ def test_a_student_never_reads_the_operators_fix_it_goes_to_the_log_with_a_refer
         logged = [r.getMessage() for r in caplog.records if r.name == "mentor.failures"]
         assert any(error["reference"] in line and "mentor ingest --course lab" in line for line in logged), logged
 
-    with caplog.at_level(logging.INFO, logger="mentor.failures"):
-        run_web(lab, scenario)
+    try:
+        with caplog.at_level(logging.INFO, logger="mentor.failures"):
+            run_web(never_ingested, scenario)
+    finally:
+        never_ingested.close()
 
 
 def test_requests_the_page_would_never_send_get_400_with_a_reason(mentor: MentorApp) -> None:
@@ -292,6 +310,49 @@ def test_only_visible_files_inside_the_course_folders_are_served(lab: MentorApp,
             assert b"TOP-SECRET" not in body
 
     run_web(lab, scenario)
+
+
+def test_only_what_the_course_publishes_is_served_never_a_solution_beside_it(lab: MentorApp) -> None:
+    indexed = set(lab.manifest.files(lab.index.live_generation("lab") or ""))
+    assert indexed == {"lectures/week1/loops.html", "labs/lab1.md"}, "excluded, ignored and linked-in files are not ingested"
+    assert not any("SOLUTION" in hit.text for hit in lab.search("what is the solution to the loop exercise?", "lab").hits)
+
+    async def scenario(web: Web) -> None:
+        # What the indexed page shows with it is served: its image and its stylesheet.
+        assert (await get(web, "/files/lab/lectures/week1/img/loop.png"))[0] == 200
+        assert (await get(web, "/files/lab/lectures/style.css"))[0] == 200
+        for path in (
+            "/files/lab/labs/lab1-solution.py",  # beside the materials, never indexed
+            "/files/lab/lectures/solutions/week1.md",  # excluded by the course
+            "/files/lab/labs/lab2.key.md",
+            "/files/lab/labs/notes-for-tas.md",  # in the folder's .mentorignore
+            "/files/lab/labs/.mentorignore",
+            "/files/lab/lectures/week1/img/unused.png",  # no indexed page shows it
+        ):
+            status, _, body = await get(web, path)
+            assert status == 404, path
+            assert b"SOLUTION" not in body
+        assert not any("TOP-SECRET" in hit.text for hit in lab.search("what is secret?", "lab").hits)
+
+    run_web(lab, scenario)
+
+
+def test_files_answer_503_while_the_index_that_knows_them_is_unreachable(tmp_path: Path) -> None:
+    (tmp_path / "notes.md").write_text("# Notes\n\nText.\n")
+    settings = Settings(
+        data_dir=tmp_path / "data", milvus_uri=f"http://127.0.0.1:{free_port()}", milvus_timeout=2,
+        courses=[Course(name="lab", sources=(tmp_path,))],
+    )
+    app = MentorApp(settings)
+
+    async def scenario(web: Web) -> None:
+        status, headers, body = await get(web, "/files/lab/notes.md")
+        assert status == 503 and headers["retry-after"] == "30" and b"try again" in body
+
+    try:
+        run_web(app, scenario)
+    finally:
+        app.close()
 
 
 def test_locate_maps_a_lone_folder_without_prefix_and_refuses_escapes(tmp_path: Path) -> None:

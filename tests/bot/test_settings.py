@@ -63,6 +63,7 @@ def test_env_overrides_the_file_and_dotenv_is_read(tmp_path: Path, monkeypatch: 
         ('[[courses]]\nname = "cs101"\nsources = ["."]\nschedule = "every day"\n', r"courses\.0\.schedule \(course 'cs101'\): schedule 'every day' is not a cron"),
         ('[[courses]]\nname = "cs101"\nsources = ["."]\ntimezone = "Europe/Atlantis"\n', r"courses\.0\.timezone \(course 'cs101'\): timezone 'Europe/Atlantis'"),
         ('[[courses]]\nname = "cs101"\nsources = ["x"]\nbase_url = "ftp://x"\n', r"courses\.0\.base_url: base_url must start with http"),
+        ('[[courses]]\nname = "cs101"\nsources = ["x"]\nexclude = ["lab[12.py"]\n', r"courses\.0\.exclude \(course 'cs101'\): '\[' in 'lab\[12\.py' is never closed"),
         ('[[courses]]\nname = "a-b"\nsources = ["x"]\n[[courses]]\nname = "a_b"\nsources = ["y"]\n', r"share one index"),
         ("[search]\nmode = \"fuzzy\"\n", r"search\.mode"),
         ('[slack.channels]\nC0123 = "cs999"\n', r"slack\.channels maps C0123 to the course 'cs999', which is not configured \(courses: default\)"),

@@ -25,10 +25,14 @@ def test_every_chunk_fits_the_window_with_its_heading_path(embedder: SentenceTra
     chunks = chunks_of(doc(section, title=long_title), embedder, size=400)
     assert len(chunks) > 5
     for chunk in chunks:
-        body = embedder.count_tokens([chunk.text])[0]
-        assert body <= 400
-        # The body plus a capped heading path and [CLS]/[SEP] never exceeds 256 word pieces.
-        assert body + 48 + 2 <= embedder.max_tokens
+        # What the embedder reads, [CLS] and [SEP] included, never exceeds its 256 word pieces.
+        assert embedder.count_tokens([chunk.embedding_text()])[0] + 2 <= embedder.max_tokens
+        # The section's own heading outlives a title too long to keep whole.
+        assert chunk.embedding_text().split("\n", 1)[0].endswith("Loops > While loops")
+    assert SENTENCE.strip() in chunks[1].embedding_text(), "the body is not what gave way"
+    untitled = chunks_of(doc(Section(text=SENTENCE * 20), title=long_title), embedder)
+    assert all(embedder.count_tokens([c.embedding_text()])[0] + 2 <= embedder.max_tokens for c in untitled)
+    assert untitled[0].embedding_text().startswith("Lecture 2: very long title")
 
 
 def test_chunks_respect_the_size_and_overlap_within_a_section(embedder: SentenceTransformerEmbedder) -> None:

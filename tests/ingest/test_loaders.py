@@ -283,3 +283,15 @@ def test_html_headings_inside_wrappers_and_code_read_once(tmp_path: Path) -> Non
         ("loops", "Repeat work.\n\n```\nwhile True:\n    pass\n```"),
         ("sets", "Use set()."),
     ]
+
+
+def test_html_names_the_images_and_stylesheets_it_shows(tmp_path: Path) -> None:
+    (tmp_path / "page.html").write_text(
+        "<html><head><link rel='stylesheet' href='../css/site.css?v=2'><link rel='icon' href='fav.ico'>"
+        "<link rel='canonical' href='page.html'></head><body><h1>Loops</h1><p>Text.</p>"
+        "<img src='img/a%20b.png'><picture><source srcset='img/c.webp 1x, img/c@2x.webp 2x'></picture>"
+        "<img src='https://cdn.example.com/x.png'><img src='/abs.png'><img src='../../../etc/passwd'><img src='data:x'>"
+        "</body></html>"
+    )
+    doc = load_document(tmp_path / "page.html", "week1/page.html")
+    assert doc.assets == ["css/site.css", "week1/fav.ico", "week1/img/a b.png", "week1/img/c.webp", "week1/img/c@2x.webp"]

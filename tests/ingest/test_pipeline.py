@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import zipfile
 from pathlib import Path
 
 import pytest
+from docx import Document
+from pptx import Presentation
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen import canvas
 
 from ingest.chunker import ChunkingPolicy
-from ingest.errors import SourceFolderError
+from ingest.errors import ExcludeRulesError, SourceFolderError
 from ingest.manifest import Manifest
 from ingest.pipeline import IngestPipeline
 from models import Course
@@ -162,6 +166,32 @@ def test_bad_files_are_reported_and_the_good_ones_still_land(pipeline: IngestPip
     assert len(report.added) == 3
 
 
+def with_broken_xml(good: Path, bad: Path, member: str) -> None:
+    """A copy of a real Office file whose `member` is XML that no parser accepts."""
+    with zipfile.ZipFile(good) as source, zipfile.ZipFile(bad, "w") as target:
+        for item in source.infolist():
+            target.writestr(item, b"<w:document><unclosed" if item.filename == member else source.read(item.filename))
+    good.unlink()
+
+
+def test_a_file_that_breaks_its_parser_is_reported_and_the_ingest_goes_on(pipeline: IngestPipeline, course_dir: Path) -> None:
+    (course_dir / "cells.ipynb").write_text(json.dumps({"cells": [1, 2], "nbformat": 4}))
+    word = Document()
+    word.add_paragraph("Lab 3 asks you to read a file line by line.")
+    word.save(course_dir / "good.docx")
+    with_broken_xml(course_dir / "good.docx", course_dir / "lab3.docx", "word/document.xml")
+    deck = Presentation()
+    deck.slides.add_slide(deck.slide_layouts[5]).shapes.title.text = "Exceptions"
+    deck.save(course_dir / "good.pptx")
+    with_broken_xml(course_dir / "good.pptx", course_dir / "slides.pptx", "ppt/slides/slide1.xml")
+    report = pipeline.ingest(course(course_dir))
+    reasons = {f.source: f.reason for f in report.failed}
+    assert set(reasons) == {"cells.ipynb", "lab3.docx", "slides.pptx"}
+    assert "AttributeError" in reasons["cells.ipynb"] and "XMLSyntaxError" in reasons["lab3.docx"]
+    assert sorted(report.added) == ["errors.pdf", "syllabus.txt", "week2/loops.md"]
+    assert pipeline.index.count_chunks("cs101") == 6
+
+
 def test_a_missing_source_folder_is_a_clear_error(pipeline: IngestPipeline, tmp_path: Path) -> None:
     with pytest.raises(SourceFolderError, match="Source folder not found: .*nowhere"):
         pipeline.ingest(course(tmp_path / "nowhere"))
@@ -173,6 +203,48 @@ def test_changing_the_chunking_rebuilds_the_index(pipeline: IngestPipeline, cour
     report = smaller.ingest(course(course_dir))
     assert len(report.added) == 3 and report.unchanged == []
     assert pipeline.index.count_chunks("cs101") == report.chunks_written
+
+
+def test_a_rebuild_keeps_the_chunks_of_a_file_it_cannot_read(pipeline: IngestPipeline, course_dir: Path) -> None:
+    pipeline.ingest(course(course_dir))
+    old = live(pipeline)
+    good = pipeline.manifest.files(old)["errors.pdf"]
+    (course_dir / "errors.pdf").write_bytes(b"%PDF-1.4\n" + b"garbage" * 50)
+    smaller = IngestPipeline(pipeline.index, pipeline.embedder, pipeline.manifest, ChunkingPolicy(size=64, overlap=8))
+    report = smaller.ingest(course(course_dir))
+    assert report.rebuilt and live(pipeline) != old
+    assert [f.source for f in report.failed] == ["errors.pdf"] and "PDF" in report.failed[0].reason
+    hit = top_hit(pipeline, "what happens to my file when I open it for writing?")
+    assert (hit.source, hit.locator.page, hit.url) == ("errors.pdf", 2, "https://cs101.example.edu/notes/errors.pdf#page=2")
+    assert pipeline.manifest.files(live(pipeline))["errors.pdf"] == good, "the old entry came along: the file is retried"
+    assert pipeline.index.count_chunks("cs101") == report.chunks_written + good.chunks
+    write_pdf(course_dir / "errors.pdf", PAGES[:1])
+    mended = smaller.ingest(course(course_dir))
+    assert mended.changed == ["errors.pdf"] and mended.failed == []
+    assert pipeline.index.count_chunks("cs101") == report.chunks_written + 1, "the carried chunks gave way to the mended file's"
+
+
+def test_excluded_files_are_never_ingested_and_leave_once_excluded(pipeline: IngestPipeline, course_dir: Path) -> None:
+    (course_dir / "solutions").mkdir()
+    (course_dir / "solutions" / "lab1.md").write_text("# Lab 1\n\nThe answer is a while loop.\n")
+    (course_dir / "week2" / "loops-solution.md").write_text("# Loops solution\n\nUse break.\n")
+    (course_dir / "drafts.md").write_text("# Draft\n\nNot for students yet.\n")
+    (course_dir / ".mentorignore").write_text("# unfinished\ndrafts.md\n")
+    excluding = Course(name="cs101", sources=(course_dir,), exclude=("solutions/**", "*-solution.*"))
+    report = pipeline.ingest(excluding)
+    assert sorted(report.added) == ["errors.pdf", "syllabus.txt", "week2/loops.md"] and report.failed == []
+    (course_dir / ".mentorignore").write_text("drafts.md\nsyllabus.txt\n")
+    again = pipeline.ingest(excluding)
+    assert again.removed == ["syllabus.txt"] and "syllabus.txt" not in pipeline.manifest.files(live(pipeline))
+    assert top_hit(pipeline, "when are office hours?").source != "syllabus.txt"
+
+
+def test_a_broken_mentorignore_stops_the_ingest_with_its_name_and_keeps_the_index(pipeline: IngestPipeline, course_dir: Path) -> None:
+    pipeline.ingest(course(course_dir))
+    (course_dir / ".mentorignore").write_text("solutions/\nlab[1.md\n")
+    with pytest.raises(ExcludeRulesError, match=r"\.mentorignore, line 2: '\[' in 'lab\[1\.md' is never closed"):
+        pipeline.ingest(course(course_dir))
+    assert pipeline.index.count_chunks("cs101") == 6
 
 
 def live(pipeline: IngestPipeline) -> str:
