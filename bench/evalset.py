@@ -20,6 +20,8 @@ class EvalQuestion:
     source: str | None
     anchor: str | None
     pages: tuple[int, ...]
+    key_phrase: str | None = None
+    """Words of the gold passage that hold the answer (quote mode's benchmark looks for them)."""
 
     @property
     def answerable(self) -> bool:
@@ -45,7 +47,10 @@ def load_questions() -> list[EvalQuestion]:
         if line.strip():
             row = json.loads(line)
             questions.append(
-                EvalQuestion(row["id"], row["question"], row.get("source"), row.get("anchor"), tuple(row.get("pages") or ()))
+                EvalQuestion(
+                    row["id"], row["question"], row.get("source"), row.get("anchor"), tuple(row.get("pages") or ()),
+                    row.get("key_phrase"),
+                )
             )
     return questions
 

@@ -1,0 +1,111 @@
+"""Quote mode beside generating with SmolLM2 and retrieval-only answers, in one run.
+
+For every answerable question of an eval set (each with a key phrase: the words that hold
+the answer), per answer mode:
+- the share whose answer contains the key phrase;
+- the share whose citations include the gold page or section, beside retrieval's hit@3;
+- p50/p95 answer time after retrieval, on this CPU.
+
+Retrieval runs once per question; each mode then answers from the same hits, so the times
+compare the modes only. Generation is slow on a CPU, so it runs on the first `--generate`
+questions (the other two modes on all of them).
+
+    .venv/bin/python -m bench.quote_mode [--generate 12]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.evalset import COURSE_DIR, EvalQuestion, first_gold_rank, load_questions
+from bench.stats import percentile
+from bot.app import MentorApp
+from bot.config.sections import LlmSettings
+from bot.config.settings import Settings
+from bot.ops.logs import configure_logging
+from models import Answer, Course, Question, SearchResult
+from rag.answerer import Answerer
+from rag.embedder import Embedder
+from rag.llama_cpp_model import LlamaCppModel
+
+
+@dataclass
+class ModeRow:
+    name: str
+    answers: list[tuple[EvalQuestion, Answer]] = field(default_factory=list)
+    after_retrieval_ms: list[float] = field(default_factory=list)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--generate", type=int, default=12, help="how many questions the model answers")
+    args = parser.parse_args()
+    configure_logging()
+    questions = [q for q in load_questions() if q.answerable and q.key_phrase]
+    with tempfile.TemporaryDirectory() as data_dir:
+        settings = Settings(
+            data_dir=Path(data_dir), courses=[Course(name="eval", sources=(COURSE_DIR,))], llm=LlmSettings(temperature=0.0)
+        )
+        mentor = MentorApp(settings)
+        mentor.embedder.warm_up()
+        mentor.ingest("eval")
+        course = mentor.course("eval")
+        found = {q.id: mentor.retriever.search("eval", q.question) for q in questions}
+        hit3 = sum((first_gold_rank(q, found[q.id].hits) or 99) <= 3 for q in questions) / len(questions)
+        replay = Replay(mentor.embedder, found)
+        model, generation, policy = mentor.answerer.model, mentor.answerer.generation, mentor.answerer.policy
+        missing = LlamaCppModel(Path(data_dir) / "no-model.gguf")
+        modes = {
+            "quote": (Answerer(replay, model, generation, policy), "quote", questions),  # type: ignore[arg-type]
+            "generate (SmolLM2)": (Answerer(replay, model, generation, policy), "generate", questions[: args.generate]),  # type: ignore[arg-type]
+            "retrieval-only": (Answerer(replay, lambda: missing, generation, policy), "generate", questions),  # type: ignore[arg-type]
+        }
+        rows = []
+        for name, (answerer, mode, asked) in modes.items():
+            row = ModeRow(name)
+            for question in asked:
+                started = time.perf_counter()
+                answer = answerer.answer(Question(text=question.question, course="eval"), course, mode=mode)  # type: ignore[arg-type]
+                row.after_retrieval_ms.append((time.perf_counter() - started) * 1000)
+                row.answers.append((question, answer))
+            rows.append(row)
+        mentor.close()
+    print(f"{len(questions)} answerable questions of the shared eval set (the set that chose the grounding threshold)")
+    print(f"retrieval hit@3: {hit3:.2f}\n")
+    print(f"{'mode':<20} {'n':>3} {'key phrase':>11} {'gold cited':>11} {'p50 ms':>8} {'p95 ms':>8}")
+    for row in rows:
+        n = len(row.answers)
+        phrase = sum(_says(a.text, q.key_phrase or "") for q, a in row.answers) / n
+        cited = sum(any(q.points_at(c.source, c.page, c.anchor) for c in a.citations) for q, a in row.answers) / n
+        p50, p95 = percentile(row.after_retrieval_ms, 0.5), percentile(row.after_retrieval_ms, 0.95)
+        print(f"{row.name:<20} {n:3d} {phrase:11.2f} {cited:11.2f} {p50:8.0f} {p95:8.0f}")
+    print("\ntargets for quote mode: key phrase >= 0.60, gold cited >= retrieval hit@3, p95 <= 300 ms after retrieval")
+
+
+@dataclass
+class Replay:
+    """Stands in for the retriever: each mode answers from the hits already found, at no search cost."""
+
+    embedder: Embedder
+    results: dict[str, SearchResult]
+
+    def search(self, course: str, query: str, **_: object) -> SearchResult:
+        return next(result for result in self.results.values() if result.query == " ".join(query.split()))
+
+
+def _says(text: str, phrase: str) -> bool:
+    """The key phrase is in the answer, ignoring case, spacing and markup."""
+
+    def flat(value: str) -> str:
+        return " ".join(re.sub(r"[`*_\u201c\u201d\"]", "", value).lower().split())
+
+    return flat(phrase) in flat(text)
+
+
+if __name__ == "__main__":
+    main()
