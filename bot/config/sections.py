@@ -99,6 +99,8 @@ class ScheduleSettings(_Section):
     """Spread courses that share a schedule, so they do not all embed at once."""
     misfire_grace_seconds: int = Field(3600, ge=1)
     """A run missed while the process was down still happens if it restarts within this."""
+    busy_retry_seconds: int = Field(300, ge=1)
+    """A scheduled run that finds the reindex queue full is skipped and tried again this much later."""
 
 
 class SlackSettings(_Section):

@@ -17,12 +17,14 @@ from apscheduler.triggers.date import DateTrigger
 from bot.app import MentorApp
 from bot.config.sections import ScheduleSettings
 from bot.config.settings import Settings
-from bot.errors import ReindexBusyError, UnknownCourseError
+from bot.errors import BusyError, ReindexBusyError, UnknownCourseError
+from bot.service.offload import Offloader
 from bot.service.reindex import ReindexService
 from bot.service.schedule import ReindexScheduler
 from bot.store.history import RunRecord
 from bot.store.reindex_lock import CourseReindexLock, running_reindex
 from models import Course
+from tests.conftest import until
 
 LOOPS = "# Loops\n\n## Break\n\nThe break statement stops the innermost loop early.\n"
 SETS = "# Sets\n\n## Empty sets\n\nAn empty set is made with set(), because {} is an empty dict.\n"
@@ -183,3 +185,49 @@ def test_status_shows_the_last_run_and_the_next_scheduled_one(mentor: MentorApp)
     assert status.last_run is not None and status.last_run.requested_by == "ada"
     assert status.next_run is not None and status.next_run.hour == 3 and status.next_run > datetime.now(timezone.utc)
     assert status.to_json()["next_run"].endswith("03:00:00+00:00")
+
+
+async def fill(offloader: Offloader, release: threading.Event) -> list[asyncio.Task[None]]:
+    """Jobs that hold every worker and queue slot the reindexes use until `release` is set."""
+    blockers: list[asyncio.Task[None]] = []
+    while True:
+        task = asyncio.create_task(offloader.run(release.wait))
+        await asyncio.sleep(0)
+        if task.done():
+            with pytest.raises(BusyError):
+                task.result()
+            return blockers
+        blockers.append(task)
+
+
+def test_a_busy_queue_skips_the_scheduled_run_posts_nothing_stale_and_retries_soon(mentor: MentorApp, materials: Path) -> None:
+    course = mentor.course("cs101")
+    posted: list[RunRecord] = []
+
+    async def sink(reported: Course, record: RunRecord) -> None:
+        posted.append(record)
+
+    async def scenario() -> tuple[RunRecord | None, RunRecord | None, list[int]]:
+        scheduler = ReindexScheduler(ReindexService(mentor), [course], ScheduleSettings(jitter_seconds=0, busy_retry_seconds=1))
+        scheduler.sinks.append(sink)
+        scheduler.start()
+        release = threading.Event()
+        try:
+            first = await scheduler.run_course(course)
+            (materials / "sets.md").write_text(SETS)
+            blockers = await fill(mentor.offloader, release)
+            skipped = await scheduler.run_course(course)
+            after_skip = [record.id for record in posted]
+            release.set()
+            await asyncio.gather(*blockers)
+            await until(lambda: len(posted) > 1, timeout=60)
+            return first, skipped, after_skip
+        finally:
+            release.set()
+            scheduler.shutdown()
+
+    first, skipped, after_skip = asyncio.run(scenario())
+    assert first is not None and skipped is None
+    assert after_skip == [first.id], "a run that never happened posts no report, least of all the last one again"
+    retried = posted[-1]
+    assert retried.id != first.id and retried.trigger == "schedule" and retried.report.added == ["sets.md"]
