@@ -184,10 +184,13 @@ class MentorApp:
     @cached_property
     def offloader(self) -> Offloader:
         """Threads for blocking work from async callers: one per concurrent generation, one so
-        the next question's retrieval overlaps the current answer, one for a reindex."""
+        the next question's retrieval overlaps the current answer, one for short work (status,
+        votes, health pings); reindexes have a worker of their own."""
         llm = self.settings.llm
         generations = llm.parallel if llm.base_url else LlamaCppModel.max_concurrency
-        return Offloader(workers=generations + 2, queue_size=self.settings.answer.queue_size)
+        return Offloader(
+            workers=generations + 2, queue_size=self.settings.answer.queue_size, reindex_queue_size=self.settings.reindex.queue_size
+        )
 
     def course(self, name: str | None = None) -> Course:
         remembered = self.manifest.course(name or DEFAULT_COURSE).sources if not self.settings.courses else None

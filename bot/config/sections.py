@@ -92,7 +92,8 @@ class AnswerSettings(_Section):
 
 
 class ScheduleSettings(_Section):
-    """How `mentor serve` runs each course's cron schedule (the expression itself is per course)."""
+    """Reindexing: how `mentor serve` runs each course's cron schedule (the expression itself
+    is per course), and how many runs may wait for the reindex worker."""
 
     enabled: bool = True
     jitter_seconds: int = Field(120, ge=0)
@@ -101,6 +102,8 @@ class ScheduleSettings(_Section):
     """A run missed while the process was down still happens if it restarts within this."""
     busy_retry_seconds: int = Field(300, ge=1)
     """A scheduled run that finds the reindex queue full is skipped and tried again this much later."""
+    queue_size: int = Field(4, ge=0)
+    """Reindexes run one at a time, on a worker answers never use; beyond this many waiting, "busy"."""
 
 
 class SlackSettings(_Section):

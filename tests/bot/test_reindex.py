@@ -18,7 +18,8 @@ from bot.app import MentorApp
 from bot.config.sections import ScheduleSettings
 from bot.config.settings import Settings
 from bot.errors import BusyError, ReindexBusyError, UnknownCourseError
-from bot.service.offload import Offloader
+from bot.service.commands import ChatCommands
+from bot.service.offload import Lane
 from bot.service.reindex import ReindexService
 from bot.service.schedule import ReindexScheduler
 from bot.store.history import RunRecord
@@ -187,11 +188,11 @@ def test_status_shows_the_last_run_and_the_next_scheduled_one(mentor: MentorApp)
     assert status.to_json()["next_run"].endswith("03:00:00+00:00")
 
 
-async def fill(offloader: Offloader, release: threading.Event) -> list[asyncio.Task[None]]:
-    """Jobs that hold every worker and queue slot the reindexes use until `release` is set."""
+async def fill(lane: Lane, release: threading.Event) -> list[asyncio.Task[None]]:
+    """Jobs that hold every worker and queue slot of `lane` until `release` is set."""
     blockers: list[asyncio.Task[None]] = []
     while True:
-        task = asyncio.create_task(offloader.run(release.wait))
+        task = asyncio.create_task(lane.run(release.wait))
         await asyncio.sleep(0)
         if task.done():
             with pytest.raises(BusyError):
@@ -215,7 +216,7 @@ def test_a_busy_queue_skips_the_scheduled_run_posts_nothing_stale_and_retries_so
         try:
             first = await scheduler.run_course(course)
             (materials / "sets.md").write_text(SETS)
-            blockers = await fill(mentor.offloader, release)
+            blockers = await fill(mentor.offloader.reindexes, release)
             skipped = await scheduler.run_course(course)
             after_skip = [record.id for record in posted]
             release.set()
@@ -231,3 +232,39 @@ def test_a_busy_queue_skips_the_scheduled_run_posts_nothing_stale_and_retries_so
     assert after_skip == [first.id], "a run that never happened posts no report, least of all the last one again"
     retried = posted[-1]
     assert retried.id != first.id and retried.trigger == "schedule" and retried.report.added == ["sets.md"]
+
+
+def test_answers_never_wait_behind_the_reindexes_of_every_course(tmp_path: Path) -> None:
+    """Three courses on one schedule: more reindexes than the answers' workers, all writing at once."""
+    courses = []
+    for name in ("cs101", "cs102", "cs103"):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "loops.md").write_text(LOOPS)
+        courses.append(Course(name=name, sources=(folder,)))
+    app = MentorApp(Settings(data_dir=tmp_path / "data", courses=courses))
+    commands = ChatCommands(app)
+    release, writing = threading.Event(), threading.Event()
+
+    def hold(done: int, total: int, source: str) -> None:  # on the reindex's worker thread, as it reads
+        writing.set()
+        release.wait(timeout=120)
+
+    async def scenario() -> tuple[str, bytes, list[RunRecord]]:
+        runs = [asyncio.create_task(commands.reindexer.reindex_async(c.name, "schedule", "schedule", hold)) for c in courses]
+        try:
+            await until(writing.is_set, timeout=60)
+            # A deadlock guard, not a stopwatch: with the answers' workers all reindexing, this never runs.
+            answered = await asyncio.wait_for(app.offloader.run(lambda: threading.current_thread().name), 30)
+            exposition = commands.metrics.exposition()
+        finally:
+            release.set()
+        return answered, exposition, list(await asyncio.gather(*runs))
+
+    try:
+        answered, exposition, records = asyncio.run(scenario())
+    finally:
+        app.close()
+    assert answered.startswith("mentor-work")
+    assert b"mentor_reindex_queue_depth 3.0" in exposition and b"mentor_queue_depth 0.0" in exposition
+    assert [record.outcome for record in records] == ["ok"] * 3, "queued reindexes still run, one after another"
