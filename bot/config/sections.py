@@ -106,6 +106,14 @@ class ScheduleSettings(_Section):
     """Reindexes run one at a time, on a worker answers never use; beyond this many waiting, "busy"."""
 
 
+class ServeSettings(_Section):
+    """How `mentor serve` stops."""
+
+    stop_grace_seconds: float = Field(20.0, gt=0)
+    """On SIGTERM, answers and reindexes in flight get this long to finish before the index
+    closes; askers of those still running are told to ask again in a minute."""
+
+
 class SlackSettings(_Section):
     """Slack: Socket Mode (bot + app-level token, no public URL) or the HTTP Events API."""
 
