@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from bot.errors import BusyError, ShuttingDownError
 
@@ -39,9 +39,9 @@ class Lane:
         self._busy = busy
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
         self._admitted = 0
-        self._waiting: set[asyncio.Future[object]] = set()
+        self._waiting: set[asyncio.Future[Any]] = set()
         """Callers awaiting their work, on the event loop."""
-        self._threads: set[Future[object]] = set()
+        self._threads: set[Future[Any]] = set()
         """Work submitted and not ended, whether or not anyone still waits for it."""
         self._threads_lock = threading.Lock()
         self._closed = False
@@ -59,10 +59,14 @@ class Lane:
         if self._admitted >= self.workers + self.queue_size:
             raise BusyError(self._busy.format(admitted=self._admitted))
         self._admitted += 1
-        waiting = asyncio.wrap_future(self._submit(fn, *args))
+        try:
+            waiting = asyncio.wrap_future(self._submit(fn, *args))
+        except RuntimeError:  # `shutdown` (from another thread) stopped the pool just now
+            self._admitted -= 1
+            raise ShuttingDownError(RESTARTING) from None
         self._waiting.add(waiting)
         try:
-            return await waiting  # type: ignore[return-value]
+            return await waiting
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if self._gave_up and waiting.cancelled() and (task is None or not task.cancelling()):
@@ -72,18 +76,18 @@ class Lane:
             self._waiting.discard(waiting)
             self._admitted -= 1
 
-    def _submit(self, fn: Callable[..., object], *args: object) -> Future[object]:
+    def _submit(self, fn: Callable[..., T], *args: object) -> Future[T]:
         future = self._pool.submit(fn, *args)
         with self._threads_lock:
             self._threads.add(future)
         future.add_done_callback(self._ended)
         return future
 
-    def _ended(self, future: Future[object]) -> None:
+    def _ended(self, future: Future[Any]) -> None:
         with self._threads_lock:
             self._threads.discard(future)
 
-    def close(self) -> set[asyncio.Future[object]]:
+    def close(self) -> set[asyncio.Future[Any]]:
         """Take no more work; returns the callers still waiting."""
         self._closed = True
         return set(self._waiting)
@@ -118,8 +122,8 @@ class Unfinished:
         return bool(self.answers or self.reindexes)
 
     def __str__(self) -> str:
-        parts = [f"{n} {noun}{'' if n == 1 else plural}" for n, noun, plural in ((self.answers, "answer", "s"), (self.reindexes, "reindex", "es")) if n]
-        return " and ".join(parts) or "nothing"
+        counted = ((self.answers, "answer", "answers"), (self.reindexes, "reindex", "reindexes"))
+        return " and ".join(f"{n} {one if n == 1 else many}" for n, one, many in counted if n) or "nothing"
 
 
 class Offloader:
