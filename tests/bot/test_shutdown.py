@@ -165,5 +165,6 @@ def test_serve_stops_in_order_and_a_student_still_waiting_hears_to_ask_again(tmp
     finally:
         release.set()
     assert events[-1][0] == "error" and "ask again in a minute" in events[-1][1]["message"]
+    assert f"stopping: {workers + 1} answers or reindexes in flight get up to 1 s" in " ".join(said), said
     assert f"{workers + 1} answers did not finish within 1 s" in " ".join(said), said
     assert said[-1] == "stopped"
