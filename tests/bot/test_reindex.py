@@ -268,3 +268,27 @@ def test_answers_never_wait_behind_the_reindexes_of_every_course(tmp_path: Path)
     assert answered.startswith("mentor-work")
     assert b"mentor_reindex_queue_depth 3.0" in exposition and b"mentor_queue_depth 0.0" in exposition
     assert [record.outcome for record in records] == ["ok"] * 3, "queued reindexes still run, one after another"
+
+
+def test_a_second_request_while_the_course_reindexes_is_refused_at_once_not_queued_behind_it(mentor: MentorApp) -> None:
+    release, writing = threading.Event(), threading.Event()
+
+    def hold(done: int, total: int, source: str) -> None:
+        writing.set()
+        release.wait(timeout=120)
+
+    async def scenario() -> tuple[str, int, RunRecord]:
+        service = ReindexService(mentor)
+        first = asyncio.create_task(service.reindex_async("cs101", "slash command", "ada", hold))
+        try:
+            await until(writing.is_set, timeout=60)
+            with pytest.raises(ReindexBusyError) as refused:
+                await service.reindex_async("cs101", "slash command", "grace")
+            waiting = mentor.offloader.reindexes.admitted
+        finally:
+            release.set()
+        return str(refused.value), waiting, await first
+
+    refused, waiting, record = asyncio.run(scenario())
+    assert "started by ada (slash command)" in refused and waiting == 1
+    assert record.outcome == "ok" and len(ReindexService(mentor).history.runs("cs101")) == 1
