@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cached_property
@@ -29,6 +30,8 @@ from rag.model_files import PACKAGED_DEMO, PACKAGED_DISTRIBUTION, ModelFile, res
 from rag.model_probe import ModelProbe, ProbeResult
 from rag.openai_http import OpenAIChatModel
 from rag.retriever import HybridRetriever
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -199,10 +202,13 @@ class MentorApp:
     @cached_property
     def offloader(self) -> Offloader:
         """Threads for blocking work from async callers: one per concurrent generation, one so
-        the next question's retrieval overlaps the current answer, one for a reindex."""
+        the next question's retrieval overlaps the current answer, one for short work (status,
+        votes, health pings); reindexes have a worker of their own."""
         llm = self.settings.llm
         generations = llm.parallel if llm.base_url else LlamaCppModel.max_concurrency
-        return Offloader(workers=generations + 2, queue_size=self.settings.answer.queue_size)
+        return Offloader(
+            workers=generations + 2, queue_size=self.settings.answer.queue_size, reindex_queue_size=self.settings.reindex.queue_size
+        )
 
     def course(self, name: str | None = None) -> Course:
         remembered = self.manifest.course(name or DEFAULT_COURSE).sources if not self.settings.courses else None
@@ -300,9 +306,13 @@ class MentorApp:
         return statuses
 
     def close(self) -> None:
+        """Answers and reindexes still running end first (within `serve.stop_grace_seconds`, counted
+        from `Offloader.drain` under `mentor serve`): the index never closes under a write in time."""
+        if "offloader" in self.__dict__:
+            grace = self.settings.serve.stop_grace_seconds
+            if still_running := self.offloader.shutdown(grace):
+                log.warning("closing the index with %d answers or reindexes still running past the %g s grace", still_running, grace)
         if "index" in self.__dict__:
             self.index.close()
-        if "offloader" in self.__dict__:
-            self.offloader.shutdown()
         if isinstance(self.__dict__.get("language_model"), OpenAIChatModel):
             self.language_model.close()

@@ -19,6 +19,10 @@ class BusyError(BotError):
     """Too much work is queued already; the caller should try again shortly."""
 
 
+class ShuttingDownError(BusyError):
+    """The service is stopping: work it could not finish, or was asked for too late; the asker should ask again."""
+
+
 class SearchUnavailableError(BusyError):
     """The index cannot be searched now (Milvus unreachable); students are told to try again, operators see why in the log."""
 

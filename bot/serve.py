@@ -23,7 +23,7 @@ from rag.lite_server import SharedLiteServer
 log = logging.getLogger(__name__)
 
 STOP_TIMEOUT_S = 30.0
-"""How long in-flight answers get to finish on SIGTERM before the platforms disconnect anyway."""
+"""How long a platform gets to deliver its last messages and disconnect, after the answers' grace."""
 
 Announce = Callable[[str], None]
 
@@ -107,6 +107,13 @@ async def serve(mentor: MentorApp, announce: Announce, stop: asyncio.Event | Non
             scheduler.shutdown()
         if health is not None:
             await health.stop()
+        # While the platforms are still connected: answers (and reindexes) in flight get the
+        # grace, and the askers of any still running are told, by their platform, to ask again.
+        grace = settings.serve.stop_grace_seconds
+        if in_flight := mentor.offloader.admitted + mentor.offloader.reindexes.admitted:
+            announce(f"stopping: {in_flight} answers or reindexes in flight get up to {grace:g} s to finish")
+        if unfinished := await mentor.offloader.drain(grace):
+            announce(f"{unfinished} did not finish within {grace:g} s; their askers are told to ask again in a minute")
         for platform in reversed(started):
             try:
                 await asyncio.wait_for(platform.stop(), STOP_TIMEOUT_S)
@@ -114,7 +121,7 @@ async def serve(mentor: MentorApp, announce: Announce, stop: asyncio.Event | Non
                 log.exception("%s did not stop cleanly", platform.name)
         await index_watch.stop()
         await deduper.close()
-        # close() waits for in-flight answers and reindexes before the index closes under them.
+        # Work given up on may still hold a thread: close() waits for it (to the same deadline) before the index closes.
         mentor.close()
         if lite is not None:
             lite.stop()

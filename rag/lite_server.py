@@ -9,7 +9,6 @@ and connects to that server rather than opening the file.
 from __future__ import annotations
 
 import errno
-import fcntl
 import json
 import os
 import socket
@@ -21,6 +20,7 @@ from urllib.parse import urlsplit
 
 from rag.errors import IndexLockedError, IndexUnavailableError
 from rag.milvus_lock import MilvusLiteLock
+from rag.owned_lock import OwnedLock
 
 HOST = "127.0.0.1"
 # How long in-flight requests get to finish when the server stops.
@@ -140,16 +140,10 @@ def _remove_if_unheld(advert: Path, lock_path: Path) -> bool:
     The removal happens while this probe holds the lock, so it cannot race a new
     server, which takes the lock before it writes its advert.
     """
-    fd = os.open(lock_path, os.O_RDONLY | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        advert.unlink(missing_ok=True)
-        return True
-    finally:
-        os.close(fd)
+    with OwnedLock(lock_path).unless_held() as unheld:
+        if unheld:
+            advert.unlink(missing_ok=True)
+        return unheld
 
 
 def _alive(pid: int) -> bool:

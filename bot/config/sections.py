@@ -95,13 +95,26 @@ class AnswerSettings(_Section):
 
 
 class ScheduleSettings(_Section):
-    """How `mentor serve` runs each course's cron schedule (the expression itself is per course)."""
+    """Reindexing: how `mentor serve` runs each course's cron schedule (the expression itself
+    is per course), and how many runs may wait for the reindex worker."""
 
     enabled: bool = True
     jitter_seconds: int = Field(120, ge=0)
     """Spread courses that share a schedule, so they do not all embed at once."""
     misfire_grace_seconds: int = Field(3600, ge=1)
     """A run missed while the process was down still happens if it restarts within this."""
+    busy_retry_seconds: int = Field(300, ge=1)
+    """A scheduled run that finds the reindex queue full is skipped and tried again this much later."""
+    queue_size: int = Field(4, ge=0)
+    """Reindexes run one at a time, on a worker answers never use; beyond this many waiting, "busy"."""
+
+
+class ServeSettings(_Section):
+    """How `mentor serve` stops."""
+
+    stop_grace_seconds: float = Field(20.0, gt=0)
+    """On SIGTERM, answers and reindexes in flight get this long to finish before the index
+    closes; askers of those still running are told to ask again in a minute."""
 
 
 class SlackSettings(_Section):

@@ -29,6 +29,7 @@ from bot.config.sections import (
     LogSettings,
     ScheduleSettings,
     SearchSettings,
+    ServeSettings,
     SlackSettings,
     WebSettings,
 )
@@ -64,6 +65,7 @@ class Settings(BaseSettings):
     llm: LlmSettings = LlmSettings()
     answer: AnswerSettings = AnswerSettings()
     reindex: ScheduleSettings = ScheduleSettings()
+    serve: ServeSettings = ServeSettings()
     slack: SlackSettings = SlackSettings()
     discord: DiscordSettings = DiscordSettings()
     web: WebSettings = WebSettings()

@@ -43,7 +43,10 @@ class Metrics:
             "mentor_first_token_seconds", "Time from asking the model to its first token.", buckets=GENERATION_BUCKETS, registry=self.registry
         )
         self.queue_depth = Gauge(
-            "mentor_queue_depth", "Questions and reindexes running or waiting for a worker.", registry=self.registry
+            "mentor_queue_depth", "Questions (and other short work) running or waiting for a worker.", registry=self.registry
+        )
+        self.reindex_queue_depth = Gauge(
+            "mentor_reindex_queue_depth", "Reindexes running or waiting for the reindex worker.", registry=self.registry
         )
         self.reindex_runs = Counter(
             "mentor_reindex_runs", "Reindex runs, by outcome.", ["course", "outcome"], registry=self.registry
@@ -53,9 +56,10 @@ class Metrics:
         )
         self.feedback = Counter("mentor_feedback", "Votes on answers.", ["course", "vote"], registry=self.registry)
 
-    def watch_queue(self, depth: Callable[[], int]) -> None:
-        """Read the queue's depth at scrape time, so it is never stale."""
+    def watch_queue(self, depth: Callable[[], int], reindexes: Callable[[], int]) -> None:
+        """Read the queues' depths at scrape time, so they are never stale."""
         self.queue_depth.set_function(lambda: float(depth()))
+        self.reindex_queue_depth.set_function(lambda: float(reindexes()))
 
     def asked(self, course: str, platform: str) -> None:
         self.questions.labels(course, platform).inc()

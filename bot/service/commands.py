@@ -36,7 +36,7 @@ class ChatCommands:
     def __init__(self, mentor: MentorApp, metrics: Metrics | None = None, deduper: EventDeduper | None = None) -> None:
         self.mentor = mentor
         self.metrics = metrics or Metrics()
-        self.metrics.watch_queue(lambda: mentor.offloader.admitted)
+        self.metrics.watch_queue(lambda: mentor.offloader.admitted, lambda: mentor.offloader.reindexes.admitted)
         self.answers = AnswerService(mentor, mentor.offloader)
         self.reindexer = ReindexService(mentor, self.metrics)
         self.questions = QuestionLog(mentor.settings.history_path)

@@ -1,19 +1,31 @@
-"""The one way blocking work (models, Milvus, file parsing) leaves the event loop."""
+"""The one way blocking work (models, Milvus, file parsing) leaves the event loop.
+
+Two lanes, so students never wait behind a reindex: `run` for answers and other short
+work, `run_reindex` for reindexes, which take minutes and get a worker of their own.
+Stopping is bounded and in order: `drain` lets admitted work finish (telling the callers
+of what cannot), `shutdown` waits for the threads, and only then may the index close.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from functools import partial
-from typing import TypeVar
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from bot.errors import BusyError
+from bot.errors import BusyError, ShuttingDownError
 
 T = TypeVar("T")
 
+WORK_BUSY = "{admitted} requests are already waiting: try again in a minute."
+REINDEX_BUSY = "{admitted} reindexes are already running or waiting: try again in a few minutes."
+RESTARTING = "Sorry, the assistant is restarting and could not finish this. Please ask again in a minute."
 
-class Offloader:
+
+class Lane:
     """A bounded thread pool with a bounded queue in front of it.
 
     Work beyond `workers + queue_size` at once is turned away with `BusyError` rather
@@ -21,11 +33,19 @@ class Offloader:
     instead of answers that arrive minutes late.
     """
 
-    def __init__(self, workers: int, queue_size: int) -> None:
+    def __init__(self, name: str, workers: int, queue_size: int, busy: str) -> None:
         self.workers = workers
         self.queue_size = queue_size
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mentor-work")
+        self._busy = busy
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
         self._admitted = 0
+        self._waiting: set[asyncio.Future[Any]] = set()
+        """Callers awaiting their work, on the event loop."""
+        self._threads: set[Future[Any]] = set()
+        """Work submitted and not ended, whether or not anyone still waits for it."""
+        self._threads_lock = threading.Lock()
+        self._closed = False
+        self._gave_up = False
 
     @property
     def admitted(self) -> int:
@@ -33,14 +53,113 @@ class Offloader:
         return self._admitted
 
     async def run(self, fn: Callable[..., T], /, *args: object) -> T:
-        # The counter is only touched on the event loop's thread, so it needs no lock.
+        # The counter and `_waiting` are only touched on the event loop's thread: no lock.
+        if self._closed:
+            raise ShuttingDownError(RESTARTING)
         if self._admitted >= self.workers + self.queue_size:
-            raise BusyError(f"{self._admitted} requests are already waiting: try again in a minute.")
+            raise BusyError(self._busy.format(admitted=self._admitted))
         self._admitted += 1
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._pool, partial(fn, *args))
+            waiting = asyncio.wrap_future(self._submit(fn, *args))
+        except RuntimeError:  # `shutdown` (from another thread) stopped the pool just now
+            self._admitted -= 1
+            raise ShuttingDownError(RESTARTING) from None
+        self._waiting.add(waiting)
+        try:
+            return await waiting
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if self._gave_up and waiting.cancelled() and (task is None or not task.cancelling()):
+                raise ShuttingDownError(RESTARTING) from None
+            raise
         finally:
+            self._waiting.discard(waiting)
             self._admitted -= 1
 
-    def shutdown(self, wait: bool = True) -> None:
-        self._pool.shutdown(wait=wait, cancel_futures=not wait)
+    def _submit(self, fn: Callable[..., T], *args: object) -> Future[T]:
+        future = self._pool.submit(fn, *args)
+        with self._threads_lock:
+            self._threads.add(future)
+        future.add_done_callback(self._ended)
+        return future
+
+    def _ended(self, future: Future[Any]) -> None:
+        with self._threads_lock:
+            self._threads.discard(future)
+
+    def close(self) -> set[asyncio.Future[Any]]:
+        """Take no more work; returns the callers still waiting."""
+        self._closed = True
+        return set(self._waiting)
+
+    def give_up(self) -> int:
+        """Callers still waiting get `ShuttingDownError` (work not started never starts); returns how many."""
+        self._gave_up = True
+        late = [waiting for waiting in self._waiting if not waiting.done()]
+        for waiting in late:
+            waiting.cancel()
+        return len(late)
+
+    def shutdown(self, deadline: float | None = None) -> int:
+        """Wait for the work submitted (until `deadline`, a `time.monotonic()`), then stop; returns how many still run."""
+        self._closed = True
+        with self._threads_lock:
+            submitted = set(self._threads)
+        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+        _, late = wait(submitted, timeout=timeout)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        return len(late)
+
+
+@dataclass(frozen=True)
+class Unfinished:
+    """What `drain` gave up on; its askers were told to ask again."""
+
+    answers: int
+    reindexes: int
+
+    def __bool__(self) -> bool:
+        return bool(self.answers or self.reindexes)
+
+    def __str__(self) -> str:
+        counted = ((self.answers, "answer", "answers"), (self.reindexes, "reindex", "reindexes"))
+        return " and ".join(f"{n} {one if n == 1 else many}" for n, one, many in counted if n) or "nothing"
+
+
+class Offloader:
+    """The answers' lane (`workers`, `queue_size`) and the reindexes' lane: one run at a
+    time across courses, `reindex_queue_size` more waiting."""
+
+    def __init__(self, workers: int, queue_size: int, reindex_queue_size: int = 4) -> None:
+        self.work = Lane("mentor-work", workers, queue_size, WORK_BUSY)
+        self.reindexes = Lane("mentor-reindex", 1, reindex_queue_size, REINDEX_BUSY)
+        self._deadline: float | None = None
+
+    @property
+    def admitted(self) -> int:
+        """Answers and other short work running or waiting now (reindexes not counted)."""
+        return self.work.admitted
+
+    async def run(self, fn: Callable[..., T], /, *args: object) -> T:
+        """Answers and short work (status, votes, health pings)."""
+        return await self.work.run(fn, *args)
+
+    async def run_reindex(self, fn: Callable[..., T], /, *args: object) -> T:
+        """A reindex: minutes of embedding and writing, on its own worker."""
+        return await self.reindexes.run(fn, *args)
+
+    async def drain(self, grace: float) -> Unfinished:
+        """Take no more work (new callers get `ShuttingDownError`), give what was admitted up to
+        `grace` seconds, then give up on the rest: its callers get `ShuttingDownError`, which the
+        platforms show their askers. `shutdown` keeps to the same deadline."""
+        self._deadline = time.monotonic() + grace
+        waiting = self.work.close() | self.reindexes.close()
+        if waiting:
+            await asyncio.wait(waiting, timeout=grace)
+        return Unfinished(self.work.give_up(), self.reindexes.give_up())
+
+    def shutdown(self, grace: float | None = None) -> int:
+        """Wait for the threads still working, until the `drain` deadline (else `grace` seconds from
+        now; None: however long), then stop both lanes; returns how many were still running."""
+        deadline = self._deadline or (None if grace is None else time.monotonic() + grace)
+        return self.work.shutdown(deadline) + self.reindexes.shutdown(deadline)

@@ -10,9 +10,10 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from bot.app import MentorApp
+from bot.errors import ReindexBusyError
 from bot.ops.metrics import Metrics
 from bot.store.history import RunHistory, RunRecord, Trigger
-from bot.store.reindex_lock import CourseReindexLock
+from bot.store.reindex_lock import CourseReindexLock, running_reindex
 from ingest.errors import IngestError
 from ingest.pipeline import ProgressCallback
 from models import Course
@@ -66,5 +67,11 @@ class ReindexService:
     async def reindex_async(
         self, course_name: str | None, trigger: Trigger, requested_by: str, on_progress: ProgressCallback | None = None
     ) -> RunRecord:
-        """The same, off the event loop (`on_progress` still runs on the worker thread)."""
-        return await self.mentor.offloader.run(self.reindex, course_name, trigger, requested_by, on_progress)
+        """The same, on the reindex worker (`on_progress` runs there); waits behind other courses' runs.
+
+        A run of the course already going is refused at once, not queued to run again after it.
+        """
+        running = running_reindex(self.locks, course_name or self.mentor.settings.course_names()[0])
+        if running is not None:
+            raise ReindexBusyError(running.describe(), running)
+        return await self.mentor.offloader.run_reindex(self.reindex, course_name, trigger, requested_by, on_progress)

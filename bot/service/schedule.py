@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.date import DateTrigger
 
 from bot.config.sections import ScheduleSettings
 from bot.config.settings import cron_trigger
-from bot.errors import BotError, ReindexBusyError
+from bot.errors import BotError, BusyError, ReindexBusyError
 from bot.service.reindex import ReindexService, ReportSink
 from bot.store.history import RunRecord
 from ingest.errors import IngestError
@@ -59,10 +60,17 @@ class ReindexScheduler:
         return job.next_run_time if job else None
 
     async def run_course(self, course: Course) -> RunRecord | None:
+        """One scheduled run, its report posted; None when it did not run (another run holds the
+        course, or the reindex queue is full, in which case it is tried again shortly)."""
         try:
             record = await self.service.reindex_async(course.name, "schedule", "schedule")
         except ReindexBusyError as busy:
             log.info("scheduled reindex of %s skipped: %s", course.name, busy)
+            return None
+        except BusyError as busy:
+            # The run never started: there is no report of it to post, and the last one is not news.
+            log.warning("scheduled reindex of %s skipped: %s", course.name, busy)
+            self._retry(course)
             return None
         except (BotError, IngestError, RagError) as exc:
             log.error("scheduled reindex of %s failed: %s", course.name, exc)
@@ -77,3 +85,19 @@ class ReindexScheduler:
                 except Exception:  # a chat outage must not stop the schedule
                     log.exception("could not post the reindex report of %s", course.name)
         return record
+
+    def _retry(self, course: Course) -> None:
+        """One more try after `busy_retry_seconds`; a retry that finds the queue full again schedules the next."""
+        if not self._scheduler.running:  # shutting down: the next start runs the schedule
+            return
+        when = datetime.now(timezone.utc) + timedelta(seconds=self.settings.busy_retry_seconds)
+        self._scheduler.add_job(
+            self.run_course,
+            DateTrigger(when),
+            args=[course],
+            id=f"{course.name} retry",
+            name=f"reindex {course.name} (retry)",
+            replace_existing=True,
+            misfire_grace_time=self.settings.misfire_grace_seconds,
+        )
+        log.info("scheduled reindex of %s: trying again at %s", course.name, f"{when:%H:%M:%S} UTC")

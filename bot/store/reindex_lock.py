@@ -38,13 +38,17 @@ class CourseReindexLock:
         note = {"trigger": trigger, "requested_by": requested_by, "started_at": datetime.now(timezone.utc).isoformat(), "pid": os.getpid()}
         holder = self._lock.acquire(json.dumps(note))
         if holder is not None:
-            running = self._running(holder)
+            running = self.running(holder)
             raise ReindexBusyError(running.describe(), running)
 
     def release(self) -> None:
         self._lock.release()
 
-    def _running(self, holder: str) -> RunningReindex:
+    def holder(self) -> str | None:
+        """The running run's note, without taking the lock; None when none runs."""
+        return self._lock.holder()
+
+    def running(self, holder: str) -> RunningReindex:
         try:
             data = json.loads(holder or "{}")
             started = datetime.fromisoformat(data["started_at"])
@@ -56,11 +60,11 @@ class CourseReindexLock:
 
 
 def running_reindex(folder: Path, course: str) -> RunningReindex | None:
-    """The run going on now for a course, in any process, if there is one."""
-    probe = CourseReindexLock(folder, course)
-    try:
-        probe.acquire("probe", "probe")
-    except ReindexBusyError as busy:
-        return busy.running  # type: ignore[return-value]
-    probe.release()
-    return None
+    """The run going on now for a course, in any process, if there is one.
+
+    It only looks (`OwnedLock.holder`): a probe that took the lock, even for a moment,
+    would refuse a reindex asked for at that moment.
+    """
+    lock = CourseReindexLock(folder, course)
+    holder = lock.holder()
+    return None if holder is None else lock.running(holder)

@@ -17,12 +17,15 @@ from apscheduler.triggers.date import DateTrigger
 from bot.app import MentorApp
 from bot.config.sections import ScheduleSettings
 from bot.config.settings import Settings
-from bot.errors import ReindexBusyError, UnknownCourseError
+from bot.errors import BusyError, ReindexBusyError, UnknownCourseError
+from bot.service.commands import ChatCommands
+from bot.service.offload import Lane
 from bot.service.reindex import ReindexService
 from bot.service.schedule import ReindexScheduler
 from bot.store.history import RunRecord
 from bot.store.reindex_lock import CourseReindexLock, running_reindex
 from models import Course
+from tests.conftest import until
 
 LOOPS = "# Loops\n\n## Break\n\nThe break statement stops the innermost loop early.\n"
 SETS = "# Sets\n\n## Empty sets\n\nAn empty set is made with set(), because {} is an empty dict.\n"
@@ -183,3 +186,109 @@ def test_status_shows_the_last_run_and_the_next_scheduled_one(mentor: MentorApp)
     assert status.last_run is not None and status.last_run.requested_by == "ada"
     assert status.next_run is not None and status.next_run.hour == 3 and status.next_run > datetime.now(timezone.utc)
     assert status.to_json()["next_run"].endswith("03:00:00+00:00")
+
+
+async def fill(lane: Lane, release: threading.Event) -> list[asyncio.Task[None]]:
+    """Jobs that hold every worker and queue slot of `lane` until `release` is set."""
+    blockers: list[asyncio.Task[None]] = []
+    while True:
+        task = asyncio.create_task(lane.run(release.wait))
+        await asyncio.sleep(0)
+        if task.done():
+            with pytest.raises(BusyError):
+                task.result()
+            return blockers
+        blockers.append(task)
+
+
+def test_a_busy_queue_skips_the_scheduled_run_posts_nothing_stale_and_retries_soon(mentor: MentorApp, materials: Path) -> None:
+    course = mentor.course("cs101")
+    posted: list[RunRecord] = []
+
+    async def sink(reported: Course, record: RunRecord) -> None:
+        posted.append(record)
+
+    async def scenario() -> tuple[RunRecord | None, RunRecord | None, list[int]]:
+        scheduler = ReindexScheduler(ReindexService(mentor), [course], ScheduleSettings(jitter_seconds=0, busy_retry_seconds=1))
+        scheduler.sinks.append(sink)
+        scheduler.start()
+        release = threading.Event()
+        try:
+            first = await scheduler.run_course(course)
+            (materials / "sets.md").write_text(SETS)
+            blockers = await fill(mentor.offloader.reindexes, release)
+            skipped = await scheduler.run_course(course)
+            after_skip = [record.id for record in posted]
+            release.set()
+            await asyncio.gather(*blockers)
+            await until(lambda: len(posted) > 1, timeout=60)
+            return first, skipped, after_skip
+        finally:
+            release.set()
+            scheduler.shutdown()
+
+    first, skipped, after_skip = asyncio.run(scenario())
+    assert first is not None and skipped is None
+    assert after_skip == [first.id], "a run that never happened posts no report, least of all the last one again"
+    retried = posted[-1]
+    assert retried.id != first.id and retried.trigger == "schedule" and retried.report.added == ["sets.md"]
+
+
+def test_answers_never_wait_behind_the_reindexes_of_every_course(tmp_path: Path) -> None:
+    """Three courses on one schedule: more reindexes than the answers' workers, all writing at once."""
+    courses = []
+    for name in ("cs101", "cs102", "cs103"):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "loops.md").write_text(LOOPS)
+        courses.append(Course(name=name, sources=(folder,)))
+    app = MentorApp(Settings(data_dir=tmp_path / "data", courses=courses))
+    commands = ChatCommands(app)
+    release, writing = threading.Event(), threading.Event()
+
+    def hold(done: int, total: int, source: str) -> None:  # on the reindex's worker thread, as it reads
+        writing.set()
+        release.wait(timeout=120)
+
+    async def scenario() -> tuple[str, bytes, list[RunRecord]]:
+        runs = [asyncio.create_task(commands.reindexer.reindex_async(c.name, "schedule", "schedule", hold)) for c in courses]
+        try:
+            await until(writing.is_set, timeout=60)
+            # A deadlock guard, not a stopwatch: with the answers' workers all reindexing, this never runs.
+            answered = await asyncio.wait_for(app.offloader.run(lambda: threading.current_thread().name), 30)
+            exposition = commands.metrics.exposition()
+        finally:
+            release.set()
+        return answered, exposition, list(await asyncio.gather(*runs))
+
+    try:
+        answered, exposition, records = asyncio.run(scenario())
+    finally:
+        app.close()
+    assert answered.startswith("mentor-work")
+    assert b"mentor_reindex_queue_depth 3.0" in exposition and b"mentor_queue_depth 0.0" in exposition
+    assert [record.outcome for record in records] == ["ok"] * 3, "queued reindexes still run, one after another"
+
+
+def test_a_second_request_while_the_course_reindexes_is_refused_at_once_not_queued_behind_it(mentor: MentorApp) -> None:
+    release, writing = threading.Event(), threading.Event()
+
+    def hold(done: int, total: int, source: str) -> None:
+        writing.set()
+        release.wait(timeout=120)
+
+    async def scenario() -> tuple[str, int, RunRecord]:
+        service = ReindexService(mentor)
+        first = asyncio.create_task(service.reindex_async("cs101", "slash command", "ada", hold))
+        try:
+            await until(writing.is_set, timeout=60)
+            with pytest.raises(ReindexBusyError) as refused:
+                await service.reindex_async("cs101", "slash command", "grace")
+            waiting = mentor.offloader.reindexes.admitted
+        finally:
+            release.set()
+        return str(refused.value), waiting, await first
+
+    refused, waiting, record = asyncio.run(scenario())
+    assert "started by ada (slash command)" in refused and waiting == 1
+    assert record.outcome == "ok" and len(ReindexService(mentor).history.runs("cs101")) == 1
