@@ -34,6 +34,8 @@ class Unit:
     text: str
     code: str | None = None
     """The fenced code block the sentence introduces (it ends with a colon), kept with it."""
+    continues: bool = False
+    """The unit before it is a sentence of the same paragraph, so the two may be quoted together."""
 
     def scored_text(self) -> str:
         return f"{self.text}\n{self.code}" if self.code and self.text else self.code or self.text
@@ -68,7 +70,8 @@ def split_units(text: str, max_chars: int = QuotePolicy.max_chars) -> list[Unit]
 
     def flush() -> None:
         if paragraph:
-            units.extend(Unit(cut_sentence(s, max_chars)) for s in split_sentences(" ".join(paragraph)))
+            sentences = split_sentences(" ".join(paragraph))
+            units.extend(Unit(cut_sentence(s, max_chars), continues=n > 0) for n, s in enumerate(sentences))
             paragraph.clear()
 
     lines = text.splitlines()
@@ -83,7 +86,7 @@ def split_units(text: str, max_chars: int = QuotePolicy.max_chars) -> list[Unit]
             if not _FENCE.match(lines[end]) or end == i:
                 code += "\n" + fence.group(1)
             if units and units[-1].text.endswith(":") and units[-1].code is None:
-                units[-1] = Unit(units[-1].text, code)
+                units[-1] = Unit(units[-1].text, code, units[-1].continues)
             else:
                 units.append(Unit("", code))
             i = end + 1
@@ -133,36 +136,51 @@ class QuotePicker:
         self.policy = policy
 
     def pick(self, question: str, hits: Sequence[SearchHit]) -> list[Quote]:
-        candidates = [
-            (unit, hit, rank)
-            for rank, hit in enumerate(hits[: self.policy.passages])
-            for unit in split_units(hit.text, self.policy.max_chars)
-            if unit.code or len(unit.text.split()) >= self.policy.min_words
-        ]
-        if not candidates:
+        """The best quotes, best first: always one from the top passage (retrieval, which saw the
+        whole passage and its headings, ranks better than one sentence alone), then any within
+        `margin` of the best. A quote is one sentence or two neighbours of one paragraph."""
+        units = [(split_units(hit.text, self.policy.max_chars), hit, rank) for rank, hit in enumerate(hits[: self.policy.passages])]
+        singles = [(unit, hit, rank, (rank, n)) for found, hit, rank in units for n, unit in enumerate(found) if self._quotable(unit)]
+        if not singles:
             return []
-        texts = [unit.scored_text() for unit, _, _ in candidates]
         query = self.embedder.embed_query(question)
-        vectors = self.embedder.embed_documents(texts)
+        vectors = dict(zip((key for *_, key in singles), self.embedder.embed_documents([u.scored_text() for u, *_ in singles])))
         terms = set(bm25_text(question).split())
-        scored: list[Quote] = []
-        for (unit, hit, rank), text, vector in zip(candidates, texts, vectors):
-            similarity = sum(q * v for q, v in zip(query, vector))
-            words = set(bm25_text(text).split())
-            coverage = len(terms & words) / len(terms) if terms else 0.0
-            scored.append(Quote(unit, hit, rank, similarity + self.policy.lexical_weight * coverage))
-        scored.sort(key=lambda quote: quote.score, reverse=True)
-        chosen: list[Quote] = []
-        seen: set[str] = set()
-        for quote in scored:
-            key = " ".join(quote.unit.scored_text().lower().split())
-            if key in seen or quote.score < scored[0].score - self.policy.margin:
-                continue
-            seen.add(key)
-            chosen.append(quote)
-            if len(chosen) == self.policy.max_quotes:
+        candidates: list[tuple[Quote, frozenset[tuple[int, int]]]] = []
+        for found, hit, rank in units:
+            for n, unit in enumerate(found):
+                if (rank, n) not in vectors:
+                    continue
+                spans = [((rank, n),)]
+                after = found[n + 1] if n + 1 < len(found) else None
+                if after is not None and after.continues and (rank, n + 1) in vectors and unit.code is None:
+                    spans.append(((rank, n), (rank, n + 1)))
+                for span in spans:
+                    joined = Unit(" ".join(found[k].text for _, k in span), found[span[-1][1]].code, unit.continues)
+                    vector = _normalised([sum(parts) for parts in zip(*(vectors[key] for key in span))])
+                    similarity = sum(q * v for q, v in zip(query, vector))
+                    words = set(bm25_text(joined.scored_text()).split())
+                    coverage = len(terms & words) / len(terms) if terms else 0.0
+                    quote = Quote(joined, hit, rank, similarity + self.policy.lexical_weight * coverage)
+                    candidates.append((quote, frozenset(span)))
+        candidates.sort(key=lambda pair: pair[0].score, reverse=True)
+        best = candidates[0][0].score
+        top_passage = next((pair for pair in candidates if pair[0].rank == 0), None)
+        chosen: list[tuple[Quote, frozenset[tuple[int, int]]]] = [top_passage] if top_passage else []
+        for quote, span in candidates:
+            if len(chosen) == self.policy.max_quotes or quote.score < best - self.policy.margin:
                 break
-        return chosen
+            if not any(span & taken for _, taken in chosen):
+                chosen.append((quote, span))
+        return sorted((quote for quote, _ in chosen), key=lambda quote: quote.score, reverse=True)
+
+    def _quotable(self, unit: Unit) -> bool:
+        return bool(unit.code) or len(unit.text.split()) >= self.policy.min_words
+
+
+def _normalised(vector: list[float]) -> list[float]:
+    norm = sum(v * v for v in vector) ** 0.5 or 1.0
+    return [v / norm for v in vector]
 
 
 QUOTE_LEAD = "The course materials say:"

@@ -76,10 +76,11 @@ def test_the_picker_quotes_the_sentence_that_answers(embedder: SentenceTransform
         hit("Das Schlüsselwort break beendet die Schleife sofort.", "de.md", "de"),
     ]
     quotes = QuotePicker(embedder).pick("How do I stop a loop early?", hits)
-    assert quotes and quotes[0].unit.text == "The break statement ends the loop at once, skipping the rest of it."
+    assert quotes and "The break statement ends the loop at once, skipping the rest of it." in quotes[0].unit.text
+    assert quotes[0].rank == 0 and quotes[0].unit.text in hits[0].text, "whole sentences, as they stand"
     assert 1 <= len(quotes) <= 3 and all("dictionary" not in q.unit.text for q in quotes)
     text, citations = compose(quotes)
-    assert text.startswith(QUOTE_LEAD + "\n\n\u201cThe break statement ends the loop at once")
+    assert text.startswith(QUOTE_LEAD + "\n\n\u201c" + quotes[0].unit.text + "\u201d [1]")
     assert citations[0].source == "loops.md" and citations[0].quotes[0] == quotes[0].unit.text
     assert citations[0].excerpt == hits[0].text and [c.n for c in citations] == list(range(1, len(citations) + 1))
 
@@ -97,3 +98,15 @@ def test_markup_in_a_quote_never_pings_anyone() -> None:
     assert "<!channel>" not in shown and "<@U123>" not in shown and "@here" not in shown
     discord = "".join(discord_answer(answer))
     assert "@everyone" not in discord and "@here" not in discord and "<@123456789012345678>" not in discord
+
+
+def test_two_sentences_of_one_paragraph_may_be_quoted_together_never_across_paragraphs(embedder: SentenceTransformerEmbedder) -> None:
+    passage = hit(
+        "Default values are evaluated only once, when the function is defined. "
+        "So a list used as a default keeps what earlier calls appended to it.\n\n"
+        "Keyword arguments follow positional ones in a call."
+    )
+    (quote, *_) = QuotePicker(embedder).pick("why does my default list remember items from earlier calls?", [passage])
+    assert quote.unit.text.startswith("Default values are evaluated only once") or quote.unit.text.startswith("So a list")
+    assert "Keyword arguments" not in quote.unit.text
+    assert all(unit.continues == (n == 1) for n, unit in enumerate(split_units(passage.text)))
