@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from models import SearchHit
-from rag.lexical import bm25_text
+from rag.lexical import share_of_terms, terms_of
 
 LEXICAL_WEIGHT = 0.25
 """Chosen with `bench.answers`, which prints the calibration for nearby weights."""
@@ -20,11 +20,10 @@ LEXICAL_WEIGHT = 0.25
 
 def grounding_score(question: str, hits: Sequence[SearchHit], lexical_weight: float = LEXICAL_WEIGHT) -> float:
     """The best passage's similarity plus `lexical_weight` times its share of the question's words."""
-    terms = set(bm25_text(question).split())
+    terms = terms_of(question)
     best = -1.0
     for hit in hits:
         similarity = hit.similarity if hit.similarity is not None else hit.score
-        words = set(bm25_text(" ".join((hit.title, *hit.headings, hit.text))).split())
-        coverage = len(terms & words) / len(terms) if terms else 0.0
+        coverage = share_of_terms(terms, " ".join((hit.title, *hit.headings, hit.text)))
         best = max(best, similarity + lexical_weight * coverage)
     return best

@@ -36,6 +36,16 @@ def _stemmer() -> snowballstemmer.stemmer:
     return stemmer
 
 
+def terms_of(text: str) -> set[str]:
+    """The stemmed content words of `text`, as a set."""
+    return set(bm25_text(text).split())
+
+
+def share_of_terms(terms: set[str], text: str) -> float:
+    """How many of `terms` (a question's, from `terms_of`) `text` contains, as a share; 0 for none."""
+    return len(terms & terms_of(text)) / len(terms) if terms else 0.0
+
+
 def bm25_text(text: str) -> str:
     """`"Stopping a loop early"` -> `"stop loop earli"`."""
     words = [word for word in WORD.findall(text.lower()) if word not in STOP_WORDS]

@@ -16,7 +16,7 @@ from urllib.parse import quote as url_quote
 from models import Citation, SearchHit
 from rag.citations import citation_for
 from rag.embedder import Embedder
-from rag.lexical import bm25_text
+from rag.lexical import share_of_terms, terms_of
 
 _FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
 _ITEM = re.compile(r"^\s*(?:[-*•▪‣]|\d{1,3}[.)])\s+")
@@ -145,7 +145,7 @@ class QuotePicker:
             return []
         query = self.embedder.embed_query(question)
         vectors = dict(zip((key for *_, key in singles), self.embedder.embed_documents([u.scored_text() for u, *_ in singles])))
-        terms = set(bm25_text(question).split())
+        terms = terms_of(question)
         candidates: list[tuple[Quote, frozenset[tuple[int, int]]]] = []
         for found, hit, rank in units:
             for n, unit in enumerate(found):
@@ -159,8 +159,7 @@ class QuotePicker:
                     joined = Unit(" ".join(found[k].text for _, k in span), found[span[-1][1]].code, unit.continues)
                     vector = _normalised([sum(parts) for parts in zip(*(vectors[key] for key in span))])
                     similarity = sum(q * v for q, v in zip(query, vector))
-                    words = set(bm25_text(joined.scored_text()).split())
-                    coverage = len(terms & words) / len(terms) if terms else 0.0
+                    coverage = share_of_terms(terms, joined.scored_text())
                     quote = Quote(joined, hit, rank, similarity + self.policy.lexical_weight * coverage)
                     candidates.append((quote, frozenset(span)))
         candidates.sort(key=lambda pair: pair[0].score, reverse=True)
