@@ -18,8 +18,8 @@ from pypdf.errors import PyPdfError
 
 log = logging.getLogger(__name__)
 
-Path_ = tuple[str, ...]
-Starts = dict[int, list[Path_]]
+HeadingPath = tuple[str, ...]
+Starts = dict[int, list[HeadingPath]]
 """0-based page number -> the heading paths that start on it, in reading order."""
 
 MAX_TITLE = 160
@@ -62,10 +62,10 @@ def outline_starts(reader: PdfReader) -> Starts:
     return starts
 
 
-def _walk(outline: Sequence[object]) -> Iterator[tuple[Path_, object]]:
+def _walk(outline: Sequence[object]) -> Iterator[tuple[HeadingPath, object]]:
     """(heading path, entry) in document order: pypdf nests an entry's children in the list after it."""
-    stack: list[tuple[Iterator[object], Path_]] = [(iter(outline), ())]
-    last: Path_ = ()
+    stack: list[tuple[Iterator[object], HeadingPath]] = [(iter(outline), ())]
+    last: HeadingPath = ()
     while stack:
         items, parent = stack[-1]
         item = next(items, None)
@@ -137,19 +137,19 @@ def _runs_to_lines(runs: list[tuple[float, str]]) -> list[tuple[float, str]]:
     return lines
 
 
-def split_page(text: str, carried: Path_, starts: Sequence[Path_]) -> list[tuple[Path_, str]]:
+def split_page(text: str, carried: HeadingPath, starts: Sequence[HeadingPath]) -> list[tuple[HeadingPath, str]]:
     """A page's text cut where its sections start, each piece with its heading path.
 
     The text before the first heading belongs to the section carried over from the page
     before. A heading whose line cannot be found in the text starts where the previous
     one did, so the page still gets the deepest path that begins on it.
     """
-    cuts: list[tuple[int, Path_]] = [(0, carried)]
+    cuts: list[tuple[int, HeadingPath]] = [(0, carried)]
     for path in starts:
         position = cuts[-1][0]
         match = _heading_line(path[-1]).search(text, position)
         cuts.append((match.start() if match else position, path))
-    pieces: list[tuple[Path_, str]] = []
+    pieces: list[tuple[HeadingPath, str]] = []
     held = ""
     for number, ((start, path), (end, _)) in enumerate(zip(cuts, [*cuts[1:], (len(text), ())])):
         piece = f"{held}\n{text[start:end]}".strip()
