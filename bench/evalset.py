@@ -1,4 +1,9 @@
-"""The shared eval course and its questions (../shared/eval), and how a hit is judged."""
+"""The eval courses and their questions, and how a hit is judged.
+
+Two sets, kept apart on purpose: `../shared/eval` chose the fusion weights, so a figure
+on it is in-sample; `bench/pdf_eval` (PDF manuals nobody tuned on) is the out-of-sample
+check. Never tune on the second set, or it stops being one.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from models import SearchHit
 EVAL_DIR = Path(__file__).resolve().parents[2] / "shared" / "eval"
 COURSE_DIR = EVAL_DIR / "course"
 QUESTIONS = EVAL_DIR / "python_tutorial_questions.jsonl"
+PDF_EVAL_DIR = Path(__file__).resolve().parent / "pdf_eval"
 
 
 @dataclass(frozen=True)
@@ -39,11 +45,26 @@ class EvalQuestion:
         return anchor == self.anchor
 
 
-def load_questions() -> list[EvalQuestion]:
-    if not QUESTIONS.exists():
-        raise SystemExit(f"The eval set is missing: expected {QUESTIONS}")
+@dataclass(frozen=True)
+class EvalSet:
+    name: str
+    label: str
+    """What a figure on this set means: in-sample (it chose a setting) or out-of-sample."""
+    course_dir: Path
+    questions: Path
+
+
+EVAL_SETS = (
+    EvalSet("shared", "in-sample: chose the weights", COURSE_DIR, QUESTIONS),
+    EvalSet("pdf-manuals", "out-of-sample", PDF_EVAL_DIR / "course", PDF_EVAL_DIR / "questions.jsonl"),
+)
+
+
+def load_questions(path: Path = QUESTIONS) -> list[EvalQuestion]:
+    if not path.exists():
+        raise SystemExit(f"The eval set is missing: expected {path}")
     questions = []
-    for line in QUESTIONS.read_text(encoding="utf-8").splitlines():
+    for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
             row = json.loads(line)
             questions.append(
@@ -57,21 +78,30 @@ def load_questions() -> list[EvalQuestion]:
 
 @dataclass(frozen=True)
 class Scores:
-    hit1: float
-    hit3: float
-    hit5: float
-    mrr10: float
+    """Counts of questions whose first gold hit is within rank 1, 3 and 5, and MRR@5."""
+
+    n: int
+    hit1: int
+    hit3: int
+    hit5: int
+    mrr5: float
 
     @classmethod
     def of(cls, ranks: list[int | None]) -> Scores:
-        """Ranks are 1-based positions of the first gold hit in the top 10, None when absent."""
-        n = len(ranks)
+        """Ranks are 1-based positions of the first gold hit, None when absent."""
+        found = [r for r in ranks if r is not None]
         return cls(
-            hit1=sum(1 for r in ranks if r is not None and r <= 1) / n,
-            hit3=sum(1 for r in ranks if r is not None and r <= 3) / n,
-            hit5=sum(1 for r in ranks if r is not None and r <= 5) / n,
-            mrr10=sum(1 / r for r in ranks if r is not None and r <= 10) / n,
+            n=len(ranks),
+            hit1=sum(1 for r in found if r <= 1),
+            hit3=sum(1 for r in found if r <= 3),
+            hit5=sum(1 for r in found if r <= 5),
+            mrr5=sum(1 / r for r in found if r <= 5) / len(ranks),
         )
+
+    def row(self) -> str:
+        """`0.875 (35/40)` per hit@k, then MRR@5."""
+        hits = " ".join(f"{h / self.n:.3f} ({h:>2}/{self.n})" for h in (self.hit1, self.hit3, self.hit5))
+        return f"{hits} {self.mrr5:7.3f}"
 
 
 def first_gold_rank(question: EvalQuestion, hits: list[SearchHit]) -> int | None:

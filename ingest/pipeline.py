@@ -25,7 +25,8 @@ READ_AHEAD = 2
 # Bump when the collection schema or what is embedded changes: the next ingest rebuilds.
 # 3: generations behind an alias, so a rebuild never takes the live index away.
 # 4: the heading path embedded with a chunk is capped, so a long title no longer crowds out its text.
-INDEX_FORMAT = 4
+# 5: a PDF page carries its outline's section path (and is cut where a section starts), and its printed page label.
+INDEX_FORMAT = 5
 
 ProgressCallback = Callable[[int, int, str], None]
 """Called with (files done, files to do, current file) as an ingest goes."""

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from models.documents import page_text
+
 Role = Literal["user", "assistant"]
 AnswerKind = Literal["answer", "quote", "not_covered", "retrieval_only"]
 """`answer`: written by the model; `quote`: sentences of the course materials, word for word,
@@ -50,11 +52,14 @@ class Citation(BaseModel):
     title: str
     source: str
     page: int | None = None
+    page_label: str | None = None
+    """The page's printed number where it differs from the PDF page number (`Locator.page_label`)."""
     anchor: str | None = None
     url: str | None = None
     headings: tuple[str, ...] = ()
     see_also: bool = False
-    """True when the model cited nothing and this is the best passage, attached so every answer has a source."""
+    """True when the model cited nothing: this is one of the (up to three) best passages the
+    answer was drawn from, attached as a source consulted so every answer has a source."""
     quotes: tuple[str, ...] = ()
     """In quote mode: the sentences quoted from this source, as they stand in `excerpt`."""
     excerpt: str | None = None
@@ -63,7 +68,7 @@ class Citation(BaseModel):
     def label(self) -> str:
         """`Title › Section, p. 3`, how a citation reads in chat."""
         place = " › ".join(part for part in (self.title, *self.headings[-1:]) if part)
-        return f"{place}, p. {self.page}" if self.page is not None else place
+        return f"{place}, {page_text(self.page, self.page_label)}" if self.page is not None else place
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -71,6 +76,7 @@ class Citation(BaseModel):
             "title": self.title,
             "source": self.source,
             "page": self.page,
+            "page_label": self.page_label,
             "anchor": self.anchor,
             "url": self.url,
             "see_also": self.see_also,

@@ -21,6 +21,9 @@ class Locator(BaseModel):
     page: int | None = None
     anchor: str | None = None
     cell: int | None = None
+    page_label: str | None = None
+    """The number printed on the page where the PDF defines one that differs from `page`
+    (a manual's "23" on its 29th page); links still open `#page=<page>`."""
 
     def fragment(self) -> str:
         """The URL fragment a browser understands: `page=N` for PDFs, the anchor otherwise."""
@@ -33,12 +36,17 @@ class Locator(BaseModel):
     def describe(self) -> str:
         """A short human label, e.g. `p. 3`, `slide 4`, `#loops`, `cell 7`."""
         if self.page is not None:
-            return f"p. {self.page}"
+            return page_text(self.page, self.page_label)
         if self.cell is not None:
             return f"cell {self.cell}"
         if self.anchor:
             return f"#{self.anchor}"
         return ""
+
+
+def page_text(page: int, label: str | None) -> str:
+    """`p. 29`, or `p. 23 (pdf p. 29)` where the page prints its own number."""
+    return f"p. {label} (pdf p. {page})" if label else f"p. {page}"
 
 
 class Section(BaseModel):

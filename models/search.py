@@ -28,6 +28,7 @@ class SearchHit(BaseModel):
         return {
             "source": self.source,
             "page": self.locator.page,
+            "page_label": self.locator.page_label,
             "anchor": self.locator.anchor,
             "title": self.title,
             "url": self.url,

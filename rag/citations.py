@@ -7,6 +7,11 @@ from collections.abc import Sequence
 
 from models import Citation, SearchHit
 
+SourceKey = tuple[str, int | None, str | None]
+
+# The sources consulted attached to an answer that cites nothing: enough to check it, few enough to read.
+CONSULTED = 3
+
 # `[2]`, `[1, 3]`, `[1][2]` (two matches), `[Source 2]`, `[source 1; 2]`.
 MARKER = re.compile(r"\s?\[(?:sources?\s*)?(\d{1,3}(?:\s*[,;]\s*(?:sources?\s*)?\d{1,3})*)\]", re.IGNORECASE)
 
@@ -17,6 +22,7 @@ def citation_for(n: int, hit: SearchHit, *, see_also: bool = False) -> Citation:
         title=hit.title,
         source=hit.source,
         page=hit.locator.page,
+        page_label=hit.locator.page_label,
         anchor=hit.locator.anchor,
         url=hit.url,
         headings=hit.headings,
@@ -29,10 +35,10 @@ def resolve_citations(text: str, sources: Sequence[SearchHit]) -> tuple[str, lis
 
     Two sources on the same page or section share one number; a marker outside
     1..len(sources) is dropped, since it points at nothing the model was shown. When the
-    text cites nothing, the best source is attached as "see also", so no answer goes out
-    without a source.
+    text cites nothing, the sources it was drawn from are attached as "see also" (sources
+    consulted), so no answer goes out without a way to check it.
     """
-    numbers: dict[tuple[str, int | None, str | None], int] = {}
+    numbers: dict[SourceKey, int] = {}
     citations: list[Citation] = []
 
     def renumber(match: re.Match[str]) -> str:
@@ -42,7 +48,7 @@ def resolve_citations(text: str, sources: Sequence[SearchHit]) -> tuple[str, lis
             if not 1 <= index <= len(sources):
                 continue
             hit = sources[index - 1]
-            key = (hit.source, hit.locator.page, hit.locator.anchor)
+            key = source_key(hit)
             if key not in numbers:
                 numbers[key] = len(numbers) + 1
                 citations.append(citation_for(numbers[key], hit))
@@ -55,9 +61,28 @@ def resolve_citations(text: str, sources: Sequence[SearchHit]) -> tuple[str, lis
         return lead if match.string[match.end():match.end() + 1] == "[" else ""
 
     cleaned = MARKER.sub(renumber, text).strip()
-    if not citations and sources:
-        citations.append(citation_for(1, sources[0], see_also=True))
+    if not citations:
+        citations = consulted(sources)
     return cleaned, citations
+
+
+def consulted(sources: Sequence[SearchHit]) -> list[Citation]:
+    """Up to `CONSULTED` distinct pages or sections, best first, as "see also" citations.
+
+    The model read all of them; with no marker to say which it used, the best few let a
+    student check the answer where one lone passage may be the wrong one.
+    """
+    picked: dict[SourceKey, SearchHit] = {}
+    for hit in sources:
+        if len(picked) == CONSULTED:
+            break
+        picked.setdefault(source_key(hit), hit)
+    return [citation_for(n, hit, see_also=True) for n, hit in enumerate(picked.values(), 1)]
+
+
+def source_key(hit: SearchHit) -> SourceKey:
+    """Two hits on the same page or section are one source."""
+    return (hit.source, hit.locator.page, hit.locator.anchor)
 
 
 def partial_text(text: str, sources: Sequence[SearchHit]) -> str:

@@ -51,7 +51,7 @@ def test_ingest_a_folder_then_search_it_as_json(env: dict[str, str], materials: 
     result = json.loads(found.output)
     assert result["query"] == "how do I leave a loop early?"
     (hit,) = result["hits"]
-    assert set(hit) == {"source", "page", "anchor", "title", "url", "score", "text"}
+    assert set(hit) == {"source", "page", "page_label", "anchor", "title", "url", "score", "text"}
     assert (hit["source"], hit["anchor"], hit["page"], hit["url"]) == ("loops.md", "break", None, None)
 
     again = mentor(env, "ingest")
@@ -154,7 +154,7 @@ def test_ask_answers_from_the_materials_with_its_sources_as_json(env: dict[str, 
     assert set(answer) == {"answer", "citations", "grounded", "kind", "model", "notice", "timings"}
     assert answer["kind"] == "answer" and answer["grounded"] is True and answer["answer"]
     assert answer["citations"][0]["source"] == "loops.md" and answer["citations"][0]["anchor"] == "break"
-    assert set(answer["citations"][0]) == {"n", "title", "source", "page", "anchor", "url", "see_also", "quotes"}
+    assert set(answer["citations"][0]) == {"n", "title", "source", "page", "page_label", "anchor", "url", "see_also", "quotes"}
 
 
 def test_with_only_the_demo_model_ask_quotes_the_materials_word_for_word(env: dict[str, str], materials: Path) -> None:

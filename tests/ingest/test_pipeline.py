@@ -166,6 +166,16 @@ def test_bad_files_are_reported_and_the_good_ones_still_land(pipeline: IngestPip
     assert len(report.added) == 3
 
 
+def test_a_scanned_pdf_is_a_failure_that_asks_for_ocr_and_indexes_nothing(pipeline: IngestPipeline, course_dir: Path) -> None:
+    scan = canvas.Canvas(str(course_dir / "scan.pdf"), pagesize=A4)
+    scan.rect(72, 72, 400, 600, fill=1)
+    scan.showPage()
+    scan.save()
+    report = pipeline.ingest(course(course_dir))
+    assert [(f.source, "needs OCR: no text layer" in f.reason) for f in report.failed] == [("scan.pdf", True)]
+    assert "scan.pdf" not in report.added and len(report.added) == 3
+
+
 def with_broken_xml(good: Path, bad: Path, member: str) -> None:
     """A copy of a real Office file whose `member` is XML that no parser accepts."""
     with zipfile.ZipFile(good) as source, zipfile.ZipFile(bad, "w") as target:

@@ -47,11 +47,19 @@ def test_two_sources_on_the_same_page_share_one_number() -> None:
     assert [(c.n, c.page) for c in citations] == [(1, 4), (2, 5)]
 
 
-def test_an_answer_that_cites_nothing_gets_the_best_source_as_see_also() -> None:
-    text, citations = resolve_citations("Use break to leave the loop.", SOURCES)
+def test_an_answer_that_cites_nothing_gets_the_three_best_distinct_sources_as_see_also() -> None:
+    """Issue 16: one lone passage may be the wrong one; the best three let a student check the answer."""
+    drawn_from = [
+        hit("files.pdf", page=4), hit("files.pdf", page=4), hit("loops.md", anchor="break"),
+        hit("files.pdf", page=5), hit("sets.html", anchor="sets"),
+    ]
+    text, citations = resolve_citations("Use break to leave the loop.", drawn_from)
     assert text == "Use break to leave the loop."
-    assert len(citations) == 1 and citations[0].see_also and citations[0].source == "loops.md"
-    assert citations[0].url == "https://x.edu/loops.md#break"
+    assert [(c.n, c.source, c.page, c.anchor) for c in citations] == [
+        (1, "files.pdf", 4, None), (2, "loops.md", None, "break"), (3, "files.pdf", 5, None),
+    ]
+    assert all(c.see_also for c in citations)
+    assert citations[1].url == "https://x.edu/loops.md#break"
 
 
 def test_no_sources_means_no_citations() -> None:
