@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.app import MentorApp
-from bot.config.sections import LlmSettings
+from bot.config.sections import AnswerSettings, LlmSettings
 from bot.config.settings import Settings
 from models import Course
 from tests.adapters.web_helpers import ServedInThread
@@ -50,8 +50,8 @@ def mentor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MentorApp]:
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MentorApp]:
     """A course whose material carries markup, with a model file that is missing: answers are
-    the passages themselves (retrieval only), so the markup reaches the page in the answer's
-    text and in the citation's title."""
+    the passages themselves (retrieval only, as `answer.mode = "generate"` falls back), so the
+    markup reaches the page in the answer's text and in the citation's title."""
     root = tmp_path_factory.mktemp("hostile")
     course = root / "materials"
     course.mkdir()
@@ -65,6 +65,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MentorApp]:
         data_dir=root / "data",
         courses=[Course(name="hostile", sources=(course,))],
         llm=LlmSettings(model=str(root / "missing.gguf")),
+        answer=AnswerSettings(mode="generate"),
     )
     app = MentorApp(settings)
     app.ingest("hostile")
@@ -165,6 +166,27 @@ def test_markup_in_questions_answers_and_titles_is_shown_as_text(hostile: Mentor
         assert SCRIPT in page.locator(".msg.user").first.inner_text()
         assert IMG in answer.locator(".body").inner_text()
         assert IMG in answer.locator(".sources").inner_text()  # the citation's title
+        page.wait_for_timeout(500)
+        assert page.evaluate("typeof window.__xss") == "undefined"
+        assert page.locator("#thread img, #thread script").count() == 0
+        assert csp_violations == []
+        context.close()
+
+
+def test_a_quoted_answer_marks_its_sentence_in_context_and_its_markup_stays_text(
+    hostile: MentorApp, browser, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(hostile, "settings", hostile.settings.model_copy(update={"answer": AnswerSettings(mode="quote")}))
+    with ServedInThread(hostile) as served:
+        context, page, csp_violations = open_page(browser, served.url)
+        answer, _ = ask(page, "How do I stop a loop early?", 0)
+        assert answer.get_attribute("data-kind") == "quote"
+        assert "no model wrote this answer" in answer.locator(".kind").inner_text()
+        assert "The course materials say:" in answer.locator(".body").inner_text()
+        answer.locator(".passage summary").first.click()
+        marked = answer.locator(".passage mark").all_inner_texts()
+        assert marked and all(text in answer.locator(".body").inner_text() for text in marked)
+        assert any(IMG in text for text in marked), "the quoted sentence, markup and all, as text"
         page.wait_for_timeout(500)
         assert page.evaluate("typeof window.__xss") == "undefined"
         assert page.locator("#thread img, #thread script").count() == 0
