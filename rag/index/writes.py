@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 
 from models import Chunk, Locator
 from rag.index.connection import MilvusConnection, milvus_errors
+from rag.errors import IndexOperationError
 from rag.lexical import bm25_text
+
+log = logging.getLogger(__name__)
 
 # Milvus caps a VARCHAR at 65,535 bytes.
 MAX_VARCHAR = 65_535
@@ -75,14 +79,18 @@ class Writes(MilvusConnection):
         """Seal new rows and wait until they are indexed.
 
         Until then Milvus Lite scans them row by row, and its background index build
-        competes with every search for the CPU.
+        competes with every search for the CPU. A name that is not a collection (a course's
+        name instead of its generation's) is an error: returning would leave rows unsealed.
         """
         if not self.client.has_collection(collection):
-            return
+            raise IndexOperationError(f"Cannot finalize {collection!r}: there is no such collection (pass a generation's name).")
         self.client.flush(collection)
         deadline = time.monotonic() + timeout
         for field in ("dense", "sparse") if self._has_bm25(collection) else ("dense",):
-            while self.client.describe_index(collection, field).get("pending_index_rows", 0) and time.monotonic() < deadline:
+            while self.client.describe_index(collection, field).get("pending_index_rows", 0):
+                if time.monotonic() >= deadline:
+                    log.warning("%s: the %s index is still building after %.0f s; searches scan the rest meanwhile", collection, field, timeout)
+                    break
                 time.sleep(0.05)
 
 

@@ -140,3 +140,9 @@ def test_a_write_milvus_refuses_is_a_clear_error(lite_index: MilvusIndex) -> Non
     chunk = make_chunks("sets.html", "v1")
     with pytest.raises(IndexOperationError, match=r"Milvus at .*milvus\.db failed \(write document\)"):
         lite_index.write_document(GENERATION, "sets.html", chunk, [[0.1, 0.2, 0.3]])
+
+
+def test_finalizing_a_name_that_is_not_a_collection_is_an_error_not_a_quiet_return(index: MilvusIndex) -> None:
+    """bench.speed once passed a course's name here and timed an index whose rows were never sealed."""
+    with pytest.raises(IndexOperationError, match="'cs101'.*no such collection"):
+        index.finalize("cs101")
