@@ -72,12 +72,8 @@ class Searches:
         return len(self.timings_ms) + sum(self.failures.values())
 
     def percentile(self, q: float, of: str = "total") -> float:
-        values = {
-            "total": self.timings_ms,
-            "embed": self.embed_ms,
-            "index": [total - embed for total, embed in zip(self.timings_ms, self.embed_ms, strict=True)],
-        }[of]
-        return percentile(values, q)
+        index_ms = [total - embed for total, embed in zip(self.timings_ms, self.embed_ms, strict=True)]
+        return percentile({"total": self.timings_ms, "embed": self.embed_ms, "index": index_ms}[of], q)
 
     def merged(self, other: Searches) -> Searches:
         return Searches(

@@ -12,6 +12,7 @@ as a student's question is served: embed the question, hybrid search, build the 
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -62,20 +63,25 @@ def main() -> None:
             "hybrid search": lambda q: index.search("eval", q, vectors_by_question[q], k=5, mode="hybrid"),
             "end to end (embed + default search)": lambda q: mentor.search(q, "eval"),
         }
-        print(f"{args.queries} queries at {args.rows} chunks:")
-        for label, stage in stages.items():
-            timings = _timings(stage, questions, args.queries)
-            print(f"  {label:<38} p50 {percentile(timings, 0.5):7.1f} ms  p95 {percentile(timings, 0.95):7.1f} ms")
+        load_before = os.getloadavg()[0]
+        timings = _timings(stages, questions, args.queries)
+        print(f"{args.queries} queries at {args.rows} chunks, the stages taking turns on each question "
+              f"(load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} cores):")
+        for label, values in timings.items():
+            print(f"  {label:<38} p50 {percentile(values, 0.5):7.1f} ms  p95 {percentile(values, 0.95):7.1f} ms")
         print("target: end to end p95 <= 50 ms")
         mentor.close()
 
 
-def _timings(stage: Callable[[str], object], questions: list[str], count: int) -> list[float]:
-    timings = []
+def _timings(stages: dict[str, Callable[[str], object]], questions: list[str], count: int) -> dict[str, list[float]]:
+    """Each stage's timings in ms; the stages take turns on each question, so a busy spell on a
+    shared machine slows them all alike instead of whichever stage ran then."""
+    timings: dict[str, list[float]] = {label: [] for label in stages}
     for i in range(count):
-        started = time.perf_counter()
-        stage(questions[i % len(questions)])
-        timings.append((time.perf_counter() - started) * 1000)
+        for label, stage in stages.items():
+            started = time.perf_counter()
+            stage(questions[i % len(questions)])
+            timings[label].append((time.perf_counter() - started) * 1000)
     return timings
 
 
