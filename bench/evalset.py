@@ -106,3 +106,25 @@ class Scores:
 
 def first_gold_rank(question: EvalQuestion, hits: list[SearchHit]) -> int | None:
     return next((rank for rank, hit in enumerate(hits, 1) if question.is_gold(hit)), None)
+
+
+HELD_OUT = Path(__file__).with_name("heldout_questions.jsonl")
+
+
+@dataclass(frozen=True)
+class HeldOutQuestion:
+    """A question written after `answer.min_relevance` was chosen, so it tests the threshold out of sample.
+
+    `topic` is what an unanswerable one is about (logistics, small talk, ...) or the
+    course file that answers an answerable one.
+    """
+
+    id: str
+    question: str
+    answerable: bool
+    topic: str
+
+
+def load_held_out() -> list[HeldOutQuestion]:
+    rows = [json.loads(line) for line in HELD_OUT.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [HeldOutQuestion(row["id"], row["question"], row["answerable"], row["topic"]) for row in rows]

@@ -25,7 +25,6 @@ All of it in temporary folders; about 5 to 8 minutes on 2 CPU cores.
 from __future__ import annotations
 
 import logging
-import math
 import shutil
 import tempfile
 import threading
@@ -36,6 +35,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bench.evalset import COURSE_DIR, load_questions
+from bench.stats import percentile
 from bot.app import MentorApp
 from bot.config.sections import ChunkingSettings
 from bot.config.settings import Settings
@@ -72,13 +72,8 @@ class Searches:
         return len(self.timings_ms) + sum(self.failures.values())
 
     def percentile(self, q: float, of: str = "total") -> float:
-        values = {
-            "total": self.timings_ms,
-            "embed": self.embed_ms,
-            "index": [total - embed for total, embed in zip(self.timings_ms, self.embed_ms, strict=True)],
-        }[of]
-        ordered = sorted(values)
-        return ordered[max(0, math.ceil(q * len(ordered)) - 1)] if ordered else float("nan")
+        index_ms = [total - embed for total, embed in zip(self.timings_ms, self.embed_ms, strict=True)]
+        return percentile({"total": self.timings_ms, "embed": self.embed_ms, "index": index_ms}[of], q)
 
     def merged(self, other: Searches) -> Searches:
         return Searches(
