@@ -27,7 +27,7 @@ from bench.declines import report_declines
 from bench.evalset import COURSE_DIR, EvalQuestion, load_questions
 from bench.stats import percentile
 from bot.app import MentorApp
-from bot.config.sections import LlmSettings
+from bot.config.sections import AnswerSettings, LlmSettings
 from bot.config.settings import Settings
 from bot.ops.logs import configure_logging
 from bot.service.answering import AnswerService
@@ -45,6 +45,7 @@ def main() -> None:
             data_dir=Path(data_dir),
             courses=[Course(name="eval", sources=(COURSE_DIR,))],
             llm=LlmSettings(temperature=0.0),
+            answer=AnswerSettings(mode="generate"),  # it measures the model; quote mode has bench.quote_mode
         )
         mentor = MentorApp(settings)
         mentor.embedder.warm_up()

@@ -23,7 +23,7 @@ import aiohttp
 
 from bench.stats import percentile
 from bot.app import MentorApp
-from bot.config.sections import HealthSettings, LlmSettings, WebSettings
+from bot.config.sections import AnswerSettings, HealthSettings, LlmSettings, WebSettings
 from bot.config.settings import Settings
 from bot.ops.logs import configure_logging
 from bot.serve import serve
@@ -47,6 +47,7 @@ def main() -> None:
             data_dir=Path(data_dir),
             courses=[Course(name="cs101", sources=(COURSE,))],
             llm=LlmSettings(temperature=0.0, max_tokens=96, n_ctx=2048),
+            answer=AnswerSettings(mode="generate"),  # streaming is what it times
             web=WebSettings(port=_free_port()),
             health=HealthSettings(port=_free_port()),
         )
