@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
@@ -11,10 +10,11 @@ from pathlib import Path
 from bot.config.settings import DEFAULT_COURSE, Settings, cron_trigger
 from bot.errors import SearchUnavailableError
 from bot.service.offload import Offloader
-from bot.store.history import RunHistory, RunRecord
-from bot.store.reindex_lock import RunningReindex, running_reindex
+from bot.status import CourseStatus, ModelStatus
+from bot.store.history import RunHistory
+from bot.store.reindex_lock import running_reindex
 from ingest.chunker import ChunkingPolicy
-from ingest.git_source import GitSource, redact
+from ingest.git_source import GitSource
 from ingest.git_source import refresh as refresh_git
 from ingest.manifest import Manifest
 from ingest.pipeline import IngestPipeline, ProgressCallback
@@ -27,76 +27,11 @@ from rag.index import Fusion, MilvusIndex, collection_name
 from rag.llama_cpp_model import LlamaCppModel, check_loadable, gpu_build_problem
 from rag.llm import GenerationSettings, LanguageModel
 from rag.model_files import PACKAGED_DEMO, PACKAGED_DISTRIBUTION, ModelFile, resolve_model
-from rag.model_probe import ModelProbe, ProbeResult
+from rag.model_probe import ModelProbe
 from rag.openai_http import OpenAIChatModel
 from rag.retriever import HybridRetriever
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class CourseStatus:
-    course: Course
-    documents: int
-    chunks: int
-    last_ingest_at: datetime | None
-    last_report: IngestReport | None
-    collection: str
-    last_run: RunRecord | None
-    running: RunningReindex | None
-    next_run: datetime | None
-    """When the course's schedule fires next (it runs while `mentor serve` does)."""
-
-    @property
-    def repository(self) -> str | None:
-        """The course's Git URL as it may be shown: credentials in it are hidden."""
-        return redact(self.course.repository) if self.course.repository else None
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "course": self.course.name,
-            "sources": [str(source) for source in self.course.sources],
-            "repository": self.repository,
-            "base_url": self.course.base_url,
-            "last_run": self.last_run.to_json() if self.last_run else None,
-            "running": self.running.describe() if self.running else None,
-            "next_run": self.next_run.isoformat() if self.next_run else None,
-            "documents": self.documents,
-            "chunks": self.chunks,
-            "last_ingest": self.last_ingest_at.isoformat() if self.last_ingest_at else None,
-            "last_report": self.last_report.model_dump() if self.last_report else None,
-            "collection": self.collection,
-        }
-
-
-@dataclass(frozen=True)
-class ModelStatus:
-    """What answers students: shown by `mentor status`, so the demo model never passes unnoticed."""
-
-    name: str
-    location: str
-    """The GGUF path, or the server's URL."""
-    ready: bool
-    problem: str | None
-    demo: bool
-    gpu_offload: bool | None
-    """None for a server, whose hardware this process cannot see."""
-    warning: str | None = None
-    """Works, but not as configured: a GPU is wanted and this llama.cpp build is CPU-only."""
-    probe: ProbeResult | None = None
-    """How loading the model in a test process went (in-process llama.cpp only)."""
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "name": self.name,
-            "location": self.location,
-            "ready": self.ready,
-            "problem": self.problem,
-            "demo": self.demo,
-            "gpu_offload": self.gpu_offload,
-            "warning": self.warning,
-            "probe": self.probe.to_json() if self.probe else None,
-        }
 
 
 class MentorApp:

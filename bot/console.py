@@ -11,10 +11,11 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from bot.app import MentorApp, ModelStatus
+from bot.app import MentorApp
 from bot.config.settings import load_settings
 from bot.errors import BotError
 from bot.ops.logs import apply_log_settings, secret_values
+from bot.status import ModelStatus
 from ingest.errors import IngestError
 from models import Answer, IngestReport, SearchResult
 from rag.errors import RagError

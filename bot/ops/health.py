@@ -19,12 +19,13 @@ from typing import Literal, Protocol
 
 from aiohttp import web
 
-from bot.app import MentorApp, ModelStatus
+from bot.app import MentorApp
 from bot.config.sections import HealthSettings
 from bot.errors import BotError
 from bot.ops.http_site import listen, local_url
 from bot.ops.metrics import CONTENT_TYPE, Metrics
 from bot.service.dedupe import EventDeduper
+from bot.status import ModelStatus
 from rag.errors import RagError
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,77 @@
+"""What `mentor status`, the admin page and health report: each course's index, and the model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.store.history import RunRecord
+from bot.store.reindex_lock import RunningReindex
+from ingest.git_source import redact
+from models import Course, IngestReport
+from rag.model_probe import ProbeResult
+
+
+@dataclass(frozen=True)
+class CourseStatus:
+    course: Course
+    documents: int
+    chunks: int
+    last_ingest_at: datetime | None
+    last_report: IngestReport | None
+    collection: str
+    last_run: RunRecord | None
+    running: RunningReindex | None
+    next_run: datetime | None
+    """When the course's schedule fires next (it runs while `mentor serve` does)."""
+
+    @property
+    def repository(self) -> str | None:
+        """The course's Git URL as it may be shown: credentials in it are hidden."""
+        return redact(self.course.repository) if self.course.repository else None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "course": self.course.name,
+            "sources": [str(source) for source in self.course.sources],
+            "repository": self.repository,
+            "base_url": self.course.base_url,
+            "last_run": self.last_run.to_json() if self.last_run else None,
+            "running": self.running.describe() if self.running else None,
+            "next_run": self.next_run.isoformat() if self.next_run else None,
+            "documents": self.documents,
+            "chunks": self.chunks,
+            "last_ingest": self.last_ingest_at.isoformat() if self.last_ingest_at else None,
+            "last_report": self.last_report.model_dump() if self.last_report else None,
+            "collection": self.collection,
+        }
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    """What answers students: shown by `mentor status`, so the demo model never passes unnoticed."""
+
+    name: str
+    location: str
+    """The GGUF path, or the server's URL."""
+    ready: bool
+    problem: str | None
+    demo: bool
+    gpu_offload: bool | None
+    """None for a server, whose hardware this process cannot see."""
+    warning: str | None = None
+    """Works, but not as configured: a GPU is wanted and this llama.cpp build is CPU-only."""
+    probe: ProbeResult | None = None
+    """How loading the model in a test process went (in-process llama.cpp only)."""
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "location": self.location,
+            "ready": self.ready,
+            "problem": self.problem,
+            "demo": self.demo,
+            "gpu_offload": self.gpu_offload,
+            "warning": self.warning,
+            "probe": self.probe.to_json() if self.probe else None,
+        }
