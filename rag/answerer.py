@@ -150,7 +150,7 @@ class Answerer:
         quotes = self.quotes.pick(question, hits)
         if not quotes:
             return self._retrieval_only(hits, retrieve_ms, None)  # passages of headings or tables only
-        text, citations = compose(quotes)
+        text, citations = compose(quotes, hits)
         return Answer(
             text=text,
             citations=citations,

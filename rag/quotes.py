@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from urllib.parse import quote as url_quote
 
 from models import Citation, SearchHit
-from rag.citations import citation_for
+from rag.citations import CONSULTED, SourceKey, citation_for, source_key
 from rag.embedder import Embedder
 from rag.lexical import share_of_terms, terms_of
 
@@ -186,12 +186,13 @@ QUOTE_LEAD = "The course materials say:"
 _MARKUP = re.compile(r"[`*_]+")
 
 
-def compose(quotes: Sequence[Quote]) -> tuple[str, list[Citation]]:
-    """The answer's text and citations: quotes grouped by source (best group first), each cited."""
-    groups: dict[tuple[str, int | None, str | None], list[Quote]] = {}
+def compose(quotes: Sequence[Quote], hits: Sequence[SearchHit] = ()) -> tuple[str, list[Citation]]:
+    """The answer's text and citations: quotes grouped by source (best group first), each cited;
+    then the best of `hits` not quoted, up to `CONSULTED` sources in all, as "see also": one
+    sentence can come from the wrong page, and the right one is then a click away."""
+    groups: dict[SourceKey, list[Quote]] = {}
     for quote in quotes:
-        hit = quote.hit
-        groups.setdefault((hit.source, hit.locator.page, hit.locator.anchor), []).append(quote)
+        groups.setdefault(source_key(quote.hit), []).append(quote)
     parts = [QUOTE_LEAD]
     citations: list[Citation] = []
     for n, group in enumerate(groups.values(), 1):
@@ -207,6 +208,10 @@ def compose(quotes: Sequence[Quote]) -> tuple[str, list[Citation]]:
             update={"quotes": sentences, "excerpt": hit.text, "url": text_fragment_url(hit, sentences[0] if sentences else "")}
         )
         citations.append(citation)
+    unquoted = [hit for hit in hits if source_key(hit) not in groups]
+    for hit in unquoted[: max(CONSULTED - len(citations), 0)]:
+        if all(source_key(hit) != (c.source, c.page, c.anchor) for c in citations):
+            citations.append(citation_for(len(citations) + 1, hit, see_also=True))
     return "\n\n".join(parts), citations
 
 

@@ -165,8 +165,9 @@ def test_with_only_the_demo_model_ask_quotes_the_materials_word_for_word(env: di
     assert answer["kind"] == "quote" and answer["grounded"] is True and answer["model"] is None
     assert answer["answer"].startswith("The course materials say:")
     assert "\u201cThe break statement stops the innermost loop early.\u201d [1]" in answer["answer"]
-    (cited,) = answer["citations"]
+    cited, *consulted = answer["citations"]
     assert (cited["source"], cited["anchor"], cited["quotes"]) == ("loops.md", "break", ["The break statement stops the innermost loop early."])
+    assert not cited["see_also"] and all(c["see_also"] and not c["quotes"] for c in consulted)
     shown = " ".join(mentor(env, "ask", "how do I leave a loop early?").stdout.split())
     assert "quoted word for word from the course materials" in shown and "demo model" not in shown
     assert set(answer["timings"]) == {"retrieve_ms", "generate_ms", "first_token_ms"}

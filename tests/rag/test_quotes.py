@@ -83,6 +83,9 @@ def test_the_picker_quotes_the_sentence_that_answers(embedder: SentenceTransform
     assert text.startswith(QUOTE_LEAD + "\n\n\u201c" + quotes[0].unit.text + "\u201d [1]")
     assert citations[0].source == "loops.md" and citations[0].quotes[0] == quotes[0].unit.text
     assert citations[0].excerpt == hits[0].text and [c.n for c in citations] == list(range(1, len(citations) + 1))
+    _, with_consulted = compose(quotes, hits)
+    assert [c.source for c in with_consulted] == ["loops.md", "dicts.md", "de.md"], "the unquoted top passages as see also"
+    assert [c.see_also for c in with_consulted] == [False, True, True] and [c.n for c in with_consulted] == [1, 2, 3]
 
 
 def test_passages_without_a_sentence_to_quote_give_no_quotes(embedder: SentenceTransformerEmbedder) -> None:
