@@ -13,7 +13,15 @@ import secrets
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.errors import BotError, BusyError, NotAllowedError, ReindexBusyError, SearchUnavailableError, UnknownCourseError
+from bot.errors import (
+    BotError,
+    BusyError,
+    NotAllowedError,
+    ReindexBusyError,
+    SearchUnavailableError,
+    ShuttingDownError,
+    UnknownCourseError,
+)
 from ingest.errors import IngestError
 from rag.errors import EmptyQueryError, QuestionTooLongError, RagError, UnknownCourseIndexError
 
@@ -28,6 +36,7 @@ SEARCH_DOWN = (
     "Please try again in a few minutes."
 )
 BUSY = "Lots of questions are coming in at once right now. Please ask again in a minute."
+RESTARTING = "Sorry, the assistant is restarting and could not finish this. Please ask again in a minute."
 NOT_INDEXED = (
     "This course's materials aren't loaded yet, so I can't answer from them. Please let your instructor know."
 )
@@ -53,6 +62,8 @@ def for_student(exc: BaseException, context: str) -> Notice:
     """What a student is told; `context` (the platform, course, channel) goes to the log only."""
     if isinstance(exc, _ASKERS_OWN):
         return Notice(str(exc), "missing" if isinstance(exc, UnknownCourseError) else "refused")
+    if isinstance(exc, ShuttingDownError):
+        return Notice(RESTARTING, "busy", _log(exc, context, logging.INFO))
     if isinstance(exc, SearchUnavailableError):
         return Notice(SEARCH_DOWN, "busy", _log(exc, context, logging.WARNING))
     if isinstance(exc, BusyError):

@@ -22,7 +22,7 @@ T = TypeVar("T")
 
 WORK_BUSY = "{admitted} requests are already waiting: try again in a minute."
 REINDEX_BUSY = "{admitted} reindexes are already running or waiting: try again in a few minutes."
-RESTARTING = "Sorry, the assistant is restarting and could not finish this. Please ask again in a minute."
+STOPPING = "The service is stopping: work not finished within the grace is given up; ask again in a minute."
 
 
 class Lane:
@@ -55,7 +55,7 @@ class Lane:
     async def run(self, fn: Callable[..., T], /, *args: object) -> T:
         # The counter and `_waiting` are only touched on the event loop's thread: no lock.
         if self._closed:
-            raise ShuttingDownError(RESTARTING)
+            raise ShuttingDownError(STOPPING)
         if self._admitted >= self.workers + self.queue_size:
             raise BusyError(self._busy.format(admitted=self._admitted))
         self._admitted += 1
@@ -63,14 +63,14 @@ class Lane:
             waiting = asyncio.wrap_future(self._submit(fn, *args))
         except RuntimeError:  # `shutdown` (from another thread) stopped the pool just now
             self._admitted -= 1
-            raise ShuttingDownError(RESTARTING) from None
+            raise ShuttingDownError(STOPPING) from None
         self._waiting.add(waiting)
         try:
             return await waiting
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if self._gave_up and waiting.cancelled() and (task is None or not task.cancelling()):
-                raise ShuttingDownError(RESTARTING) from None
+                raise ShuttingDownError(STOPPING) from None
             raise
         finally:
             self._waiting.discard(waiting)

@@ -6,8 +6,16 @@ import logging
 
 import pytest
 
-from bot.errors import BusyError, ConfigError, NotAllowedError, ReindexBusyError, SearchUnavailableError, UnknownCourseError
-from bot.service.notices import ANSWER_FAILED, BUSY, NOT_INDEXED, SEARCH_DOWN, for_instructor, for_student
+from bot.errors import (
+    BusyError,
+    ConfigError,
+    NotAllowedError,
+    ReindexBusyError,
+    SearchUnavailableError,
+    ShuttingDownError,
+    UnknownCourseError,
+)
+from bot.service.notices import ANSWER_FAILED, BUSY, NOT_INDEXED, RESTARTING, SEARCH_DOWN, for_instructor, for_student
 from ingest.errors import SourceFolderError
 from rag.errors import (
     EmbedderUnavailableError,
@@ -60,6 +68,7 @@ def test_busy_down_and_not_ingested_are_worded_for_students_and_logged_for_the_o
     cases = [
         (BusyError("33 requests are already waiting: try again in a minute."), BUSY, "busy"),
         (SearchUnavailableError(SEARCH_DOWN), SEARCH_DOWN, "busy"),
+        (ShuttingDownError("The service is stopping: work not finished within the grace is given up."), RESTARTING, "busy"),
         (UnknownCourseIndexError("cs101 has no index yet: run `mentor ingest --course cs101`."), NOT_INDEXED, "missing"),
     ]
     with caplog.at_level(logging.INFO, logger="mentor.failures"):
