@@ -30,7 +30,9 @@ class Lane:
 
     Work beyond `workers + queue_size` at once is turned away with `BusyError` rather
     than piling up behind a slow model, so a burst of questions gets a quick "try again"
-    instead of answers that arrive minutes late.
+    instead of answers that arrive minutes late. Work once admitted runs to its end even
+    when its caller stops waiting (a closed page, a stopping server): only `give_up` at
+    shutdown drops work that has not started.
     """
 
     def __init__(self, name: str, workers: int, queue_size: int, busy: str) -> None:
@@ -39,8 +41,8 @@ class Lane:
         self._busy = busy
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
         self._admitted = 0
-        self._waiting: set[asyncio.Future[Any]] = set()
-        """Callers awaiting their work, on the event loop."""
+        self._waiting: dict[asyncio.Future[Any], Future[Any]] = {}
+        """Callers awaiting their work, on the event loop, and the work each waits for."""
         self._threads: set[Future[Any]] = set()
         """Work submitted and not ended, whether or not anyone still waits for it."""
         self._threads_lock = threading.Lock()
@@ -60,11 +62,12 @@ class Lane:
             raise BusyError(self._busy.format(admitted=self._admitted))
         self._admitted += 1
         try:
-            waiting = asyncio.wrap_future(self._submit(fn, *args))
+            work = self._submit(fn, *args)
         except RuntimeError:  # `shutdown` (from another thread) stopped the pool just now
             self._admitted -= 1
             raise ShuttingDownError(STOPPING) from None
-        self._waiting.add(waiting)
+        waiting = _waiter(work)
+        self._waiting[waiting] = work
         try:
             return await waiting
         except asyncio.CancelledError:
@@ -73,7 +76,7 @@ class Lane:
                 raise ShuttingDownError(STOPPING) from None
             raise
         finally:
-            self._waiting.discard(waiting)
+            self._waiting.pop(waiting, None)
             self._admitted -= 1
 
     def _submit(self, fn: Callable[..., T], *args: object) -> Future[T]:
@@ -95,8 +98,9 @@ class Lane:
     def give_up(self) -> int:
         """Callers still waiting get `ShuttingDownError` (work not started never starts); returns how many."""
         self._gave_up = True
-        late = [waiting for waiting in self._waiting if not waiting.done()]
-        for waiting in late:
+        late = [(waiting, work) for waiting, work in self._waiting.items() if not waiting.done()]
+        for waiting, work in late:
+            work.cancel()
             waiting.cancel()
         return len(late)
 
@@ -109,6 +113,32 @@ class Lane:
         _, late = wait(submitted, timeout=timeout)
         self._pool.shutdown(wait=False, cancel_futures=True)
         return len(late)
+
+
+def _waiter(work: Future[T]) -> asyncio.Future[T]:
+    """An event-loop future that follows `work` but, unlike `asyncio.wrap_future`, does not cancel
+    it when the caller stops waiting: work admitted is not dropped because a page closed."""
+    loop = asyncio.get_running_loop()
+    waiting: asyncio.Future[T] = loop.create_future()
+
+    def settle(done: Future[T]) -> None:
+        if waiting.done():
+            return
+        if done.cancelled():
+            waiting.cancel()
+        elif (error := done.exception()) is not None:
+            waiting.set_exception(error)
+        else:
+            waiting.set_result(done.result())
+
+    def forward(done: Future[T]) -> None:  # on the worker's thread
+        try:
+            loop.call_soon_threadsafe(settle, done)
+        except RuntimeError:  # the loop is closed: nobody waits any more
+            pass
+
+    work.add_done_callback(forward)
+    return waiting
 
 
 @dataclass(frozen=True)

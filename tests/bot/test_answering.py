@@ -75,3 +75,29 @@ def test_a_full_queue_turns_work_away_at_once_and_loses_nothing_admitted() -> No
     results, message = asyncio.run(scenario())
     assert results == ["first", "second"]
     assert "try again" in message
+
+
+def test_work_whose_caller_stops_waiting_still_runs_to_its_end() -> None:
+    """A closed page or a stopping server cancels the waiting, never the work: a reindex queued
+    behind another still runs and is recorded."""
+
+    async def scenario() -> list[str]:
+        offloader = Offloader(workers=1, queue_size=1)
+        release, done = threading.Event(), []
+
+        def job(label: str) -> None:
+            release.wait(timeout=30)
+            done.append(label)
+
+        first = asyncio.create_task(offloader.run_reindex(job, "running"))
+        queued = asyncio.create_task(offloader.run_reindex(job, "queued"))
+        await asyncio.sleep(0.05)
+        queued.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await queued
+        release.set()
+        await first
+        offloader.shutdown(grace=30)
+        return done
+
+    assert asyncio.run(scenario()) == ["running", "queued"]
