@@ -42,13 +42,17 @@ def fill(index: MilvusIndex, course: str, rows: int, seed: int = 7) -> tuple[str
         for i in range(start, min(start + INSERT_BATCH, filler)):
             base = rng.randrange(len(real))
             words = real[base]["text"].split()
+            headings = tuple(json.loads(real[base]["headings"]))
             chunks.append(
                 Chunk(
                     id=f"filler-{i}",
                     course=course,
                     source=f"filler/{start // INSERT_BATCH}",
                     title=real[base]["title"],
-                    headings=tuple(json.loads(real[base]["headings"])),
+                    headings=headings,
+                    # The heading path real rows are embedded and BM25-indexed under (the chunker caps
+                    # it; real titles and headings are short enough that the cap changes nothing).
+                    context=" > ".join(part for part in (real[base]["title"], *headings) if part),
                     text=" ".join(rng.sample(words, len(words))),
                     locator=Locator.model_validate_json(real[base]["locator"]),
                     url=real[base]["url"] or None,

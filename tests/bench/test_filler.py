@@ -17,7 +17,7 @@ def _ingested(index: MilvusIndex, embedder: SentenceTransformerEmbedder) -> str:
     index.ensure_collection(generation, embedder.dimension)
     chunks = [
         Chunk(id=f"real-{i}", course=COURSE, source="loops.md", title="Loops", headings=("Stopping a loop early",),
-              text=text, locator=Locator(anchor="loops"), file_hash="a" * 64)
+              context="Loops > Stopping a loop early", text=text, locator=Locator(anchor="loops"), file_hash="a" * 64)
         for i, text in enumerate(["The break statement ends the innermost for loop.", "Continue skips to the next iteration."])
     ]
     index.write_document(generation, "loops.md", chunks, embedder.embed_documents([c.embedding_text() for c in chunks]))
@@ -34,7 +34,7 @@ def test_filler_rows_are_written_sealed_and_indexed_like_real_ones(lite_index: M
     assert ready(lite_index, COURSE, 600) is None
     row = lite_index.client.query(generation, filter='id == "filler-0"', output_fields=["title", "headings", "text", "search_text"])[0]
     chunk = Chunk(id="x", course=COURSE, source="x", title=row["title"], headings=("Stopping a loop early",),
-                  text=row["text"], locator=Locator(), file_hash="x")
+                  context="Loops > Stopping a loop early", text=row["text"], locator=Locator(), file_hash="x")
     assert row["search_text"] == bm25_text(chunk.embedding_text())
     assert "earli" in row["search_text"].split()
 
