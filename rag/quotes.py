@@ -188,8 +188,8 @@ _MARKUP = re.compile(r"[`*_]+")
 
 def compose(quotes: Sequence[Quote], hits: Sequence[SearchHit] = ()) -> tuple[str, list[Citation]]:
     """The answer's text and citations: quotes grouped by source (best group first), each cited;
-    then the best of `hits` not quoted, up to `CONSULTED` sources in all, as "see also": one
-    sentence can come from the wrong page, and the right one is then a click away."""
+    then each of the top `CONSULTED` hits not quoted, as "see also": a sentence can come from
+    the wrong page, and the page retrieval ranked best is then still a click away."""
     groups: dict[SourceKey, list[Quote]] = {}
     for quote in quotes:
         groups.setdefault(source_key(quote.hit), []).append(quote)
@@ -208,8 +208,7 @@ def compose(quotes: Sequence[Quote], hits: Sequence[SearchHit] = ()) -> tuple[st
             update={"quotes": sentences, "excerpt": hit.text, "url": text_fragment_url(hit, sentences[0] if sentences else "")}
         )
         citations.append(citation)
-    unquoted = [hit for hit in hits if source_key(hit) not in groups]
-    for hit in unquoted[: max(CONSULTED - len(citations), 0)]:
+    for hit in hits[:CONSULTED]:
         if all(source_key(hit) != (c.source, c.page, c.anchor) for c in citations):
             citations.append(citation_for(len(citations) + 1, hit, see_also=True))
     return "\n\n".join(parts), citations

@@ -113,3 +113,10 @@ def test_two_sentences_of_one_paragraph_may_be_quoted_together_never_across_para
     assert quote.unit.text.startswith("Default values are evaluated only once") or quote.unit.text.startswith("So a list")
     assert "Keyword arguments" not in quote.unit.text
     assert all(unit.continues == (n == 1) for n, unit in enumerate(split_units(passage.text)))
+
+
+def test_the_top_three_passages_are_always_cited_quoted_or_not() -> None:
+    hits = [hit(f"Passage {n} says something useful about loops.", f"p{n}.md", f"a{n}") for n in range(4)]
+    quotes = [Quote(split_units(hits[n].text)[0], hits[n], n, 1.0 - n / 10) for n in (0, 2, 3)]
+    _, citations = compose(quotes, hits)
+    assert [(c.source, c.see_also) for c in citations] == [("p0.md", False), ("p2.md", False), ("p3.md", False), ("p1.md", True)]
