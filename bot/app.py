@@ -26,7 +26,7 @@ from rag.errors import IndexOperationError, IndexUnavailableError, ModelFileErro
 from rag.index import Fusion, MilvusIndex, collection_name
 from rag.llama_cpp_model import LlamaCppModel, check_loadable, gpu_build_problem
 from rag.llm import GenerationSettings, LanguageModel
-from rag.model_files import PACKAGED_DEMO, PACKAGED_DISTRIBUTION, ModelFile, resolve_model
+from rag.model_files import PACKAGED_DEMO, PACKAGED_DISTRIBUTION, ModelFile, is_packaged_demo, resolve_model
 from rag.model_probe import ModelProbe
 from rag.openai_http import OpenAIChatModel
 from rag.retriever import HybridRetriever
@@ -124,15 +124,10 @@ class MentorApp:
                 max_question_chars=answer.max_question_chars,
                 max_history_turns=answer.history_turns,
             ),
-            why_quote=self._why_quote,
+            # Known from the settings: a probe or memory check per question would be work on the
+            # hot path, and MemAvailable drops once a large model is loaded.
+            demo_model=not llm.base_url and is_packaged_demo(llm.model),
         )
-
-    def _why_quote(self) -> str | None:
-        """What `answer.mode = "auto"` quotes for: no model is ready (the reason), or only the demo one ("")."""
-        status = self.model_status()
-        if not status.ready:
-            return f"The language model is unavailable: {status.problem}"
-        return "" if status.demo else None
 
     @cached_property
     def offloader(self) -> Offloader:

@@ -33,8 +33,8 @@ SNIPPET_CHARS = 280
 
 AnswerMode = Literal["auto", "generate", "quote"]
 """`generate`: the model writes the answer; `quote`: the course's own sentences, no model;
-`auto`: quote while the only model is the demo one (or none is ready), else generate, and
-quote when the model fails mid-way."""
+`auto`: quote while the only model is the demo one, else generate, and quote (saying why)
+when the model cannot load or answer."""
 
 
 @dataclass(frozen=True)
@@ -61,17 +61,16 @@ class Answerer:
         generation: GenerationSettings = GenerationSettings(),
         policy: AnswerPolicy = AnswerPolicy(),
         quotes: QuotePicker | None = None,
-        why_quote: Callable[[], str | None] = lambda: None,
+        demo_model: bool = False,
     ) -> None:
-        """`why_quote()`: why `auto` should quote rather than generate now (only the demo model is
-        there, or none is ready), None when the model should write; a non-empty reason becomes the
-        answer's notice for the operator."""
+        """`demo_model`: only the packaged demo model is configured, so `auto` quotes without asking
+        it. Any other model that cannot load or answer makes `auto` quote too, with the reason."""
         self.retriever = retriever
         self.model = model
         self.generation = generation
         self.policy = policy
         self.quotes = quotes or QuotePicker(retriever.embedder)
-        self.why_quote = why_quote
+        self.demo_model = demo_model
 
     def check(self, question: Question) -> str:
         """The question's text, trimmed; raises on an empty or over-long question.
@@ -98,9 +97,8 @@ class Answerer:
         if score < self.policy.min_relevance:
             log.info("not covered (grounding %.3f): %s", score, text[:80])
             return Answer(text=NOT_COVERED, grounded=False, kind="not_covered", timings=Timings(retrieve_ms=retrieve_ms))
-        reason = self.why_quote() if mode == "auto" else None
-        if mode == "quote" or reason is not None:
-            return self._quoted(text, hits, retrieve_ms).model_copy(update={"notice": reason or None})
+        if mode == "quote" or (mode == "auto" and self.demo_model):
+            return self._quoted(text, hits, retrieve_ms)
 
         started = time.perf_counter()
         try:

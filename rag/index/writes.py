@@ -7,8 +7,8 @@ import logging
 import time
 
 from models import Chunk, Locator
-from rag.index.connection import MilvusConnection, milvus_errors
 from rag.errors import IndexOperationError
+from rag.index.connection import MilvusConnection, milvus_errors
 from rag.lexical import bm25_text
 
 log = logging.getLogger(__name__)

@@ -164,7 +164,7 @@ def test_quote_mode_answers_in_the_courses_own_words_without_the_model(retriever
 
 def test_auto_quotes_for_a_weak_model_and_when_the_model_fails(retriever: HybridRetriever, smollm2: LlamaCppModel, tmp_path: Path) -> None:
     demo = CountingFactory(smollm2)
-    quoted = Answerer(retriever, demo, GREEDY, why_quote=lambda: "").answer(Question(text="How do I stop a loop early?"), COURSE, mode="auto")
+    quoted = Answerer(retriever, demo, GREEDY, demo_model=True).answer(Question(text="How do I stop a loop early?"), COURSE, mode="auto")
     assert (quoted.kind, quoted.notice, demo.calls) == ("quote", None, 0)
     strong = Answerer(retriever, demo, GREEDY).answer(Question(text="How do I stop a loop early?"), COURSE, mode="auto")
     assert strong.kind == "answer" and demo.calls == 1
