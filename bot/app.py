@@ -20,7 +20,7 @@ from ingest.manifest import Manifest
 from ingest.pipeline import IngestPipeline, ProgressCallback
 from ingest.published import published_file
 from models import Answer, Course, IngestReport, Question, SearchMode, SearchResult
-from rag.answerer import Answerer, AnswerPolicy, TextCallback
+from rag.answerer import Answerer, AnswerPolicy, Draft, TextCallback
 from rag.embedder import SentenceTransformerEmbedder
 from rag.errors import IndexOperationError, IndexUnavailableError, ModelFileError
 from rag.index import Fusion, MilvusIndex, collection_name
@@ -32,6 +32,8 @@ from rag.openai_http import OpenAIChatModel
 from rag.retriever import HybridRetriever
 
 log = logging.getLogger(__name__)
+SHORT_WORK_QUEUE = 64
+"""Status, votes and health pings waiting at once: each takes milliseconds, so more means something is stuck."""
 
 
 class MentorApp:
@@ -131,13 +133,17 @@ class MentorApp:
 
     @cached_property
     def offloader(self) -> Offloader:
-        """Threads for blocking work from async callers: one per concurrent generation, one so
-        the next question's retrieval overlaps the current answer, one for short work (status,
-        votes, health pings); reindexes have a worker of their own."""
-        llm = self.settings.llm
-        generations = llm.parallel if llm.base_url else LlamaCppModel.max_concurrency
+        """Threads for blocking work from async callers: searches (`answer.retrieval_workers`), one per
+        generation the model really runs at once, two for short work (status, votes, health pings);
+        reindexes have a worker of their own."""
+        llm, answer = self.settings.llm, self.settings.answer
         return Offloader(
-            workers=generations + 2, queue_size=self.settings.answer.queue_size, reindex_queue_size=self.settings.reindex.queue_size
+            workers=2,
+            queue_size=SHORT_WORK_QUEUE,
+            reindex_queue_size=self.settings.reindex.queue_size,
+            retrieval_workers=answer.retrieval_workers,
+            generation_workers=llm.parallel if llm.base_url else LlamaCppModel.max_concurrency,
+            max_waiting=answer.queue_size,
         )
 
     def course(self, name: str | None = None) -> Course:
@@ -188,8 +194,13 @@ class MentorApp:
 
     def ask(self, question: Question, on_text: TextCallback | None = None) -> Answer:
         """Answer one question from its course's materials (blocking: adapters go through `AnswerService`)."""
+        outcome = self.retrieve(question)
+        return outcome if isinstance(outcome, Answer) else self.answerer.write(outcome, on_text)
+
+    def retrieve(self, question: Question) -> Answer | Draft:
+        """Search and grounding: a decline or a quote is the answer already; a `Draft` goes to `answerer.write`."""
         course = self.course(question.course)
-        return self.answerer.answer(question, course, on_text, course.answer_mode or self.settings.answer.mode)
+        return self.answerer.retrieve(question, course, course.answer_mode or self.settings.answer.mode)
 
     def model_status(self) -> ModelStatus:
         """What answers students; an in-process model is probed first (once per machine, then cached)."""

@@ -41,3 +41,18 @@ class NotAllowedError(BotError):
 
 class PlatformError(BotError):
     """A chat platform cannot start: a missing or rejected token, an unreachable API; the message names the setting."""
+
+
+class LineFullError(BusyError):
+    """More questions are waiting than `answer.queue_size` allows; the message says when to ask again."""
+
+
+class RateLimitedError(BotError):
+    """One student asked more than `answer.per_student_per_minute` questions in a minute.
+
+    `quiet`: the student was told already in this window, so this one is only logged.
+    """
+
+    def __init__(self, message: str, *, quiet: bool = False) -> None:
+        super().__init__(message)
+        self.quiet = quiet

@@ -110,6 +110,8 @@ async def serve(mentor: MentorApp, announce: Announce, stop: asyncio.Event | Non
         # While the platforms are still connected: answers (and reindexes) in flight get the
         # grace, and the askers of any still running are told, by their platform, to ask again.
         grace = settings.serve.stop_grace_seconds
+        if waiting := commands.answers.close():
+            announce(f"stopping: {waiting} questions still waiting for their turn are told to ask again in a minute")
         if in_flight := mentor.offloader.admitted + mentor.offloader.reindexes.admitted:
             announce(f"stopping: {in_flight} answers or reindexes in flight get up to {grace:g} s to finish")
         if unfinished := await mentor.offloader.drain(grace):

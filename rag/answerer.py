@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from models import Answer, Course, Question, SearchHit, Timings, last_turns
+from models import Answer, Course, Question, SearchHit, Timings, Turn, last_turns
 from rag.citations import citation_for, partial_text, resolve_citations
 from rag.errors import EmptyQueryError, LanguageModelError, QuestionTooLongError
 from rag.grounding import grounding_score
@@ -35,6 +35,18 @@ AnswerMode = Literal["auto", "generate", "quote"]
 """`generate`: the model writes the answer; `quote`: the course's own sentences, no model;
 `auto`: quote while the only model is the demo one, else generate, and quote (saying why)
 when the model cannot load or answer."""
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A grounded question whose passages are found and whose answer the model has yet to write."""
+
+    question: str
+    hits: tuple[SearchHit, ...]
+    history: tuple[Turn, ...]
+    course: Course
+    mode: AnswerMode
+    retrieve_ms: float
 
 
 @dataclass(frozen=True)
@@ -88,6 +100,16 @@ class Answerer:
         return text
 
     def answer(self, question: Question, course: Course, on_text: TextCallback | None = None, mode: AnswerMode = "generate") -> Answer:
+        """Both steps at once, for callers that do not schedule them apart (the CLI, benchmarks)."""
+        outcome = self.retrieve(question, course, mode)
+        return outcome if isinstance(outcome, Answer) else self.write(outcome, on_text)
+
+    def retrieve(self, question: Question, course: Course, mode: AnswerMode = "generate") -> Answer | Draft:
+        """The first step: search and the grounding check, and in quote mode the whole answer.
+
+        A `Draft` still needs the model (`write`); the service runs the two steps on separate
+        workers, so a decline or a quote never waits behind other students' generations.
+        """
         text = self.check(question)
         started = time.perf_counter()
         result = self.retriever.search(course.name, text)
@@ -99,18 +121,22 @@ class Answerer:
             return Answer(text=NOT_COVERED, grounded=False, kind="not_covered", timings=Timings(retrieve_ms=retrieve_ms))
         if mode == "quote" or (mode == "auto" and self.demo_model):
             return self._quoted(text, hits, retrieve_ms)
+        return Draft(text, tuple(hits), last_turns(question.history, self.policy.max_history_turns), course, mode, retrieve_ms)
 
+    def write(self, draft: Draft, on_text: TextCallback | None = None) -> Answer:
+        """The second step: the model writes the answer from the draft's passages."""
+        text, hits, retrieve_ms = draft.question, list(draft.hits), draft.retrieve_ms
         started = time.perf_counter()
         try:
             model = self.model()
             prompt = build_prompt(
                 text,
                 hits,
-                last_turns(question.history, self.policy.max_history_turns),
+                draft.history,
                 count_tokens=model.count_tokens,
                 context_window=model.context_window,
                 answer_tokens=self.generation.max_tokens,
-                policy=course.policy,
+                policy=draft.course.policy,
             )
             pieces: list[str] = []
 
@@ -124,7 +150,7 @@ class Answerer:
                 raise LanguageModelError(f"{model.name} wrote an empty answer")
         except LanguageModelError as exc:
             notice = f"The language model is unavailable: {exc}"
-            if mode == "auto":
+            if draft.mode == "auto":
                 log.warning("answering with quotes: %s", notice)
                 return self._quoted(text, hits, retrieve_ms).model_copy(update={"notice": notice})
             log.warning("answering from retrieval only: %s", notice)

@@ -12,12 +12,12 @@ from discord.http import Route
 
 from adapters.discord_bot.feedback import ReactionVotes
 from adapters.discord_bot.inflight import InFlight
-from adapters.discord_bot.render import render_answer, render_notice, render_report, thread_name, to_question, to_turn
+from adapters.discord_bot.render import neutralise, render_answer, render_notice, render_report, thread_name, to_question, to_turn
 from adapters.discord_bot.slash import NO_MENTIONS, build_tree, sync_commands
 from bot.config.settings import Settings
 from bot.errors import PlatformError
 from bot.service.commands import HELP, ChatCommands
-from bot.service.notices import for_student
+from bot.service.notices import for_student, place_in_line
 from bot.store.history import RunRecord
 from models import Answer, Course, Question, Turn
 
@@ -159,24 +159,34 @@ class DiscordPlatform:
         if question is None:
             await self._send(message.channel, [HELP], reply_to=message)
             return
-        channel, reply_to = message.channel, None
-        if getattr(channel, "type", None) in THREADS or message.guild is None:
-            question = question.model_copy(update={"history": await self._history(channel, message)})
-        else:
-            try:
-                channel = await message.create_thread(name=thread_name(question.text), auto_archive_duration=1440)
-            except discord.HTTPException as exc:  # Forbidden: no Create Public Threads permission here
-                log.warning("discord: cannot open a thread in #%s (%s); replying instead", channel, exc)
-                reply_to = message
-        typing = asyncio.create_task(_keep_typing(channel))
-        answer: Answer | None = None
         try:
-            answer = await self.commands.ask(question)
-            chunks = render_answer(answer)
-        except Exception as exc:
-            chunks = [render_notice(for_student(exc, f"discord question in {channel.id}"))]
-        finally:
-            typing.cancel()
+            admission = await self.commands.admit(question)
+        except Exception as exc:  # over the student's rate (told once) or a full line
+            notice = for_student(exc, f"discord question in {message.channel.id}")
+            if notice.kind != "ignored":
+                await self._send(message.channel, [render_notice(notice)], reply_to=message)
+            return
+        with admission:  # the place in line is given back if the thread cannot be opened
+            channel, reply_to = message.channel, None
+            if getattr(channel, "type", None) in THREADS or message.guild is None:
+                question = question.model_copy(update={"history": await self._history(channel, message)})
+            else:
+                try:
+                    channel = await message.create_thread(name=thread_name(question.text), auto_archive_duration=1440)
+                except discord.HTTPException as exc:  # Forbidden: no Create Public Threads permission here
+                    log.warning("discord: cannot open a thread in #%s (%s); replying instead", channel, exc)
+                    reply_to = message
+            if admission.ahead:  # a burst: say the question was heard, and where it stands
+                await self._send(channel, [neutralise(place_in_line(admission.ahead))], reply_to=reply_to)
+            typing = asyncio.create_task(_keep_typing(channel))
+            answer: Answer | None = None
+            try:
+                answer = await self.commands.ask(question, admission=admission)
+                chunks = render_answer(answer)
+            except Exception as exc:
+                chunks = [render_notice(for_student(exc, f"discord question in {channel.id}"))]
+            finally:
+                typing.cancel()
         sent = await self._send(channel, chunks, reply_to=reply_to)
         if answer is not None:
             await self.votes.offer(answer, sent)

@@ -57,6 +57,11 @@ def is_question(event: dict[str, Any], bot: BotIdentity) -> bool:
     return not is_from_a_bot(event, bot) and event.get("subtype") in ANSWERED_SUBTYPES and bool(event.get("user"))
 
 
+def missing_fields(event: dict[str, Any]) -> list[str]:
+    """What a message event lacks that an answer needs (where to post it, and under what)."""
+    return [name for name in ("channel", "ts", "user") if not isinstance(event.get(name), str) or not event.get(name)]
+
+
 def event_key(body: dict[str, Any]) -> str:
     """The same key for every delivery of one event, whether retried or replayed."""
     event = body.get("event") or {}

@@ -15,11 +15,15 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.render import SlackMessage, render_partial
+from adapters.slack.render import SlackMessage, render_line, render_partial
+from bot.service.notices import place_in_line
 
 log = logging.getLogger(__name__)
 
 PARTIAL_INTERVAL_S = 1.5
+POSITION_INTERVAL_S = 15.0
+"""A waiting question's place in line is shown anew at most this often, and only once it has at
+least halved: a class's burst must not spend Slack's chat.update budget (about 50 a minute) on it."""
 NETWORK_ERRORS = (aiohttp.ClientError, OSError, asyncio.TimeoutError)
 """What a call to Slack raises when Slack was not reached or its reply was lost (not a Slack error)."""
 UNDELIVERED = (SlackApiError, *NETWORK_ERRORS)
@@ -28,10 +32,21 @@ UNDELIVERED = (SlackApiError, *NETWORK_ERRORS)
 class LiveReply:
     """One answer's message in a thread; `finish` returns the ts of the message that carries the answer."""
 
-    def __init__(self, client: AsyncWebClient, channel: str, thread: str, ts: str) -> None:
+    def __init__(self, client: AsyncWebClient, channel: str, thread: str, ts: str, ahead: int = 0) -> None:
         self.client, self.channel, self.thread, self.ts = client, channel, thread, ts
         self._shown_at = time.monotonic()
         self._pending: asyncio.Task[None] | None = None
+        self._ahead_shown = ahead
+
+    def waiting(self, ahead: int) -> None:
+        """Called on the event loop as the question moves up the line."""
+        busy = self._pending is not None and not self._pending.done()
+        halved = ahead <= self._ahead_shown // 2
+        if busy or not halved or time.monotonic() - self._shown_at < POSITION_INTERVAL_S:
+            return
+        self._ahead_shown = ahead
+        self._shown_at = time.monotonic()
+        self._pending = asyncio.create_task(self._show(render_line(place_in_line(ahead), ":hourglass_flowing_sand:")))
 
     def partial(self, text: str) -> None:
         """Called on the event loop for every token; most calls change nothing."""

@@ -25,7 +25,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.events import BotIdentity, event_key, is_question, thread_of, thread_turns, to_question
+from adapters.slack.events import BotIdentity, event_key, is_question, missing_fields, thread_of, thread_turns, to_question
 from adapters.slack.feedback import ReactionVotes
 from adapters.slack.live_reply import NETWORK_ERRORS, LiveReply
 from adapters.slack.render import SlackMessage, render_answer, render_line, render_text
@@ -34,7 +34,7 @@ from bot.config.sections import SlackSettings
 from bot.errors import PlatformError
 from bot.ops.http_site import listen
 from bot.service.commands import HELP, ChatCommands
-from bot.service.notices import for_student
+from bot.service.notices import for_student, place_in_line
 from bot.store.history import RunRecord
 from models import Answer, Course, Turn
 
@@ -45,7 +45,6 @@ DRAIN_TIMEOUT_S = 25.0
 """Below `mentor serve`'s 30 s stop timeout, so a stuck answer is cancelled here, not abandoned there."""
 """chat.update is rate limited (about 50 a minute), so a growing answer is shown at most this often."""
 HISTORY_FETCH = 100
-WORKING = SlackMessage(":hourglass_flowing_sand: Looking through the course materials…")
 
 
 def secret(value: SecretStr | None) -> str | None:
@@ -197,12 +196,18 @@ class SlackPlatform:
 
     async def _on_mention(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         if is_question(event, self.bot):
-            self.spawn(self._answer(str(body.get("team_id", "")), event), f"answer in {event.get('channel')}")
+            self._take(body, event)
 
     async def _on_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         # Channel messages arrive too (a mention is also a message); only DMs are questions here.
         if event.get("channel_type") == "im" and is_question(event, self.bot):
-            self.spawn(self._answer(str(body.get("team_id", "")), event), f"answer in {event.get('channel')}")
+            self._take(body, event)
+
+    def _take(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        if missing := missing_fields(event):
+            log.warning("slack: ignored a %s event without %s (event %s)", event.get("type"), " or ".join(missing), body.get("event_id"))
+            return
+        self.spawn(self._answer(str(body.get("team_id", "")), event), f"answer in {event['channel']}")
 
     async def _answer(self, team: str, event: dict[str, Any]) -> None:
         channel, thread = str(event["channel"]), thread_of(event)
@@ -210,16 +215,24 @@ class SlackPlatform:
         if question is None:
             await self._post(channel, thread, render_text(HELP))
             return
-        placeholder = await self._post(channel, thread, WORKING)
-        reply = LiveReply(self.client, channel, thread, placeholder)
-        answer: Answer | None = None
         try:
-            if event.get("thread_ts") and self.history_turns:
-                question = question.model_copy(update={"history": await self._history(channel, event)})
-            answer = await self.commands.ask(question, reply.partial)
-            message = render_answer(answer)
-        except Exception as exc:  # the asker always hears back, in one line
-            message = self.failure(exc, channel)
+            admission = await self.commands.admit(question)
+        except Exception as exc:  # over the student's rate (told once) or a full line
+            notice = for_student(exc, f"slack question in {channel}")
+            if notice.kind != "ignored":
+                await self._post(channel, thread, render_line(notice.text, ":warning:"))
+            return
+        with admission:
+            placeholder = await self._post(channel, thread, render_line(place_in_line(admission.ahead), ":hourglass_flowing_sand:"))
+            reply = LiveReply(self.client, channel, thread, placeholder, admission.ahead)
+            answer: Answer | None = None
+            try:
+                if event.get("thread_ts") and self.history_turns:
+                    question = question.model_copy(update={"history": await self._history(channel, event)})
+                answer = await self.commands.ask(question, reply.partial, admission=admission, on_position=reply.waiting)
+                message = render_answer(answer)
+            except Exception as exc:  # the asker always hears back, in one line
+                message = self.failure(exc, channel)
         shown = await reply.finish(message)
         if answer is not None:
             await self.votes.offer(answer, channel, shown)

@@ -51,7 +51,7 @@ PAGE_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
-NOTICE_STATUS: dict[NoticeKind, int] = {"refused": 400, "busy": 503, "missing": 404, "failed": 503}
+NOTICE_STATUS: dict[NoticeKind, int] = {"refused": 400, "busy": 503, "missing": 404, "failed": 503, "ignored": 429}
 NO_LIVE_RUN = "No reindex of {course} was started from this page since the server started."
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

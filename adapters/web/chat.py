@@ -25,7 +25,7 @@ from adapters.web.files import citation_href
 from bot.config.settings import Settings
 from bot.errors import BusyError
 from bot.service.commands import HELP, ChatCommands
-from bot.service.notices import Notice, for_student
+from bot.service.notices import Notice, for_student, place_in_line
 from models import Answer, Question, Turn
 
 log = logging.getLogger(__name__)
@@ -163,14 +163,18 @@ class ChatApi:
 
     async def _stream(self, question: Question, response: web.StreamResponse) -> None:
         course = question.course or self.settings.course_names()[0]
-        latest = {"text": ""}
+        latest: dict[str, str | int | None] = {"text": "", "ahead": None}
         changed = asyncio.Event()
 
         def on_partial(text: str) -> None:
             latest["text"] = text
             changed.set()
 
-        answering = self._spawn(self._answer(question, course, on_partial), f"web answer in {course}")
+        def on_position(ahead: int) -> None:
+            latest["ahead"] = ahead
+            changed.set()
+
+        answering = self._spawn(self._answer(question, course, on_partial, on_position), f"web answer in {course}")
         while not answering.done():
             waiting = asyncio.ensure_future(changed.wait())
             try:
@@ -179,7 +183,10 @@ class ChatApi:
                 waiting.cancel()
             if changed.is_set() and not answering.done():
                 changed.clear()
-                await response.write(event("partial", {"text": latest["text"]}))
+                if latest["text"]:
+                    await response.write(event("partial", {"text": latest["text"]}))
+                elif isinstance(ahead := latest["ahead"], int):
+                    await response.write(event("queued", {"ahead": ahead, "text": place_in_line(ahead)}))
                 await asyncio.sleep(PARTIAL_EVERY_S)
             elif not answering.done():
                 await response.write(b": still looking\n\n")
@@ -191,10 +198,12 @@ class ChatApi:
             return
         await response.write(event("answer", render_answer(outcome, course)))
 
-    async def _answer(self, question: Question, course: str, on_partial: Callable[[str], None]) -> Answer | Notice:
+    async def _answer(
+        self, question: Question, course: str, on_partial: Callable[[str], None], on_position: Callable[[int], None]
+    ) -> Answer | Notice:
         """The answer, or what the student is told instead: worded (and logged) here, page or no page."""
         try:
-            return await self.commands.ask(question, on_partial)
+            return await self.commands.ask(question, on_partial, on_position=on_position)
         except Exception as exc:
             return for_student(exc, f"web question in {course}")
 

@@ -90,8 +90,13 @@ class AnswerSettings(_Section):
     """Below this grounding score the course is taken not to cover a question (README, "Grounding")."""
     max_question_chars: int = Field(4000, ge=1)
     history_turns: int = Field(10, ge=0, le=100)
-    queue_size: int = Field(32, ge=1)
-    """Questions waiting for a worker beyond this are turned away with "busy, try again"."""
+    queue_size: int = Field(1000, ge=1)
+    """Questions waiting for their turn, at most: a class's burst is queued, and only past this
+    is a student asked to come back (told when). Memory per waiting question is a few KB."""
+    per_student_per_minute: int = Field(6, ge=0)
+    """Questions one student may ask in a minute (0: no limit); past it they are told once, kindly."""
+    retrieval_workers: int = Field(2, ge=1, le=64)
+    """Searches at once, on threads of their own: a decline or a quote never waits for the model."""
 
 
 class ScheduleSettings(_Section):

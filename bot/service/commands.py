@@ -10,12 +10,19 @@ import logging
 import sqlite3
 
 from bot.app import MentorApp
-from bot.errors import BusyError, NotAllowedError, SearchUnavailableError
+from bot.errors import (
+    BusyError,
+    NotAllowedError,
+    RateLimitedError,
+    SearchUnavailableError,
+)
 from bot.ops.metrics import Metrics
-from bot.service.answering import AnswerService, PartialCallback
+from bot.service.answering import Admission, AnswerService, PartialCallback
 from bot.service.dedupe import EventDeduper, MemoryDeduper
+from bot.service.fair_line import PositionCallback
 from bot.service.notices import SEARCH_DOWN
 from bot.service.reindex import ReindexService, ReportSink
+from bot.service.student_limits import StudentLimits
 from bot.store.history import RunRecord
 from bot.store.question_log import QuestionLog, Vote
 from models import Answer, Question
@@ -36,8 +43,10 @@ class ChatCommands:
     def __init__(self, mentor: MentorApp, metrics: Metrics | None = None, deduper: EventDeduper | None = None) -> None:
         self.mentor = mentor
         self.metrics = metrics or Metrics()
-        self.metrics.watch_queue(lambda: mentor.offloader.admitted, lambda: mentor.offloader.reindexes.admitted)
-        self.answers = AnswerService(mentor, mentor.offloader)
+        self.answers = AnswerService(mentor, mentor.offloader, _student_limits(mentor))
+        self.metrics.watch_queue(
+            lambda: self.answers.waiting + mentor.offloader.admitted, lambda: mentor.offloader.reindexes.admitted
+        )
         self.reindexer = ReindexService(mentor, self.metrics)
         self.questions = QuestionLog(mentor.settings.history_path)
         self.deduper = deduper or MemoryDeduper()
@@ -48,24 +57,50 @@ class ChatCommands:
         """The course of the first key (channel, then guild or workspace) that the map names."""
         return next((mapping[key] for key in keys if key in mapping), None)
 
-    async def ask(self, question: Question, on_partial: PartialCallback | None = None) -> Answer:
-        """Answer, record the question (its id goes on the answer, for feedback), count and log it."""
+    async def admit(self, question: Question) -> Admission:
+        """Let a question into the line, or raise `RateLimitedError` or `LineFullError`; the adapter
+        calls this before it shows anything, so a refusal is the only reply (or, told once, none)."""
+        try:
+            return await self.answers.admit(question)
+        except BaseException as exc:
+            self.metrics.asked(question.course or self.mentor.settings.course_names()[0], question.platform)
+            self._refused(question, exc)
+            raise
+
+    async def ask(
+        self,
+        question: Question,
+        on_partial: PartialCallback | None = None,
+        *,
+        admission: Admission | None = None,
+        on_position: PositionCallback | None = None,
+    ) -> Answer:
+        """Answer, record the question (its id goes on the answer, for feedback), count and log it.
+
+        Without an `admission` the question is admitted here. `on_position` hears how many
+        questions are ahead of it while it waits.
+        """
+        admission = admission or await self.admit(question)
         course = question.course or self.mentor.settings.course_names()[0]
         self.metrics.asked(course, question.platform)
         try:
-            answer = await self.answers.answer(question, on_partial, after=self._record)
+            answer = await self.answers.answer(question, on_partial, after=self._record, admission=admission, on_position=on_position)
         except (IndexUnavailableError, IndexOperationError) as exc:
             self.metrics.failed(course, question.platform, "index_unavailable")
             self._log(question, course, "index_unavailable", None, problem=str(exc))
             raise SearchUnavailableError(SEARCH_DOWN) from exc
         except BaseException as exc:
-            outcome = "busy" if isinstance(exc, BusyError) else "error"
-            self.metrics.failed(course, question.platform, outcome)
-            self._log(question, course, outcome, None)
+            self._refused(question, exc)
             raise
         self.metrics.answered(course, question.platform, answer)
         self._log(question, course, answer.kind, answer)
         return answer
+
+    def _refused(self, question: Question, exc: BaseException) -> None:
+        course = question.course or self.mentor.settings.course_names()[0]
+        outcome = "rate_limited" if isinstance(exc, RateLimitedError) else "busy" if isinstance(exc, BusyError) else "error"
+        self.metrics.failed(course, question.platform, outcome)
+        self._log(question, course, outcome, None)
 
     def _record(self, question: Question, answer: Answer) -> Answer:
         """On the worker thread; a log that cannot be written costs the feedback link, never the answer."""
@@ -154,3 +189,10 @@ class ChatCommands:
                 line += f"; {course.running.describe()}"
             lines.append(line)
         return "\n".join(lines)
+
+
+def _student_limits(mentor: MentorApp) -> StudentLimits:
+    """Counted in the Redis the replicas share for dedupe, when there is one, so every replica sees a student's questions."""
+    dedupe = mentor.settings.dedupe
+    url = dedupe.redis_url.get_secret_value() if dedupe.backend == "redis" and dedupe.redis_url else None
+    return StudentLimits(mentor.settings.answer.per_student_per_minute, url)

@@ -16,7 +16,9 @@ from typing import Literal
 from bot.errors import (
     BotError,
     BusyError,
+    LineFullError,
     NotAllowedError,
+    RateLimitedError,
     ReindexBusyError,
     SearchUnavailableError,
     ShuttingDownError,
@@ -27,9 +29,10 @@ from rag.errors import EmptyQueryError, QuestionTooLongError, RagError, UnknownC
 
 log = logging.getLogger("mentor.failures")
 
-NoticeKind = Literal["refused", "busy", "missing", "failed"]
+NoticeKind = Literal["refused", "busy", "missing", "failed", "ignored"]
 """`refused`: the request itself cannot be done as asked; `busy`: try again shortly;
-`missing`: what it names does not exist (yet); `failed`: something broke on our side."""
+`missing`: what it names does not exist (yet); `failed`: something broke on our side;
+`ignored`: nothing is sent (the asker was told already), only the log hears of it."""
 
 SEARCH_DOWN = (
     "I can't search the course materials right now (the search service is not answering). "
@@ -44,6 +47,17 @@ ANSWER_FAILED = (
     "Sorry, something went wrong while answering. It has been logged (reference {reference}); please try again later."
 )
 INSTRUCTOR_FAILED = "That failed unexpectedly (reference {reference}); the details are in the service's log."
+
+LOOKING = "Looking through the course materials…"
+
+
+def place_in_line(ahead: int) -> str:
+    """What a student whose question waits its turn reads (every platform words it the same)."""
+    if ahead <= 0:
+        return LOOKING
+    questions = "1 question is" if ahead == 1 else f"{ahead:,} questions are"
+    return f"Got your question. Lots of students are asking right now: {questions} ahead of yours, and I'll answer here."
+
 
 # Errors whose own message is written for the person who asked: it says what they can change.
 _ASKERS_OWN = (EmptyQueryError, QuestionTooLongError, UnknownCourseError, NotAllowedError)
@@ -62,6 +76,13 @@ def for_student(exc: BaseException, context: str) -> Notice:
     """What a student is told; `context` (the platform, course, channel) goes to the log only."""
     if isinstance(exc, _ASKERS_OWN):
         return Notice(str(exc), "missing" if isinstance(exc, UnknownCourseError) else "refused")
+    if isinstance(exc, RateLimitedError):
+        if exc.quiet:
+            _log(exc, context, logging.INFO)
+            return Notice(str(exc), "ignored")
+        return Notice(str(exc), "busy")
+    if isinstance(exc, LineFullError):
+        return Notice(str(exc), "busy", _log(exc, context, logging.WARNING))
     if isinstance(exc, ShuttingDownError):
         return Notice(RESTARTING, "busy", _log(exc, context, logging.INFO))
     if isinstance(exc, SearchUnavailableError):

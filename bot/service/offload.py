@@ -1,7 +1,10 @@
 """The one way blocking work (models, Milvus, file parsing) leaves the event loop.
 
-Two lanes, so students never wait behind a reindex: `run` for answers and other short
-work, `run_reindex` for reindexes, which take minutes and get a worker of their own.
+Four lanes, so nothing waits behind work of another kind: `retrieve` (search, grounding,
+quotes) and `generate` (the model writing) for answers, each with the concurrency it
+needs; `run` for short work (status, votes, health pings); `run_reindex` for reindexes,
+which take minutes and get a worker of their own. Which answer goes next is decided
+before work reaches a lane (`fair_line`); a lane only runs it.
 Stopping is bounded and in order: `drain` lets admitted work finish (telling the callers
 of what cannot), `shutdown` waits for the threads, and only then may the index close.
 """
@@ -157,22 +160,47 @@ class Unfinished:
 
 
 class Offloader:
-    """The answers' lane (`workers`, `queue_size`) and the reindexes' lane: one run at a
-    time across courses, `reindex_queue_size` more waiting."""
+    """The answers' two lanes, the short work's lane (`workers`, `queue_size`) and the reindexes'
+    lane: one run at a time across courses, `reindex_queue_size` more waiting."""
 
-    def __init__(self, workers: int, queue_size: int, reindex_queue_size: int = 4) -> None:
+    def __init__(
+        self,
+        workers: int,
+        queue_size: int,
+        reindex_queue_size: int = 4,
+        *,
+        retrieval_workers: int = 2,
+        generation_workers: int = 1,
+        max_waiting: int = 1000,
+    ) -> None:
+        """`generation_workers`: the generations the model really runs at once (its server's slots,
+        1 in process); `max_waiting` only backs up the fair line, which admits no more than that."""
         self.work = Lane("mentor-work", workers, queue_size, WORK_BUSY)
+        self.retrieval = Lane("mentor-retrieve", retrieval_workers, max_waiting, WORK_BUSY)
+        self.generation = Lane("mentor-generate", generation_workers, max_waiting, WORK_BUSY)
         self.reindexes = Lane("mentor-reindex", 1, reindex_queue_size, REINDEX_BUSY)
         self._deadline: float | None = None
 
     @property
+    def lanes(self) -> tuple[Lane, ...]:
+        return (self.work, self.retrieval, self.generation, self.reindexes)
+
+    @property
     def admitted(self) -> int:
         """Answers and other short work running or waiting now (reindexes not counted)."""
-        return self.work.admitted
+        return self.work.admitted + self.retrieval.admitted + self.generation.admitted
 
     async def run(self, fn: Callable[..., T], /, *args: object) -> T:
-        """Answers and short work (status, votes, health pings)."""
+        """Short work: status, votes, health pings."""
         return await self.work.run(fn, *args)
+
+    async def retrieve(self, fn: Callable[..., T], /, *args: object) -> T:
+        """An answer's search and grounding check (and, in quote mode, the whole answer)."""
+        return await self.retrieval.run(fn, *args)
+
+    async def generate(self, fn: Callable[..., T], /, *args: object) -> T:
+        """An answer the model writes."""
+        return await self.generation.run(fn, *args)
 
     async def run_reindex(self, fn: Callable[..., T], /, *args: object) -> T:
         """A reindex: minutes of embedding and writing, on its own worker."""
@@ -183,13 +211,16 @@ class Offloader:
         `grace` seconds, then give up on the rest: its callers get `ShuttingDownError`, which the
         platforms show their askers. `shutdown` keeps to the same deadline."""
         self._deadline = time.monotonic() + grace
-        waiting = self.work.close() | self.reindexes.close()
+        waiting: set[asyncio.Future[Any]] = set()
+        for lane in self.lanes:
+            waiting |= lane.close()
         if waiting:
             await asyncio.wait(waiting, timeout=grace)
-        return Unfinished(self.work.give_up(), self.reindexes.give_up())
+        answers = sum(lane.give_up() for lane in (self.work, self.retrieval, self.generation))
+        return Unfinished(answers, self.reindexes.give_up())
 
     def shutdown(self, grace: float | None = None) -> int:
         """Wait for the threads still working, until the `drain` deadline (else `grace` seconds from
-        now; None: however long), then stop both lanes; returns how many were still running."""
+        now; None: however long), then stop every lane; returns how many were still running."""
         deadline = self._deadline or (None if grace is None else time.monotonic() + grace)
-        return self.work.shutdown(deadline) + self.reindexes.shutdown(deadline)
+        return sum(lane.shutdown(deadline) for lane in self.lanes)

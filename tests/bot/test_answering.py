@@ -7,12 +7,14 @@ import threading
 
 import pytest
 
+from bench.fake_llm import FakeLLM
 from bot.app import MentorApp
+from bot.config.sections import LlmSettings
 from bot.errors import BusyError
 from bot.service.answering import AnswerService
 from bot.service.offload import Offloader
 from models import Question
-from tests.conftest import example_course_app
+from tests.conftest import example_course_app, until
 
 
 @pytest.fixture(scope="module")
@@ -101,3 +103,34 @@ def test_work_whose_caller_stops_waiting_still_runs_to_its_end() -> None:
         return done
 
     assert asyncio.run(scenario()) == ["running", "queued"]
+
+
+def test_a_decline_is_not_kept_waiting_behind_answers_being_written(tmp_path) -> None:
+    """Search runs on workers of its own: while the one generation slot is busy, a question the
+    course does not cover is declined at once instead of waiting for the model."""
+    llm = FakeLLM(answer_seconds=1.5, slots=1).start()
+    app = example_course_app(tmp_path)
+    app.settings = app.settings.model_copy(update={"llm": LlmSettings(base_url=llm.base_url, model="fake", parallel=1, max_tokens=64)})
+
+    async def scenario() -> list[str]:
+        service = AnswerService(app, app.offloader)
+        finished: list[str] = []
+
+        async def ask(student: str, text: str) -> None:
+            answer = await service.answer(Question(text=text, asker=student, platform="web"))
+            finished.append(f"{student}:{answer.kind}")
+
+        # More than the old shared pool held (one per generation, plus two): all of it waiting on the model.
+        writing = [asyncio.create_task(ask(f"s{n}", "what does break do in a loop?")) for n in range(4)]
+        await until(lambda: llm.requests >= 1)
+        await ask("s9", "When is the midterm exam, and is it open book?")
+        await asyncio.gather(*writing)
+        return finished
+
+    try:
+        finished = asyncio.run(scenario())
+    finally:
+        app.close()
+        llm.stop()
+    assert finished[0] == "s9:not_covered"
+    assert sorted(finished[1:]) == [f"s{n}:answer" for n in range(4)]

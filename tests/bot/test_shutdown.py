@@ -147,9 +147,9 @@ def test_serve_stops_in_order_and_a_student_still_waiting_hears_to_ask_again(tmp
         stop = asyncio.Event()
         server = asyncio.create_task(serve(app, said.append, stop))
         await until(lambda: any(line.startswith("serving") for line in said) or server.done(), timeout=180)
-        workers = app.offloader.work.workers
-        # Every worker busy with an answer that will not end in time; the student's question waits behind them.
-        busy = [asyncio.create_task(app.offloader.run(release.wait)) for _ in range(workers)]
+        workers = app.offloader.retrieval.workers
+        # Every search worker busy with an answer that will not end in time; the student's question waits behind them.
+        busy = [asyncio.create_task(app.offloader.retrieve(release.wait)) for _ in range(workers)]
         async with aiohttp.ClientSession() as session:
             async with session.post(f"http://127.0.0.1:{port}/api/ask", json={"question": "what does break do?"}) as response:
                 await until(lambda: app.offloader.admitted == workers + 1)

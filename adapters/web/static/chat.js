@@ -176,6 +176,10 @@
     thread.append(box);
     box.scrollIntoView({ block: "end" });
     return {
+      queued(text) {
+        box.dataset.state = "queued";
+        status.textContent = text;
+      },
       partial(text) {
         box.dataset.state = "streaming";
         status.textContent = WRITING;
@@ -257,7 +261,8 @@
     }
     try {
       for await (const { name, data } of events(response)) {
-        if (name === "partial") reply.partial(String(data.text));
+        if (name === "queued") reply.queued(String(data.text));
+        else if (name === "partial") reply.partial(String(data.text));
         else if (name === "error") return reply.error(data.message);
         else if (name === "answer") {
           reply.answer(data);

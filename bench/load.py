@@ -1,0 +1,235 @@
+"""A class at once: signed Slack mentions sent together to `mentor serve` in Slack HTTP mode.
+
+`mentor serve` runs in this process over the sample course, against a local fake Slack
+(`tests/adapters/fake_slack.py`) and a fake OpenAI-compatible server that streams each
+answer in about `--answer-seconds` with `--parallel` slots (`bench/fake_llm.py`). Per row:
+
+- acknowledged within 3 s (Slack's limit), answered, refused, silent and duplicated threads;
+- time to drain, beside the ideal: N ÷ parallel × answer time, plus one search;
+- RSS of this process before the burst (after a warm-up) and after it drained.
+
+The fairness row sends 20 questions from one student and 1 from each of 20 others through
+`ChatCommands` (no per-student rate), and reports the others' p95 wait with the line keyed
+by student (round-robin) and with every question its own (first come, first served).
+
+    .venv/bin/python -m bench.load [--rows 200:200,1000:300] [--answer-seconds 0.5] [--parallel 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import logging
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+
+from bench.fake_llm import FakeLLM
+from bench.stats import percentile
+from bot.app import MentorApp
+from bot.config.sections import AnswerSettings, HealthSettings, LlmSettings, ScheduleSettings, SlackSettings, WebSettings
+from bot.config.settings import Settings
+from bot.serve import serve
+from bot.service.commands import ChatCommands
+from models import Course, Question
+from tests.adapters.fake_slack import BOT_USER, FakeSlack, event_body, signed_headers
+from tests.conftest import free_port
+
+COURSE = Path(__file__).resolve().parents[1] / "examples" / "course"
+SECRET = "bench-signing-secret"
+QUESTIONS = [
+    "How do I make a loop stop early?",
+    "What is the difference between a list and a tuple?",
+    "How do I read a file line by line?",
+    "What does range(5) give me?",
+    "how do I make an empty set?",
+]
+ACK_LIMIT_S = 3.0
+
+
+@dataclass
+class Row:
+    mentions: int
+    students: int
+    acked: int
+    answered: int
+    refused: int
+    silent: int
+    duplicates: int
+    drain_s: float
+    ideal_s: float
+    rss_before_mib: float
+    rss_after_mib: float
+
+    def show(self) -> str:
+        return (
+            f"| {self.mentions:,} from {self.students:,} students | {self.acked / self.mentions:.0%} | {self.answered} | {self.refused} "
+            f"| {self.silent} | {self.duplicates} | {self.drain_s:.1f} s (ideal {self.ideal_s:.1f} s, {self.drain_s / self.ideal_s:.2f}×) "
+            f"| {self.rss_before_mib:.0f} → {self.rss_after_mib:.0f} MiB ({self.rss_after_mib / self.rss_before_mib:.2f}×) |"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", default="200:200,1000:300", help="mentions:students, comma-separated")
+    parser.add_argument("--answer-seconds", type=float, default=0.5)
+    parser.add_argument("--parallel", type=int, default=4)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    llm = FakeLLM(answer_seconds=args.answer_seconds, slots=args.parallel).start()
+    try:
+        with tempfile.TemporaryDirectory() as data_dir:
+            settings = _settings(Path(data_dir), llm, args.parallel)
+            MentorApp(settings).ingest("cs101")
+            print(f"fake LLM: {args.answer_seconds} s an answer, {args.parallel} at once\n")
+            print("| mentions at once | acknowledged within 3 s | answered | refused | silent | duplicates | time to drain | RSS before → after |")
+            print("|---|---|---|---|---|---|---|---|")
+            for spec in args.rows.split(","):
+                mentions, students = (int(part) for part in spec.split(":"))
+                print(asyncio.run(_burst(settings, mentions, students, args)).show(), flush=True)
+            print()
+            fair, fifo = (asyncio.run(_fairness(settings, keyed)) for keyed in (True, False))
+            print(f"20 from 1 student + 20 from 20 others: the others' wait p95 {fair:.1f} s round-robin, {fifo:.1f} s first come first served")
+    finally:
+        llm.stop()
+
+
+def _settings(data_dir: Path, llm: FakeLLM, parallel: int) -> Settings:
+    return Settings(
+        data_dir=data_dir,
+        courses=[Course(name="cs101", sources=(COURSE,))],
+        llm=LlmSettings(base_url=llm.base_url, model="fake", parallel=parallel, max_tokens=64),
+        answer=AnswerSettings(mode="generate"),
+        slack=SlackSettings(mode="http", bot_token="xoxb-bench", signing_secret=SECRET, port=free_port(), api_url="http://127.0.0.1:1/api/"),
+        web=WebSettings(enabled=False),
+        health=HealthSettings(enabled=False),
+        reindex=ScheduleSettings(enabled=False),
+    )
+
+
+async def _burst(settings: Settings, mentions: int, students: int, args: argparse.Namespace) -> Row:
+    fake = FakeSlack()
+    await fake.start()
+    settings = settings.model_copy(update={"slack": settings.slack.model_copy(update={"api_url": fake.api_url, "port": free_port()})})
+    mentor = MentorApp(settings)
+    stop = asyncio.Event()
+    server = asyncio.create_task(serve(mentor, lambda line: None, stop))
+    url = f"http://127.0.0.1:{settings.slack.port}{settings.slack.path}"
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+        await _until_listening(http, url)
+        warm = [("UWARM", f"1600000000.{n:06d}") for n in range(3)]
+        for student, ts in warm:
+            await _mention(http, url, student, ts, 0)
+        await fake.wait_for(lambda: _settled(fake, {ts for _, ts in warm}) == len(warm), 120)
+        retrieve_s = await _search_seconds(mentor)
+        gc.collect()
+        rss_before = _rss_mib()
+        burst = [(f"U{n % students:05d}", f"1700000000.{n:06d}") for n in range(mentions)]
+        started = time.monotonic()
+        acks = await asyncio.gather(*(_mention(http, url, student, ts, n) for n, (student, ts) in enumerate(burst)))
+        threads = {ts for _, ts in burst}
+        await fake.wait_for(lambda: _settled(fake, threads) == len(threads), 1800)
+        drained = time.monotonic() - started
+    stop.set()
+    await server
+    await fake.stop()
+    gc.collect()
+    rss_after = _rss_mib()
+    shown = _by_thread(fake, threads)
+    finals = {ts: [t for t in texts if not t.startswith(":hourglass_flowing_sand:")] for ts, texts in shown.items()}
+    return Row(
+        mentions=mentions,
+        students=students,
+        acked=sum(status == 200 and seconds <= ACK_LIMIT_S for status, seconds in acks),
+        answered=sum(1 for texts in finals.values() if texts and not texts[0].startswith(":warning:")),
+        refused=sum(1 for texts in finals.values() if texts and texts[0].startswith(":warning:")),
+        silent=len(threads) - sum(1 for texts in finals.values() if texts),
+        duplicates=sum(1 for texts in finals.values() if len(texts) > 1),
+        drain_s=drained,
+        ideal_s=mentions / args.parallel * args.answer_seconds + retrieve_s,
+        rss_before_mib=rss_before,
+        rss_after_mib=rss_after,
+    )
+
+
+async def _fairness(settings: Settings, keyed: bool) -> float:
+    """The 20 single askers' p95 wait (seconds) behind a student who sent 20 at once."""
+    settings = settings.model_copy(update={"answer": settings.answer.model_copy(update={"per_student_per_minute": 0})})
+    mentor = MentorApp(settings)
+    commands = ChatCommands(mentor)
+    started = time.monotonic()
+    waits: list[float] = []
+
+    async def ask(asker: str, n: int, timed: bool) -> None:
+        await commands.ask(Question(text=QUESTIONS[n % len(QUESTIONS)], course="cs101", asker=asker if keyed else None, platform="bench"))
+        if timed:
+            waits.append(time.monotonic() - started)
+
+    flood = [ask("flooder", n, False) for n in range(20)]
+    others = [ask(f"student{n}", n, True) for n in range(20)]
+    await asyncio.gather(*flood, *others)
+    mentor.close()
+    return percentile(waits, 0.95)
+
+
+async def _search_seconds(mentor: MentorApp) -> float:
+    """One question's search, p50 of five, on the service's own search workers."""
+    seconds = []
+    for text in QUESTIONS:
+        started = time.monotonic()
+        await mentor.offloader.retrieve(mentor.search, text, "cs101")
+        seconds.append(time.monotonic() - started)
+    return percentile(seconds, 0.5)
+
+
+async def _mention(http: aiohttp.ClientSession, url: str, student: str, ts: str, n: int) -> tuple[int, float]:
+    body = json.dumps(event_body({
+        "type": "app_mention", "user": student, "text": f"<@{BOT_USER}> {QUESTIONS[n % len(QUESTIONS)]}",
+        "ts": ts, "channel": "CCLASS", "event_ts": ts,
+    }, f"Ev{ts}"))
+    started = time.monotonic()
+    async with http.post(url, data=body, headers=signed_headers(SECRET, body)) as response:
+        await response.read()
+        return response.status, time.monotonic() - started
+
+
+def _by_thread(fake: FakeSlack, threads: set[str]) -> dict[str, list[str]]:
+    shown: dict[str, list[str]] = {ts: [] for ts in threads}
+    for message in list(fake.messages.values()):
+        if message["thread_ts"] in shown:
+            shown[str(message["thread_ts"])].append(str(message["text"]))
+    return shown
+
+
+def _settled(fake: FakeSlack, threads: set[str]) -> int:
+    """Threads with a reply that is not a placeholder any more."""
+    return sum(bool(texts) and all(not t.startswith(":hourglass_flowing_sand:") for t in texts) for texts in _by_thread(fake, threads).values())
+
+
+async def _until_listening(http: aiohttp.ClientSession, url: str) -> None:
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        try:
+            async with http.post(url, data="{}") as response:
+                if response.status in (200, 401):
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.2)
+    raise SystemExit("mentor serve never listened for Slack events")
+
+
+def _rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+if __name__ == "__main__":
+    main()
