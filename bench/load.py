@@ -85,7 +85,9 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as data_dir:
             settings = _settings(Path(data_dir), llm, args.parallel)
-            MentorApp(settings).ingest("cs101")
+            ingesting = MentorApp(settings)
+            ingesting.ingest("cs101")
+            ingesting.close()  # `mentor serve` opens the index itself
             print(f"fake LLM: {args.answer_seconds} s an answer, {args.parallel} at once\n")
             print("| mentions at once | acknowledged within 3 s | answered | refused | silent | duplicates | time to drain | RSS before → after |")
             print("|---|---|---|---|---|---|---|---|")

@@ -27,7 +27,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.events import BotIdentity, event_key, is_question, missing_fields, thread_of, thread_turns, to_question
 from adapters.slack.feedback import ReactionVotes
-from adapters.slack.live_reply import NETWORK_ERRORS, LiveReply
+from adapters.slack.live_reply import NETWORK_ERRORS, UNDELIVERED, LiveReply
 from adapters.slack.render import SlackMessage, render_answer, render_line, render_text
 from adapters.slack.slash import SlashCommand
 from bot.config.sections import SlackSettings
@@ -223,7 +223,7 @@ class SlackPlatform:
                 await self._post(channel, thread, render_line(notice.text, ":warning:"))
             return
         with admission:
-            placeholder = await self._post(channel, thread, render_line(place_in_line(admission.ahead), ":hourglass_flowing_sand:"))
+            placeholder = await self._placeholder(channel, thread, admission.ahead)
             reply = LiveReply(self.client, channel, thread, placeholder, admission.ahead)
             answer: Answer | None = None
             try:
@@ -236,6 +236,15 @@ class SlackPlatform:
         shown = await reply.finish(message)
         if answer is not None:
             await self.votes.offer(answer, channel, shown)
+
+    async def _placeholder(self, channel: str, thread: str, ahead: int) -> str | None:
+        """The message that says the question was taken (and its place in line); None when Slack
+        did not take it: the answer is then posted when ready, not lost with the placeholder."""
+        try:
+            return await self._post(channel, thread, render_line(place_in_line(ahead), ":hourglass_flowing_sand:"))
+        except UNDELIVERED as exc:
+            log.warning("slack: could not post the placeholder in %s (%s); the answer follows on its own", channel, exc)
+            return None
 
     def failure(self, exc: Exception, channel: str) -> SlackMessage:
         """What the asker is told, in one line (`notices` words it and logs the detail with the channel)."""

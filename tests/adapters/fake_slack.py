@@ -41,6 +41,8 @@ class FakeSlack:
         """Method → the Slack error (e.g. `missing_scope`) every call of it gets."""
         self.unreachable: dict[str, int] = {}
         """Method → how many of its next calls are cut off before Slack handles them (a network error)."""
+        self.server_errors: dict[str, int] = {}
+        """Method → how many of its next calls fail on Slack's side (HTTP 500), not carried out."""
         self.replies_lost: dict[str, int] = {}
         """Method → how many of its next calls Slack carries out but whose reply is cut off on the way back."""
         self.messages: dict[str, dict[str, Any]] = {}
@@ -123,6 +125,8 @@ class FakeSlack:
             return web.json_response({"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "1"})
         if _take(self.unreachable, method):
             return _cut_off(request)
+        if _take(self.server_errors, method):
+            return web.json_response({"ok": False, "error": "internal_error"}, status=500)
         reply = web.json_response(self._reply(method, args))
         return _cut_off(request) if _take(self.replies_lost, method) else reply
 
@@ -140,6 +144,8 @@ class FakeSlack:
             kept = self.messages.setdefault(ts, {"ts": ts, "user": BOT_USER, "bot_id": BOT_ID, "thread_ts": args.get("thread_ts")})
             kept["text"] = args.get("text")
             return {"ok": True, "channel": args.get("channel"), "ts": ts, "message": {"text": args.get("text")}}
+        if method == "chat.delete":
+            return {"ok": self.messages.pop(str(args.get("ts")), None) is not None, "ts": args.get("ts")}
         if method == "reactions.add":
             return {"ok": True}
         if method == "conversations.replies":

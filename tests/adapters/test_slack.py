@@ -298,7 +298,10 @@ def test_an_answer_whose_update_never_reaches_slack_is_posted_anew_exactly_once(
         assert answer.args["thread_ts"] == "1700000000.000900" and f"<{BASE_URL}/" in block_text(answer.args)
         assert "Looking through" in placeholder.args["text"]
         (answer_ts,) = [ts for ts, kept in fake.messages.items() if kept["text"] == answer.args["text"]]
-        assert "Looking through" in fake.messages[min(fake.messages)]["text"], "the update never reached the placeholder"
+        (deleted,) = fake.of("chat.delete")
+        assert deleted.args["ts"] == "1700000100.000001" and list(fake.messages) == [answer_ts], (
+            "the placeholder the update never reached is removed: the thread holds only the answer"
+        )
         assert {call.args["timestamp"] for call in fake.of("reactions.add")} == {answer_ts}, "the votes go under the answer"
 
     run_slack(mentor, scenario)

@@ -4,10 +4,8 @@ that streams each answer (4 at once, like `llama_cpp.server --parallel 4`)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
@@ -15,70 +13,12 @@ import pytest
 
 from bench.fake_llm import FakeLLM
 from bot.app import MentorApp
-from bot.config.sections import LlmSettings
 from tests.adapters.fake_slack import BOT_USER, event_body, signed_headers
-from tests.adapters.test_slack import SECRET, Slack, mention, run_slack
-from tests.conftest import example_course_app
-
-QUESTIONS = ["what does break do in a loop?", "how do I make an empty set?", "what is the difference between a list and a tuple?"]
+from tests.adapters.slack_burst import QUESTIONS, is_answer, replies_by_thread, run_with, send_mentions, settled
+from tests.adapters.test_slack import SECRET, Slack, mention
 
 
-@pytest.fixture(scope="module")
-def llm() -> Iterator[FakeLLM]:
-    server = FakeLLM(answer_seconds=0.2, slots=4).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def mentor(tmp_path_factory: pytest.TempPathFactory, llm: FakeLLM) -> Iterator[MentorApp]:
-    app = example_course_app(tmp_path_factory.mktemp("burst"))
-    app.settings = app.settings.model_copy(update={"llm": LlmSettings(base_url=llm.base_url, model="fake", parallel=4, max_tokens=64)})
-    yield app
-    app.close()
-
-
-async def send_mentions(slack: Slack, mentions: list[tuple[str, str]]) -> list[int]:
-    """Every (student, thread ts) mention signed and posted at once; returns the HTTP statuses."""
-
-    async def post(http: aiohttp.ClientSession, n: int, student: str, ts: str) -> int:
-        text = f"<@{BOT_USER}> {QUESTIONS[n % len(QUESTIONS)]}"
-        body = json.dumps(event_body(mention(text, ts, user=student), f"Ev{ts}"))
-        async with http.post(slack.events_url, data=body, headers=signed_headers(SECRET, body)) as response:
-            return response.status
-
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
-        return list(await asyncio.gather(*(post(http, n, student, ts) for n, (student, ts) in enumerate(mentions))))
-
-
-def replies_by_thread(slack: Slack) -> dict[str, list[str]]:
-    """What each thread shows now: the text of every message the bot left in it."""
-    threads: dict[str, list[str]] = {}
-    for message in slack.fake.messages.values():
-        threads.setdefault(str(message["thread_ts"]), []).append(str(message["text"]))
-    return threads
-
-
-def is_answer(text: str) -> bool:
-    return not text.startswith((":hourglass_flowing_sand:", ":warning:"))
-
-
-def settled(slack: Slack) -> int:
-    """Threads whose every message is final: an answer or a one-line notice, no placeholder left."""
-    return sum(all(not t.startswith(":hourglass_flowing_sand:") for t in texts) for texts in replies_by_thread(slack).values())
-
-
-def run_with(mentor: MentorApp, scenario: Any, slack: dict[str, Any] | None = None, **answer: Any) -> None:
-    """`run_slack` in HTTP mode with these answer settings for the service (the line and the limits read them)."""
-    kept = mentor.settings
-    mentor.settings = kept.model_copy(update={"answer": kept.answer.model_copy(update=answer)})
-    try:
-        run_slack(mentor, scenario, mode="http", **(slack or {}))
-    finally:
-        mentor.settings = kept
-
-
-def test_a_class_sized_burst_is_queued_and_every_student_answered_once(mentor: MentorApp, llm: FakeLLM) -> None:
+def test_a_class_sized_burst_is_queued_and_every_student_answered_once(llm_mentor: MentorApp, llm: FakeLLM) -> None:
     mentions = [(f"U{n:03d}", f"1700000001.{n:06d}") for n in range(200)]
 
     async def scenario(slack: Slack) -> None:
@@ -94,11 +34,11 @@ def test_a_class_sized_burst_is_queued_and_every_student_answered_once(mentor: M
         assert any("ahead of yours" in text for text in placeholders), "waiting students see their place in line"
         assert not any("try again" in text.lower() or "ask again" in text.lower() for text in placeholders)
 
-    run_with(mentor, scenario)
+    run_with(llm_mentor, scenario)
     assert llm.served >= 200
 
 
-def test_a_flooding_student_is_told_once_and_the_others_are_answered(mentor: MentorApp, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_flooding_student_is_told_once_and_the_others_are_answered(llm_mentor: MentorApp, caplog: pytest.LogCaptureFixture) -> None:
     flood = [("UFLOOD", f"1700000002.{n:06d}") for n in range(8)]
     others = [(f"UOTHER{n}", f"1700000003.{n:06d}") for n in range(8)]
 
@@ -116,11 +56,11 @@ def test_a_flooding_student_is_told_once_and_the_others_are_answered(mentor: Men
         assert all(len(threads[ts]) == 1 and is_answer(threads[ts][0]) for _, ts in others)
 
     with caplog.at_level(logging.INFO, logger="mentor.failures"):
-        run_with(mentor, scenario, per_student_per_minute=3)
+        run_with(llm_mentor, scenario, per_student_per_minute=3)
     assert sum("RateLimitedError" in record.getMessage() for record in caplog.records) == 4
 
 
-def test_past_the_bound_a_student_is_told_when_to_ask_again(mentor: MentorApp, llm: FakeLLM) -> None:
+def test_past_the_bound_a_student_is_told_when_to_ask_again(llm_mentor: MentorApp, llm: FakeLLM) -> None:
     mentions = [(f"UFULL{n}", f"1700000004.{n:06d}") for n in range(12)]
 
     async def scenario(slack: Slack) -> None:
@@ -137,10 +77,10 @@ def test_past_the_bound_a_student_is_told_when_to_ask_again(mentor: MentorApp, l
         assert refused and all("ask again in about 1 minute" in t for t in refused), refused
         assert len(refused) + sum(map(is_answer, texts)) == 12, "each question gets one reply: an answer or when to come back"
 
-    run_with(mentor, scenario, queue_size=4)
+    run_with(llm_mentor, scenario, queue_size=4)
 
 
-def test_malformed_events_and_unknown_courses_never_wedge_the_line(mentor: MentorApp, caplog: pytest.LogCaptureFixture) -> None:
+def test_malformed_events_and_unknown_courses_never_wedge_the_line(llm_mentor: MentorApp, caplog: pytest.LogCaptureFixture) -> None:
     async def post(slack: Slack, event: dict[str, Any], event_id: str) -> int:
         body = json.dumps(event_body(event, event_id))
         async with aiohttp.ClientSession() as http:
@@ -166,6 +106,6 @@ def test_malformed_events_and_unknown_courses_never_wedge_the_line(mentor: Mento
         assert is_answer(answer)
 
     with caplog.at_level(logging.WARNING, logger="adapters.slack.platform"):
-        run_with(mentor, scenario, slack={"channels": {"CNOCOURSE": "nowhere"}})
+        run_with(llm_mentor, scenario, slack={"channels": {"CNOCOURSE": "nowhere"}})
     ignored = [record.getMessage() for record in caplog.records if "ignored a app_mention event" in record.getMessage()]
     assert len(ignored) == 2, ignored  # the one without a user is not a question at all (a bot's, or a system message)
