@@ -8,11 +8,15 @@ answer in about `--answer-seconds` with `--parallel` slots (`bench/fake_llm.py`)
 - time to drain, beside the ideal: N ÷ parallel × answer time, plus one search;
 - RSS of this process before the burst (after a warm-up) and after it drained.
 
+The same burst also goes through Discord (`tests/adapters/fake_discord.py`: the real
+discord.py client, a fake gateway), and with `--llama-server`, 20 questions through Slack to
+the real `llama_cpp.server` with the packaged SmolLM2 (one generation at a time).
+
 The fairness row sends 20 questions from one student and 1 from each of 20 others through
 `ChatCommands` (no per-student rate), and reports the others' p95 wait with the line keyed
 by student (round-robin) and with every question its own (first come, first served).
 
-    .venv/bin/python -m bench.load [--rows 200:200,1000:300] [--answer-seconds 0.5] [--parallel 4]
+    .venv/bin/python -m bench.load [--rows 200:200,1000:300] [--discord 200] [--answer-seconds 0.5] [--parallel 4] [--llama-server]
 """
 
 from __future__ import annotations
@@ -22,21 +26,29 @@ import asyncio
 import gc
 import json
 import logging
+import subprocess
+import sys
 import tempfile
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
+from pydantic import SecretStr
 
+from adapters.discord_bot import create_platform as create_discord
 from bench.fake_llm import FakeLLM
 from bench.stats import percentile
 from bot.app import MentorApp
-from bot.config.sections import AnswerSettings, HealthSettings, LlmSettings, ScheduleSettings, SlackSettings, WebSettings
+from bot.config.sections import AnswerSettings, DiscordSettings, HealthSettings, LlmSettings, ScheduleSettings, SlackSettings, WebSettings
 from bot.config.settings import Settings
 from bot.serve import serve
 from bot.service.commands import ChatCommands
 from models import Course, Question
+from rag.model_files import PACKAGED_DEMO, packaged_demo_path
+from tests.adapters.fake_discord import STUDENT, FakeDiscord
+from tests.adapters.fake_discord import mention as discord_mention
 from tests.adapters.fake_slack import BOT_USER, FakeSlack, event_body, signed_headers
 from tests.conftest import free_port
 
@@ -50,6 +62,8 @@ QUESTIONS = [
     "how do I make an empty set?",
 ]
 ACK_LIMIT_S = 3.0
+PLACE = "Got your question."
+"""How the place-in-line message starts (`bot.service.notices.place_in_line`), which is not a reply."""
 
 
 @dataclass
@@ -65,10 +79,11 @@ class Row:
     ideal_s: float
     rss_before_mib: float
     rss_after_mib: float
+    platform: str = "Slack"
 
     def show(self) -> str:
         return (
-            f"| {self.mentions:,} from {self.students:,} students | {self.acked / self.mentions:.0%} | {self.answered} | {self.refused} "
+            f"| {self.platform}: {self.mentions:,} from {self.students:,} students | {self.acked / self.mentions:.0%} | {self.answered} | {self.refused} "
             f"| {self.silent} | {self.duplicates} | {self.drain_s:.1f} s (ideal {self.ideal_s:.1f} s, {self.drain_s / self.ideal_s:.2f}×) "
             f"| {self.rss_before_mib:.0f} → {self.rss_after_mib:.0f} MiB ({self.rss_after_mib / self.rss_before_mib:.2f}×) |"
         )
@@ -79,6 +94,8 @@ def main() -> None:
     parser.add_argument("--rows", default="200:200,1000:300", help="mentions:students, comma-separated")
     parser.add_argument("--answer-seconds", type=float, default=0.5)
     parser.add_argument("--parallel", type=int, default=4)
+    parser.add_argument("--discord", type=int, default=200, help="mentions through the fake Discord gateway (0: none)")
+    parser.add_argument("--llama-server", action="store_true", help="also 20 questions against llama_cpp.server with SmolLM2")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     llm = FakeLLM(answer_seconds=args.answer_seconds, slots=args.parallel).start()
@@ -94,6 +111,10 @@ def main() -> None:
             for spec in args.rows.split(","):
                 mentions, students = (int(part) for part in spec.split(":"))
                 print(asyncio.run(_burst(settings, mentions, students, args)).show(), flush=True)
+            if args.discord:
+                print(asyncio.run(_discord_burst(settings, args.discord, args)).show(), flush=True)
+            if args.llama_server:
+                print(_llama_server_row(settings, args), flush=True)
             print()
             fair, fifo = (asyncio.run(_fairness(settings, keyed)) for keyed in (True, False))
             print(f"20 from 1 student + 20 from 20 others: the others' wait p95 {fair:.1f} s round-robin, {fifo:.1f} s first come first served")
@@ -137,6 +158,7 @@ async def _burst(settings: Settings, mentions: int, students: int, args: argpars
         threads = {ts for _, ts in burst}
         await fake.wait_for(lambda: _settled(fake, threads) == len(threads), 1800)
         drained = time.monotonic() - started
+        await asyncio.sleep(1.0)  # the last answers' feedback links, before the service stops
     stop.set()
     await server
     await fake.stop()
@@ -157,6 +179,76 @@ async def _burst(settings: Settings, mentions: int, students: int, args: argpars
         rss_before_mib=rss_before,
         rss_after_mib=rss_after,
     )
+
+
+async def _discord_burst(settings: Settings, mentions: int, args: argparse.Namespace) -> Row:
+    """`mentions` students each mention the bot once in a channel, through the fake gateway."""
+    fake = FakeDiscord()
+    await fake.start()
+    mentor = MentorApp(settings)
+    discord = DiscordSettings(token=SecretStr("bench-token"), api_url=fake.api_url, gateway_url=fake.gateway_url)
+    platform = create_discord(mentor.settings.model_copy(update={"discord": discord}), ChatCommands(mentor))
+    assert platform is not None
+    await platform.start()
+    retrieve_s = await _search_seconds(mentor)
+    gc.collect()
+    rss_before = _rss_mib()
+    questions = [discord_mention(QUESTIONS[n % len(QUESTIONS)], author_id=STUDENT + 1 + n) for n in range(mentions)]
+    started = time.monotonic()
+    for question in questions:
+        await fake.dispatch("MESSAGE_CREATE", question)
+    threads = [int(question["id"]) for question in questions]
+
+    def replies(thread: int) -> list[str]:
+        return [str(call.body.get("content", "")) for call in fake.posted(f"/channels/{thread}/messages") if PLACE not in str(call.body.get("content", ""))]
+
+    await fake.wait_for(lambda: all(replies(thread) for thread in threads), timeout=1800)
+    drained = time.monotonic() - started
+    await asyncio.sleep(0.5)
+    await platform.stop()
+    await fake.stop()
+    mentor.close()
+    gc.collect()
+    finals = [replies(thread) for thread in threads]
+    refused = sum(1 for texts in finals if texts and "ask again" in texts[0])
+    return Row(
+        mentions=mentions, students=mentions, acked=mentions, answered=sum(1 for texts in finals if texts) - refused,
+        refused=refused, silent=sum(1 for texts in finals if not texts), duplicates=sum(1 for texts in finals if len(texts) > 1),
+        drain_s=drained, ideal_s=mentions / args.parallel * args.answer_seconds + retrieve_s,
+        rss_before_mib=rss_before, rss_after_mib=_rss_mib(), platform="Discord",
+    )
+
+
+def _llama_server_row(settings: Settings, args: argparse.Namespace) -> str:
+    """20 students at once through Slack, answered by the real `llama_cpp.server` with SmolLM2."""
+    port = free_port()
+    log = tempfile.NamedTemporaryFile(prefix="llama-server-", suffix=".log", delete=False)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(packaged_demo_path()), "--model_alias", PACKAGED_DEMO,
+         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--interrupt_requests", "False"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        _until_http(f"http://127.0.0.1:{port}/v1/models")
+        llm = LlmSettings(base_url=f"http://127.0.0.1:{port}/v1", model=PACKAGED_DEMO, parallel=1, max_tokens=96)
+        served = settings.model_copy(update={"llm": llm})
+        one = argparse.Namespace(parallel=1, answer_seconds=args.answer_seconds)
+        row = asyncio.run(_burst(served, 20, 20, one))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return row.show().replace(f"(ideal {row.ideal_s:.1f} s, {row.drain_s / row.ideal_s:.2f}×)", "(one generation at a time on the CPU)") + " ← llama_cpp.server, SmolLM2"
+
+
+def _until_http(url: str) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise SystemExit(f"{url} never answered")
 
 
 async def _fairness(settings: Settings, keyed: bool) -> float:

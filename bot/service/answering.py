@@ -92,8 +92,10 @@ class AnswerService:
             student = f"{question.platform}:anonymous-{next(_anonymous)}"
         else:
             await self.limits.check(student)
+        # Questions admitted just before this one, still on their way into the line, count as ahead.
+        ahead = self._held[0] + self.searching.ahead_of_new(student) + self.writing.waiting
         self._held[0] += 1
-        return Admission(student, self.searching.ahead_of_new(student) + self.writing.waiting, self._held)
+        return Admission(student, ahead, self._held)
 
     async def answer(
         self,

@@ -1,0 +1,38 @@
+"""A class at once through Discord: real discord.py against the fake gateway and REST API, a real
+MentorApp over the example course, and the fake LLM server streaming 4 answers at once."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.app import MentorApp
+from tests.adapters.fake_discord import STUDENT, FakeDiscord, mention
+from tests.adapters.test_discord import answers_in, connected
+
+QUESTIONS = ["what does break do in a loop?", "how do I make an empty set?", "what is the difference between a list and a tuple?"]
+PLACE = "Got your question."
+
+
+def test_a_burst_of_mentions_each_gets_its_thread_and_exactly_one_answer(llm_mentor: MentorApp) -> None:
+    count = 60
+
+    async def scenario() -> tuple[FakeDiscord, list[int]]:
+        async with connected(llm_mentor) as (fake, _):
+            questions = [mention(QUESTIONS[n % len(QUESTIONS)], author_id=STUDENT + 1 + n) for n in range(count)]
+            for question in questions:
+                await fake.dispatch("MESSAGE_CREATE", question)
+            threads = [int(question["id"]) for question in questions]
+            answered = lambda: sum(any(PLACE not in m["content"] for m in answers_in(fake, t)) for t in threads)  # noqa: E731
+            await fake.wait_for(lambda: answered() == count, timeout=240)
+            await asyncio.sleep(0.3)
+            return fake, threads
+
+    fake, threads = asyncio.run(scenario())
+    places = 0
+    for thread in threads:
+        messages = [m["content"] for m in answers_in(fake, thread)]
+        answers = [content for content in messages if PLACE not in content]
+        assert len(answers) == 1, f"thread {thread}: {messages}"
+        assert "break" in answers[0] or "set" in answers[0] or "tuple" in answers[0]
+        places += len(messages) - 1
+    assert places >= 1, "students waiting in the burst were told their place in line"
