@@ -281,13 +281,14 @@ async def _search_seconds(mentor: MentorApp) -> float:
     return percentile(seconds, 0.5)
 
 
-async def _mention(http: aiohttp.ClientSession, url: str, student: str, ts: str, n: int) -> tuple[int, float]:
+async def _mention(http: aiohttp.ClientSession, url: str, student: str, ts: str, n: int, retry: int | None = None) -> tuple[int, float]:
+    """Student `student`'s mention in its own thread `ts`; `retry`: Slack redelivering it (`X-Slack-Retry-Num`)."""
     body = json.dumps(event_body({
         "type": "app_mention", "user": student, "text": f"<@{BOT_USER}> {QUESTIONS[n % len(QUESTIONS)]}",
         "ts": ts, "channel": "CCLASS", "event_ts": ts,
     }, f"Ev{ts}"))
     started = time.monotonic()
-    async with http.post(url, data=body, headers=signed_headers(SECRET, body)) as response:
+    async with http.post(url, data=body, headers=signed_headers(SECRET, body, retry=retry)) as response:
         await response.read()
         return response.status, time.monotonic() - started
 

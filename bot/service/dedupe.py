@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import time
 from collections import OrderedDict
 from typing import Literal, Protocol
@@ -102,8 +103,8 @@ class RedisDeduper:
         self.key_prefix = key_prefix
         self._ttl_ms = max(1, round(ttl_seconds * 1000))
         self._secrets = _url_secrets(url)
-        # No retries: a SET that reached the server before the connection broke would,
-        # retried, read as a repeat, and the event would go unanswered.
+        # No retries by the client: a SET that reached the server before the connection broke
+        # would, retried blindly, read as a repeat. `first_time` retries itself, with its token.
         self._client = Redis.from_url(
             url,
             socket_connect_timeout=_TIMEOUT_SECONDS,
@@ -114,13 +115,27 @@ class RedisDeduper:
         self._outage_logged = False
 
     async def first_time(self, key: str) -> bool:
+        """One `SET NX` with a token of this call's own, tried once more on a fresh connection when it
+        fails: a connection pooled before a Redis restart is dead, and its first command fails.
+        The token makes the retry safe: if the first try's SET landed and only its reply was lost,
+        the key holds this call's token, so the event is still this call's to answer."""
+        name, token = self.key_prefix + key, secrets.token_hex(8).encode()
         try:
-            created = await self._client.set(self.key_prefix + key, b"1", nx=True, px=self._ttl_ms)
+            return await self._claim(name, token, retried=False)
+        except _UNAVAILABLE:
+            pass  # possibly a dead pooled connection: once more, on a fresh one
+        try:
+            return await self._claim(name, token, retried=True)
         except _UNAVAILABLE as exc:
             self._failed(exc)
             return True
+
+    async def _claim(self, name: str, token: bytes, retried: bool) -> bool:
+        claimed = bool(await self._client.set(name, token, nx=True, px=self._ttl_ms))
+        if not claimed and retried:
+            claimed = await self._client.get(name) == token
         self._answered()
-        return bool(created)
+        return claimed
 
     async def check(self) -> str | None:
         try:

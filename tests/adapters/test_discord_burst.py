@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+from bench.fake_llm import FakeLLM
 from bot.app import MentorApp
 from tests.adapters.fake_discord import STUDENT, FakeDiscord, mention
 from tests.adapters.test_discord import answers_in, connected
@@ -36,3 +37,29 @@ def test_a_burst_of_mentions_each_gets_its_thread_and_exactly_one_answer(llm_men
         assert "break" in answers[0] or "set" in answers[0] or "tuple" in answers[0]
         places += len(messages) - 1
     assert places >= 1, "students waiting in the burst were told their place in line"
+
+
+def test_the_gateway_reconnecting_mid_burst_replays_events_that_are_answered_once(llm_mentor: MentorApp, llm: FakeLLM) -> None:
+    count = 24
+
+    async def scenario() -> tuple[FakeDiscord, list[int]]:
+        async with connected(llm_mentor) as (fake, _):
+            questions = [mention(QUESTIONS[n % len(QUESTIONS)], author_id=STUDENT + 500 + n) for n in range(count)]
+            for question in questions:
+                await fake.dispatch("MESSAGE_CREATE", question)
+            served = llm.requests
+            await fake.wait_for(lambda: llm.requests >= served + 2, timeout=60)
+            fake.replay = [("MESSAGE_CREATE", question) for question in questions[: count // 2]]
+            await fake.reconnect()  # while answers are being written
+            await fake.wait_for(lambda: fake.resumes == 1)
+            threads = [int(question["id"]) for question in questions]
+            answered = lambda: sum(any(PLACE not in m["content"] for m in answers_in(fake, t)) for t in threads)  # noqa: E731
+            await fake.wait_for(lambda: answered() == count, timeout=240)
+            await asyncio.sleep(1.0)
+            return fake, threads
+
+    fake, threads = asyncio.run(scenario())
+    assert fake.identifies == 1, "the client resumed its session"
+    for thread in threads:
+        answers = [m["content"] for m in answers_in(fake, thread) if PLACE not in m["content"]]
+        assert len(answers) == 1, f"thread {thread}: answered once though its event came twice: {answers}"

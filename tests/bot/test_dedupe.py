@@ -205,3 +205,25 @@ def test_build_refuses_a_url_redis_cannot_use_without_echoing_the_password(url: 
     with pytest.raises(ConfigError, match="MENTOR_DEDUPE__REDIS_URL") as raised:
         build_deduper("redis", url, 60)
     assert "s3cret" not in str(raised.value)
+
+
+def test_a_restarted_redis_still_knows_the_events_it_kept_on_disk(tmp_path) -> None:
+    """After a restart, the connections pooled before it are dead: the first command on each fails.
+    That must not read as "Redis down, answer anyway": the deduper tries once more on a fresh one."""
+    port = free_port()
+    persistent = ("--appendonly", "yes", "--appendfsync", "always", "--dir", str(tmp_path))
+
+    async def scenario() -> list[bool]:
+        server = start_redis(port, *persistent)
+        deduper = RedisDeduper(f"redis://127.0.0.1:{port}/0")
+        try:
+            # Several at once, so the pool holds several connections when Redis goes away.
+            seen = await asyncio.gather(*(deduper.first_time(f"slack:Ev{n}") for n in range(8)))
+            stop_redis(server)
+            server = start_redis(port, *persistent)
+            return list(seen) + list(await asyncio.gather(*(deduper.first_time(f"slack:Ev{n}") for n in range(8))))
+        finally:
+            await deduper.close()
+            stop_redis(server)
+
+    assert asyncio.run(scenario()) == [True] * 8 + [False] * 8
