@@ -1,9 +1,10 @@
-"""A class at once through Slack's HTTP Events API: real Bolt and slack_sdk against the fake
-Slack, a real MentorApp over the example course, and a fake OpenAI-compatible LLM server
-that streams each answer (4 at once, like `llama_cpp.server --parallel 4`)."""
+"""A class at once, mostly through Slack's HTTP Events API (real Bolt and slack_sdk against the
+fake Slack), and through the web page: a real MentorApp over the example course, and a fake
+OpenAI-compatible LLM server that streams each answer (4 at once, like `llama_cpp.server --parallel 4`)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
@@ -16,6 +17,7 @@ from bot.app import MentorApp
 from tests.adapters.fake_slack import BOT_USER, event_body, signed_headers
 from tests.adapters.slack_burst import QUESTIONS, is_answer, replies_by_thread, run_with, send_mentions, settled
 from tests.adapters.test_slack import SECRET, Slack, mention
+from tests.adapters.web_helpers import Event, Web, run_web
 
 
 def test_a_class_sized_burst_is_queued_and_every_student_answered_once(llm_mentor: MentorApp, llm: FakeLLM) -> None:
@@ -109,3 +111,20 @@ def test_malformed_events_and_unknown_courses_never_wedge_the_line(llm_mentor: M
         run_with(llm_mentor, scenario, slack={"channels": {"CNOCOURSE": "nowhere"}})
     ignored = [record.getMessage() for record in caplog.records if "ignored a app_mention event" in record.getMessage()]
     assert len(ignored) == 2, ignored  # the one without a user is not a question at all (a bot's, or a system message)
+
+
+def test_the_web_page_hears_its_place_in_line_while_it_waits(llm_mentor: MentorApp, llm: FakeLLM) -> None:
+    streams: list[list[Event]] = []
+
+    async def scenario(web: Web) -> None:
+        asks = (web.ask({"question": QUESTIONS[0], "user": f"web-{n}"}) for n in range(16))
+        streams.extend(await asyncio.gather(*asks))
+
+    llm.answer_seconds = 1.0
+    try:
+        run_web(llm_mentor, scenario)
+    finally:
+        llm.answer_seconds = 0.2
+    assert all(events[-1][0] == "answer" for events in streams), "every page got its answer"
+    queued = [data for events in streams for name, data in events if name == "queued"]
+    assert any(data["ahead"] >= 1 and "ahead of yours" in data["text"] for data in queued), queued
