@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import json
 import logging
+import multiprocessing
 import subprocess
 import sys
 import tempfile
@@ -37,7 +37,6 @@ from pathlib import Path
 import aiohttp
 from pydantic import SecretStr
 
-from adapters.discord_bot import create_platform as create_discord
 from bench.fake_llm import FakeLLM
 from bench.stats import percentile
 from bot.app import MentorApp
@@ -80,10 +79,14 @@ class Row:
     rss_before_mib: float
     rss_after_mib: float
     platform: str = "Slack"
+    ack_p99_s: float | None = None
+
+    def _ack_p99(self) -> str:
+        return "" if self.ack_p99_s is None else f" (p99 {self.ack_p99_s:.2f} s)"
 
     def show(self) -> str:
         return (
-            f"| {self.platform}: {self.mentions:,} from {self.students:,} students | {self.acked / self.mentions:.0%} | {self.answered} | {self.refused} "
+            f"| {self.platform}: {self.mentions:,} from {self.students:,} students | {self.acked / self.mentions:.0%}{self._ack_p99()} | {self.answered} | {self.refused} "
             f"| {self.silent} | {self.duplicates} | {self.drain_s:.1f} s (ideal {self.ideal_s:.1f} s, {self.drain_s / self.ideal_s:.2f}×) "
             f"| {self.rss_before_mib:.0f} → {self.rss_after_mib:.0f} MiB ({self.rss_after_mib / self.rss_before_mib:.2f}×) |"
         )
@@ -104,6 +107,7 @@ def main() -> None:
             settings = _settings(Path(data_dir), llm, args.parallel)
             ingesting = MentorApp(settings)
             ingesting.ingest("cs101")
+            args.search_seconds = _search_seconds(ingesting)
             ingesting.close()  # `mentor serve` opens the index itself
             print(f"fake LLM: {args.answer_seconds} s an answer, {args.parallel} at once\n")
             print("| mentions at once | acknowledged within 3 s | answered | refused | silent | duplicates | time to drain | RSS before → after |")
@@ -139,31 +143,27 @@ async def _burst(settings: Settings, mentions: int, students: int, args: argpars
     fake = FakeSlack()
     await fake.start()
     settings = settings.model_copy(update={"slack": settings.slack.model_copy(update={"api_url": fake.api_url, "port": free_port()})})
-    mentor = MentorApp(settings)
-    stop = asyncio.Event()
-    server = asyncio.create_task(serve(mentor, lambda line: None, stop))
+    child = _serve_in_child(settings)
     url = f"http://127.0.0.1:{settings.slack.port}{settings.slack.path}"
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
-        await _until_listening(http, url)
-        warm = [("UWARM", f"1600000000.{n:06d}") for n in range(3)]
-        for student, ts in warm:
-            await _mention(http, url, student, ts, 0)
-        await fake.wait_for(lambda: _settled(fake, {ts for _, ts in warm}) == len(warm), 120)
-        retrieve_s = await _search_seconds(mentor)
-        gc.collect()
-        rss_before = _rss_mib()
-        burst = [(f"U{n % students:05d}", f"1700000000.{n:06d}") for n in range(mentions)]
-        started = time.monotonic()
-        acks = await asyncio.gather(*(_mention(http, url, student, ts, n) for n, (student, ts) in enumerate(burst)))
-        threads = {ts for _, ts in burst}
-        await fake.wait_for(lambda: _settled(fake, threads) == len(threads), 1800)
-        drained = time.monotonic() - started
-        await asyncio.sleep(1.0)  # the last answers' feedback links, before the service stops
-    stop.set()
-    await server
-    await fake.stop()
-    gc.collect()
-    rss_after = _rss_mib()
+    try:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+            await _until_listening(http, url)
+            warm = [("UWARM", f"1600000000.{n:06d}") for n in range(3)]
+            for student, ts in warm:
+                await _mention(http, url, student, ts, 0)
+            await fake.wait_for(lambda: _settled(fake, {ts for _, ts in warm}) == len(warm), 120)
+            rss_before = _rss_mib(child.pid)
+            burst = [(f"U{n % students:05d}", f"1700000000.{n:06d}") for n in range(mentions)]
+            started = time.monotonic()
+            acks = await asyncio.gather(*(_mention(http, url, student, ts, n) for n, (student, ts) in enumerate(burst)))
+            threads = {ts for _, ts in burst}
+            await fake.wait_for(lambda: _settled(fake, threads) == len(threads), 1800)
+            drained = time.monotonic() - started
+            await asyncio.sleep(1.0)  # the last answers' feedback links
+            rss_after = _rss_mib(child.pid)
+    finally:
+        _stop_child(child)
+        await fake.stop()
     shown = _by_thread(fake, threads)
     finals = {ts: [t for t in texts if not t.startswith(":hourglass_flowing_sand:")] for ts, texts in shown.items()}
     return Row(
@@ -175,47 +175,72 @@ async def _burst(settings: Settings, mentions: int, students: int, args: argpars
         silent=len(threads) - sum(1 for texts in finals.values() if texts),
         duplicates=sum(1 for texts in finals.values() if len(texts) > 1),
         drain_s=drained,
-        ideal_s=mentions / args.parallel * args.answer_seconds + retrieve_s,
+        ideal_s=mentions / args.parallel * args.answer_seconds + args.search_seconds,
         rss_before_mib=rss_before,
         rss_after_mib=rss_after,
+        ack_p99_s=percentile([seconds for _, seconds in acks], 0.99),
     )
+
+
+def _serve_in_child(settings: Settings) -> multiprocessing.process.BaseProcess:
+    """`mentor serve` in a process of its own, as in production: the load, the fake Slack and
+    the fake LLM server in this one never take its event loop or its GIL."""
+    child = multiprocessing.get_context("spawn").Process(target=_serve, args=(settings,), name="mentor-serve")
+    child.start()
+    return child
+
+
+def _serve(settings: Settings) -> None:
+    logging.basicConfig(level=logging.ERROR)
+    asyncio.run(serve(MentorApp(settings), lambda line: None))
+
+
+def _stop_child(child: multiprocessing.process.BaseProcess) -> None:
+    child.terminate()  # SIGTERM: serve stops in order
+    child.join(120)
+    if child.is_alive():
+        child.kill()
+        child.join(10)
 
 
 async def _discord_burst(settings: Settings, mentions: int, args: argparse.Namespace) -> Row:
     """`mentions` students each mention the bot once in a channel, through the fake gateway."""
     fake = FakeDiscord()
     await fake.start()
-    mentor = MentorApp(settings)
     discord = DiscordSettings(token=SecretStr("bench-token"), api_url=fake.api_url, gateway_url=fake.gateway_url)
-    platform = create_discord(mentor.settings.model_copy(update={"discord": discord}), ChatCommands(mentor))
-    assert platform is not None
-    await platform.start()
-    retrieve_s = await _search_seconds(mentor)
-    gc.collect()
-    rss_before = _rss_mib()
-    questions = [discord_mention(QUESTIONS[n % len(QUESTIONS)], author_id=STUDENT + 1 + n) for n in range(mentions)]
-    started = time.monotonic()
-    for question in questions:
-        await fake.dispatch("MESSAGE_CREATE", question)
-    threads = [int(question["id"]) for question in questions]
+    child = _serve_in_child(settings.model_copy(update={"discord": discord, "slack": SlackSettings()}))
+    try:
+        await fake.wait_for(lambda: fake.identifies >= 1, timeout=300)
+        await asyncio.sleep(2.0)  # the client's READY and guild, then its slash command sync
 
-    def replies(thread: int) -> list[str]:
-        return [str(call.body.get("content", "")) for call in fake.posted(f"/channels/{thread}/messages") if PLACE not in str(call.body.get("content", ""))]
+        def replies(thread: int) -> list[str]:
+            said = (str(call.body.get("content", "")) for call in fake.posted(f"/channels/{thread}/messages"))
+            return [text for text in said if PLACE not in text]
 
-    await fake.wait_for(lambda: all(replies(thread) for thread in threads), timeout=1800)
-    drained = time.monotonic() - started
-    await asyncio.sleep(0.5)
-    await platform.stop()
-    await fake.stop()
-    mentor.close()
-    gc.collect()
+        warm = discord_mention(QUESTIONS[0], author_id=STUDENT)
+        await fake.dispatch("MESSAGE_CREATE", warm)
+        await fake.wait_for(lambda: replies(int(warm["id"])), timeout=300)
+        rss_before = _rss_mib(child.pid)
+        questions = [discord_mention(QUESTIONS[n % len(QUESTIONS)], author_id=STUDENT + 1 + n) for n in range(mentions)]
+        started = time.monotonic()
+        for question in questions:
+            await fake.dispatch("MESSAGE_CREATE", question)
+        threads = [int(question["id"]) for question in questions]
+
+        await fake.wait_for(lambda: all(replies(thread) for thread in threads), timeout=1800)
+        drained = time.monotonic() - started
+        await asyncio.sleep(1.0)
+        rss_after = _rss_mib(child.pid)
+    finally:
+        _stop_child(child)
+        await fake.stop()
     finals = [replies(thread) for thread in threads]
     refused = sum(1 for texts in finals if texts and "ask again" in texts[0])
     return Row(
         mentions=mentions, students=mentions, acked=mentions, answered=sum(1 for texts in finals if texts) - refused,
         refused=refused, silent=sum(1 for texts in finals if not texts), duplicates=sum(1 for texts in finals if len(texts) > 1),
-        drain_s=drained, ideal_s=mentions / args.parallel * args.answer_seconds + retrieve_s,
-        rss_before_mib=rss_before, rss_after_mib=_rss_mib(), platform="Discord",
+        drain_s=drained, ideal_s=mentions / args.parallel * args.answer_seconds + args.search_seconds,
+        rss_before_mib=rss_before, rss_after_mib=rss_after, platform="Discord",
     )
 
 
@@ -271,12 +296,12 @@ async def _fairness(settings: Settings, keyed: bool) -> float:
     return percentile(waits, 0.95)
 
 
-async def _search_seconds(mentor: MentorApp) -> float:
-    """One question's search, p50 of five, on the service's own search workers."""
+def _search_seconds(mentor: MentorApp) -> float:
+    """One question's search, p50 of five: the ideal drain time's last step."""
     seconds = []
     for text in QUESTIONS:
         started = time.monotonic()
-        await mentor.offloader.retrieve(mentor.search, text, "cs101")
+        mentor.search(text, "cs101")
         seconds.append(time.monotonic() - started)
     return percentile(seconds, 0.5)
 
@@ -319,8 +344,9 @@ async def _until_listening(http: aiohttp.ClientSession, url: str) -> None:
     raise SystemExit("mentor serve never listened for Slack events")
 
 
-def _rss_mib() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
+def _rss_mib(pid: int | None) -> float:
+    """Resident memory of process `pid` (None: this one), in MiB."""
+    for line in Path(f"/proc/{pid or 'self'}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
