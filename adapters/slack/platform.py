@@ -84,6 +84,7 @@ class SlackPlatform:
     async def start(self) -> None:
         self._check_settings()
         self.bot = await self._authenticate()
+        self._answer_left_over()
         if self.settings.mode == "socket":
             await self._connect_socket()
         else:
@@ -207,9 +208,35 @@ class SlackPlatform:
         if missing := missing_fields(event):
             log.warning("slack: ignored a %s event without %s (event %s)", event.get("type"), " or ".join(missing), body.get("event_id"))
             return
-        self.spawn(self._answer(str(body.get("team_id", "")), event), f"answer in {event['channel']}")
+        key, team = event_key(body), str(body.get("team_id", ""))
+        if not self.commands.pending.take(key, self.name, {"team": team, "event": event}):
+            log.info("slack: dropped a delivery of %s, which is being answered already", key)
+            return
+        self.spawn(self._answer_kept(key, team, event), f"answer in {event['channel']}")
 
-    async def _answer(self, team: str, event: dict[str, Any]) -> None:
+    def _answer_left_over(self) -> None:
+        """Questions a crash cut off (taken, acknowledged, never answered: Slack will not send them
+        again) are answered now, in the placeholder they already have."""
+        left = self.commands.pending.left_over(self.name)
+        if left:
+            log.warning("slack: answering %d questions left unanswered when the service last stopped", len(left))
+        for item in left:
+            event = item.payload["event"]
+            self.spawn(self._answer_kept(item.key, item.payload["team"], event, item.payload.get("placeholder")), f"answer in {event['channel']}")
+
+    async def _answer_kept(self, key: str, team: str, event: dict[str, Any], placeholder: str | None = None) -> None:
+        """Answer, then let the question go; cut off (cancelled at shutdown, or killed) it stays kept for the next start."""
+        cut_off = False
+        try:
+            await self._answer(team, event, key, placeholder)
+        except asyncio.CancelledError:
+            cut_off = True
+            raise
+        finally:
+            if not cut_off:
+                self.commands.pending.done(key)
+
+    async def _answer(self, team: str, event: dict[str, Any], key: str, placeholder: str | None = None) -> None:
         channel, thread = str(event["channel"]), thread_of(event)
         question = to_question(event, self.bot, self.commands.course_for([channel, team], self.settings.channels))
         if question is None:
@@ -223,7 +250,10 @@ class SlackPlatform:
                 await self._post(channel, thread, render_line(notice.text, ":warning:"))
             return
         with admission:
-            placeholder = await self._placeholder(channel, thread, admission.ahead)
+            if placeholder is None:
+                placeholder = await self._placeholder(channel, thread, admission.ahead)
+                if placeholder is not None:
+                    self.commands.pending.note(key, placeholder=placeholder)
             reply = LiveReply(self.client, channel, thread, placeholder, admission.ahead)
             answer: Answer | None = None
             try:

@@ -123,6 +123,11 @@ class Settings(BaseSettings):
         return self.data_dir / "history.sqlite"
 
     @property
+    def pending_path(self) -> Path:
+        """Questions taken and not yet answered (`bot.store.pending`)."""
+        return self.data_dir / "pending.sqlite"
+
+    @property
     def locks_dir(self) -> Path:
         return self.data_dir / "locks"
 

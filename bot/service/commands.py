@@ -24,6 +24,7 @@ from bot.service.notices import SEARCH_DOWN
 from bot.service.reindex import ReindexService, ReportSink
 from bot.service.student_limits import StudentLimits
 from bot.store.history import RunRecord
+from bot.store.pending import PendingQuestions
 from bot.store.question_log import QuestionLog, Vote
 from models import Answer, Question
 from rag.errors import IndexOperationError, IndexUnavailableError
@@ -49,6 +50,8 @@ class ChatCommands:
         )
         self.reindexer = ReindexService(mentor, self.metrics)
         self.questions = QuestionLog(mentor.settings.history_path)
+        self.pending = PendingQuestions(mentor.settings.pending_path)
+        """Questions taken and not yet answered: what a crash cut off is answered at the next start."""
         self.deduper = deduper or MemoryDeduper()
         self.report_sinks: list[ReportSink] = []
         """Where scheduled runs are reported; platforms add theirs, `mentor serve` wires them to the schedule."""

@@ -15,13 +15,14 @@ from tests.adapters.test_slack import SECRET, Slack, mention, run_slack
 QUESTIONS = ["what does break do in a loop?", "how do I make an empty set?", "what is the difference between a list and a tuple?"]
 
 
-async def send_mentions(slack: Slack, mentions: list[tuple[str, str]]) -> list[int]:
-    """Every (student, thread ts) mention signed and posted at once; returns the HTTP statuses."""
+async def send_mentions(slack: Slack, mentions: list[tuple[str, str]], retry: int | None = None) -> list[int]:
+    """Every (student, thread ts) mention signed and posted at once (`retry`: as Slack's redelivery
+    number N); returns the HTTP statuses."""
 
     async def post(http: aiohttp.ClientSession, n: int, student: str, ts: str) -> int:
         text = f"<@{BOT_USER}> {QUESTIONS[n % len(QUESTIONS)]}"
         body = json.dumps(event_body(mention(text, ts, user=student), f"Ev{ts}"))
-        async with http.post(slack.events_url, data=body, headers=signed_headers(SECRET, body)) as response:
+        async with http.post(slack.events_url, data=body, headers=signed_headers(SECRET, body, retry=retry)) as response:
             return response.status
 
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
