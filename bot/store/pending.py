@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import sqlite3
 import time
 from contextlib import closing
@@ -28,7 +29,8 @@ CREATE TABLE IF NOT EXISTS pending (
     platform TEXT NOT NULL,
     payload TEXT NOT NULL,
     taken_at REAL NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0
+    attempts INTEGER NOT NULL DEFAULT 0,
+    owner TEXT NOT NULL
 );
 """
 MAX_ATTEMPTS = 3
@@ -49,15 +51,21 @@ class PendingQuestions:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.owner = secrets.token_hex(8)
+        """This store's own mark on the questions it is answering (another one may share the file)."""
         self._db: sqlite3.Connection | None = None
 
     def take(self, key: str, platform: str, payload: dict[str, Any]) -> bool:
-        """Keep a question until `done`; False when it is kept already (a redelivery of one still being answered)."""
-        cursor = self._connection().execute(
-            "INSERT OR IGNORE INTO pending (key, platform, payload, taken_at) VALUES (?, ?, ?, ?)",
-            (key, platform, json.dumps(payload), time.time()),
+        """Keep a question until `done`; False when this store is answering it already (a redelivery)."""
+        db = self._connection()
+        cursor = db.execute(
+            "INSERT OR IGNORE INTO pending (key, platform, payload, taken_at, owner) VALUES (?, ?, ?, ?, ?)",
+            (key, platform, json.dumps(payload), time.time(), self.owner),
         )
-        return cursor.rowcount == 1
+        if cursor.rowcount == 1:
+            return True
+        row = db.execute("SELECT owner FROM pending WHERE key = ?", (key,)).fetchone()
+        return row is None or row[0] != self.owner
 
     def note(self, key: str, **fields: Any) -> None:
         """Add to a question's payload (its placeholder's id, say), for its answer after a restart."""
@@ -83,7 +91,7 @@ class PendingQuestions:
                 log.warning("%s: dropping question %s left unanswered by a crash (%d attempts, taken %.0f s ago)", platform, key, attempts, age)
                 db.execute("DELETE FROM pending WHERE key = ?", (key,))
                 continue
-            db.execute("UPDATE pending SET attempts = attempts + 1 WHERE key = ?", (key,))
+            db.execute("UPDATE pending SET attempts = attempts + 1, owner = ? WHERE key = ?", (self.owner, key))
             kept.append(Unanswered(key, json.loads(payload)))
         return kept
 
