@@ -7,6 +7,10 @@ from aiohttp import web
 
 from bot.errors import PlatformError
 
+BACKLOG = 1024
+"""Connections the kernel holds while the loop is busy: a class's burst of Slack events arrives at
+once, and past aiohttp's default of 128 the rest wait out TCP's 1 s, 3 s, 7 s SYN retries."""
+
 
 def local_url(host: str, port: int) -> str:
     """How a client on this machine reaches a site bound to `host` (a wildcard address means loopback)."""
@@ -20,7 +24,7 @@ async def listen(app: web.Application, host: str, port: int, settings: str, shut
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=shutdown_timeout)
     await runner.setup()
     try:
-        await web.TCPSite(runner, host, port).start()
+        await web.TCPSite(runner, host, port, backlog=BACKLOG).start()
     except OSError as exc:
         await runner.cleanup()
         raise PlatformError(f"Cannot listen on {host}:{port} ({settings}): {exc.strerror or exc}") from None
