@@ -76,6 +76,8 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.reindex
 	$(BIN)/python -m bench.serve
 	$(BIN)/python -m bench.model_probe
+	$(BIN)/python -m bench.load
+	$(BIN)/python -m bench.faults
 
 clean:
 	rm -rf $(VENV) .mentor
