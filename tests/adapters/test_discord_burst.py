@@ -14,17 +14,27 @@ QUESTIONS = ["what does break do in a loop?", "how do I make an empty set?", "wh
 PLACE = "Got your question."
 
 
+async def mention_all(fake: FakeDiscord, count: int, first_student: int) -> list[dict]:
+    """`count` students each mention the bot once, dispatched back to back; returns the messages."""
+    questions = [mention(QUESTIONS[n % len(QUESTIONS)], author_id=first_student + n) for n in range(count)]
+    for question in questions:
+        await fake.dispatch("MESSAGE_CREATE", question)
+    return questions
+
+
+def answered(fake: FakeDiscord, threads: list[int]) -> int:
+    """Threads holding an answer (not only the place-in-line message)."""
+    return sum(any(PLACE not in m["content"] for m in answers_in(fake, t)) for t in threads)
+
+
 def test_a_burst_of_mentions_each_gets_its_thread_and_exactly_one_answer(llm_mentor: MentorApp) -> None:
     count = 60
 
     async def scenario() -> tuple[FakeDiscord, list[int]]:
         async with connected(llm_mentor) as (fake, _):
-            questions = [mention(QUESTIONS[n % len(QUESTIONS)], author_id=STUDENT + 1 + n) for n in range(count)]
-            for question in questions:
-                await fake.dispatch("MESSAGE_CREATE", question)
+            questions = await mention_all(fake, count, STUDENT + 1)
             threads = [int(question["id"]) for question in questions]
-            answered = lambda: sum(any(PLACE not in m["content"] for m in answers_in(fake, t)) for t in threads)  # noqa: E731
-            await fake.wait_for(lambda: answered() == count, timeout=240)
+            await fake.wait_for(lambda: answered(fake, threads) == count, timeout=240)
             await asyncio.sleep(0.3)
             return fake, threads
 
@@ -44,17 +54,14 @@ def test_the_gateway_reconnecting_mid_burst_replays_events_that_are_answered_onc
 
     async def scenario() -> tuple[FakeDiscord, list[int]]:
         async with connected(llm_mentor) as (fake, _):
-            questions = [mention(QUESTIONS[n % len(QUESTIONS)], author_id=STUDENT + 500 + n) for n in range(count)]
-            for question in questions:
-                await fake.dispatch("MESSAGE_CREATE", question)
+            questions = await mention_all(fake, count, STUDENT + 500)
             served = llm.requests
             await fake.wait_for(lambda: llm.requests >= served + 2, timeout=60)
             fake.replay = [("MESSAGE_CREATE", question) for question in questions[: count // 2]]
             await fake.reconnect()  # while answers are being written
             await fake.wait_for(lambda: fake.resumes == 1)
             threads = [int(question["id"]) for question in questions]
-            answered = lambda: sum(any(PLACE not in m["content"] for m in answers_in(fake, t)) for t in threads)  # noqa: E731
-            await fake.wait_for(lambda: answered() == count, timeout=240)
+            await fake.wait_for(lambda: answered(fake, threads) == count, timeout=240)
             await asyncio.sleep(1.0)
             return fake, threads
 
