@@ -128,3 +128,21 @@ def test_the_web_page_hears_its_place_in_line_while_it_waits(llm_mentor: MentorA
     assert all(events[-1][0] == "answer" for events in streams), "every page got its answer"
     queued = [data for events in streams for name, data in events if name == "queued"]
     assert any(data["ahead"] >= 1 and "ahead of yours" in data["text"] for data in queued), queued
+
+
+def test_thirty_questions_of_four_thousand_characters_each_get_one_reply(llm_mentor: MentorApp) -> None:
+    long_question = ("How do I stop a loop early when " + "the list is very long and " * 160)[:3990] + "?"
+    mentions = [(f"ULONG{n}", f"1700000006.{n:06d}") for n in range(30)]
+
+    async def scenario(slack: Slack) -> None:
+        async with aiohttp.ClientSession() as http:
+            for student, ts in mentions:
+                body = json.dumps(event_body(mention(f"<@{BOT_USER}> {long_question}", ts, user=student), f"Ev{ts}"))
+                async with http.post(slack.events_url, data=body, headers=signed_headers(SECRET, body)) as response:
+                    assert response.status == 200
+        await slack.fake.wait_for(lambda: settled(slack) >= 30, 240)
+        await slack.platform.stop()
+        threads = replies_by_thread(slack)
+        assert all(len(threads[ts]) == 1 and is_answer(threads[ts][0]) for _, ts in mentions)
+
+    run_with(llm_mentor, scenario)
