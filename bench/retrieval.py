@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from bench.evalset import EVAL_SETS, EvalSet, Scores, first_gold_rank, load_questions
+from bench.rerank_cv import Candidates, added_latency, cross_validate
 from bot.app import MentorApp
 from bot.config.settings import Settings
 from bot.ops.logs import configure_logging
@@ -25,6 +26,12 @@ from ingest.discovery import discover
 from ingest.loaders import is_supported, load_document
 from models import Course
 from rag.index import Fusion
+from rag.rerank import LexicalReranker, MmrReranker, Reranker
+from rag.retriever import HybridRetriever
+
+CANDIDATES = 30
+# Each reranker at the weight cross-validation picks on the in-sample set (bench.rerank_cv).
+SHOWN = (LexicalReranker(0.95), MmrReranker(0.8))
 
 
 def main() -> None:
@@ -46,22 +53,36 @@ def _quality(mentor: MentorApp, eval_set: EvalSet) -> None:
     questions = [q for q in load_questions(eval_set.questions) if q.answerable]
     chunks = mentor.index.count_chunks("eval")
     print(f"\n{eval_set.name} ({eval_set.label}): {chunks} chunks; {len(questions)} answerable questions")
-    print(f"{'search':<44} {'hit@1':>12} {'hit@3':>12} {'hit@5':>12} {'MRR@5':>7}")
     default = mentor.retriever
+    first_stage = replace(default, reranker=None, candidates=CANDIDATES)
+    rows = [Candidates(q, first_stage.search("eval", q.question, k=CANDIDATES).hits) for q in questions]
+    if eval_set.in_sample:
+        cross_validate(rows)
+    print(f"\n{'search':<52} {'hit@1':>12} {'hit@3':>12} {'hit@5':>12} {'MRR@5':>7}")
+    alone = replace(default, reranker=None, candidates=default.k)
     variants = {
-        f"project default ({default.mode}, {_describe(default.fusion)})": (default.mode, default.fusion),
-        "baseline: dense only": ("dense", default.fusion),
-        "baseline: BM25 only": ("bm25", default.fusion),
-        **{f"hybrid, RRF k={k}": ("hybrid", Fusion(method="rrf", rrf_k=k)) for k in (10, 30, 60, 100)},
+        f"project default ({_describe(default)})": default,
+        f"first stage alone, {default.k} sections (before reranking)": alone,
         **{
-            f"hybrid, weighted {w:.1f}/{1 - w:.1f}": ("hybrid", Fusion(method="weighted", dense_weight=w))
+            f"rerank {_named(reranker)} of {n}": replace(default, reranker=reranker, candidates=n)
+            for reranker in (None, *SHOWN) for n in (20, CANDIDATES)
+        },
+        "baseline: dense only": replace(alone, mode="dense"),
+        "baseline: BM25 only": replace(alone, mode="bm25"),
+        **{f"hybrid, RRF k={k}": replace(alone, fusion=Fusion(method="rrf", rrf_k=k)) for k in (10, 30, 60, 100)},
+        **{
+            f"hybrid, weighted {w:.1f}/{1 - w:.1f}": replace(alone, fusion=Fusion(method="weighted", dense_weight=w))
             for w in (0.5, 0.6, 0.7, 0.8, 0.9)
         },
     }
-    for label, (mode, fusion) in variants.items():
-        retriever = replace(default, mode=mode, fusion=fusion)
+    for label, retriever in variants.items():
         ranks = [first_gold_rank(q, retriever.search("eval", q.question, k=10).hits) for q in questions]
-        print(f"{label:<44} {Scores.of(ranks).row()}")
+        print(f"{label:<52} {Scores.of(ranks).row()}")
+    print("\nwhat each reranker adds to one question (ms, its own work only; the first stage is not included)")
+    for reranker in SHOWN:
+        for n in (20, CANDIDATES):
+            p50, p95 = added_latency(rows, reranker, n)
+            print(f"  {_named(reranker)} of {n}: p50 {p50:.2f}, p95 {p95:.2f}")
 
 
 def _ingest_speed(mentor: MentorApp) -> None:
@@ -102,8 +123,17 @@ def _embedding_alone(mentor: MentorApp, course: Course) -> float:
     return time.perf_counter() - started
 
 
-def _describe(fusion: Fusion) -> str:
-    return f"RRF k={fusion.rrf_k}" if fusion.method == "rrf" else f"weighted {fusion.dense_weight:.1f}/{1 - fusion.dense_weight:.1f}"
+def _describe(retriever: HybridRetriever) -> str:
+    fusion = retriever.fusion
+    fused = f"RRF k={fusion.rrf_k}" if fusion.method == "rrf" else f"weighted {fusion.dense_weight:.1f}/{1 - fusion.dense_weight:.1f}"
+    return f"{retriever.mode}, {fused}, rerank {_named(retriever.reranker)} of {retriever.candidates}"
+
+
+def _named(reranker: Reranker | None) -> str:
+    """`lexical 0.95`: the name and the weight, as the tables print it."""
+    if reranker is None:
+        return "none"
+    return " ".join([reranker.name, *(str(value) for key, value in vars(reranker).items() if key != "name")])
 
 
 if __name__ == "__main__":
