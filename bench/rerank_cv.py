@@ -14,6 +14,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from bench.evalset import EvalQuestion, Scores, first_gold_rank
 from bench.stats import percentile
@@ -21,6 +22,7 @@ from models import SearchHit
 from rag.rerank import LexicalReranker, MmrReranker, Reranker
 
 K = 5
+T = TypeVar("T")
 FOLDS = 5
 SHUFFLES = 3
 
@@ -54,6 +56,13 @@ FAMILIES: dict[str, list[Reranker]] = {
     "lexical": [LexicalReranker(w) for w in (0.5, 0.7, 0.8, 0.9, 0.95)],
     "mmr": [MmrReranker(w) for w in (0.7, 0.8, 0.9, 0.95)],
 }
+
+
+def named(reranker: Reranker | None) -> str:
+    """`lexical 0.95`: the name and the weight, as the tables print it."""
+    if reranker is None:
+        return "none"
+    return " ".join([reranker.name, *(str(value) for key, value in vars(reranker).items() if key != "name")])
 
 
 def ranks(rows: Sequence[Candidates], reranker: Reranker) -> list[int | None]:
@@ -92,17 +101,17 @@ def cross_validate(rows: list[Candidates], out: Callable[[str], None] = print) -
         by_kind = [[i for i, row in enumerate(rows) if row.kind == kind] for kind in kinds]
         kind_out = _scored_out_of_fold(rows, grid, by_kind)
         cv[name] = (sum(shuffled) / len(shuffled) + kind_out) / 2
-        out(f"{name:<10} {sum(shuffled) / len(shuffled):13.3f} {kind_out:15.3f}  {_best(rows, grid)}")
+        out(f"{name:<10} {sum(shuffled) / len(shuffled):13.3f} {kind_out:15.3f}  {named(_best(rows, grid))}")
     chosen = max(cv, key=lambda name: (round(cv[name], 3), name == "none"))
     out(f"chosen by the mean of both: {chosen}")
     return chosen
 
 
-def added_latency(rows: Sequence[Candidates], reranker: Reranker, candidates: int) -> tuple[float, float]:
-    """p50 and p95 milliseconds `reranker` adds to one question with `candidates` candidates."""
+def latency_ms(call: Callable[[T], object], items: Sequence[T]) -> tuple[float, float]:
+    """p50 and p95 milliseconds of `call` on each of `items`."""
     times = []
-    for row in rows:
+    for item in items:
         started = time.perf_counter()
-        reranker.rerank(row.question.question, row.hits[:candidates])
+        call(item)
         times.append(1000 * (time.perf_counter() - started))
     return percentile(times, 0.5), percentile(times, 0.95)

@@ -56,17 +56,17 @@ def candidate_bm25(query: str, texts: list[str], k1: float = 1.2, b: float = 0.7
     docs = [Counter(bm25_text(text).split()) for text in texts]
     if not docs:
         return []
+    terms = set(bm25_text(query).split())
+    rarity = {}
+    for term in terms:
+        seen_in = sum(1 for doc in docs if doc[term])
+        rarity[term] = math.log(1 + (len(docs) - seen_in + 0.5) / (seen_in + 0.5))
     lengths = [sum(doc.values()) for doc in docs]
     average = sum(lengths) / len(docs) or 1.0
     scores = []
     for doc, length in zip(docs, lengths):
-        score = 0.0
-        for term in set(bm25_text(query).split()):
-            if doc[term]:
-                seen_in = sum(1 for other in docs if other[term])
-                idf = math.log(1 + (len(docs) - seen_in + 0.5) / (seen_in + 0.5))
-                score += idf * doc[term] * (k1 + 1) / (doc[term] + k1 * (1 - b + b * length / average))
-        scores.append(score)
+        norm = k1 * (1 - b + b * length / average)
+        scores.append(sum(rarity[term] * doc[term] * (k1 + 1) / (doc[term] + norm) for term in terms if doc[term]))
     return scores
 
 
@@ -101,24 +101,23 @@ class MmrReranker:
     two near-identical pages (a manual's repeated boilerplate) do not fill the top five.
     """
 
-    relevance_weight: float = 0.8
+    relevance_weight: float = 0.95
     name: str = "mmr"
 
     def rerank(self, query: str, hits: list[SearchHit]) -> list[SearchHit]:
         words = [set(bm25_text(hit_text(hit)).split()) for hit in hits]
         top = max((hit.score for hit in hits), default=0.0) or 1.0
+        # Each candidate's likeness to the most similar page kept so far, updated as pages are kept.
+        likeness = [0.0] * len(hits)
         left = list(range(len(hits)))
         kept: list[tuple[float, SearchHit]] = []
-        chosen: list[int] = []
         while left:
-            def value(i: int) -> float:
-                likeness = max((len(words[i] & words[j]) / (len(words[i] | words[j]) or 1) for j in chosen), default=0.0)
-                return self.relevance_weight * hits[i].score / top - (1 - self.relevance_weight) * likeness
-
-            best = max(left, key=value)
-            kept.append((value(best), hits[best]))
-            chosen.append(best)
+            values = {i: self.relevance_weight * hits[i].score / top - (1 - self.relevance_weight) * likeness[i] for i in left}
+            best = max(left, key=values.__getitem__)
+            kept.append((values[best], hits[best]))
             left.remove(best)
+            for i in left:
+                likeness[i] = max(likeness[i], len(words[i] & words[best]) / (len(words[i] | words[best]) or 1))
         return [hit.model_copy(update={"score": score}) for score, hit in kept]
 
     def problem(self) -> str | None:
