@@ -1,14 +1,14 @@
 """Retrieval quality on both eval sets, the rerankers' cost, and ingest speed on the shared course.
 
 On each set it prints hit@1/3/5 (with counts) and MRR@5 of the project's default search
-beside the first stage alone (5 sections, as before reranking), each reranker over 20 and
-30 candidates, dense-only and BM25-only baselines, and the other fusions. The shared
-course is in-sample: it chose the fusion weights, and on it alone `bench.rerank_cv`
+beside the first stage alone (k sections), each reranker over 20 and 30 candidates
+(`none` there: the top k of that many, unreordered), dense-only and BM25-only
+baselines, and the other fusions. The shared course is in-sample: it chose the fusion weights, and on it alone `bench.rerank_cv`
 cross-validates the rerankers (5-fold over its questions, and tuned on its HTML pages
 and scored on its PDF, and the reverse) and names the one chosen. The PDF manuals of
 `bench/pdf_eval` are out-of-sample: never tuned on, reported once. Then what each
 reranker adds to a question (its own work, p50 / p95), what 30 candidates cost the
-first stage against 5, a full ingest of the shared course against embedding the same
+first stage against k, a full ingest of the shared course against embedding the same
 chunks alone, and an unchanged re-ingest.
 
     PYTHONPATH=$PWD .venv/bin/python -m bench.retrieval
@@ -22,7 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from bench.evalset import EVAL_SETS, EvalSet, Scores, first_gold_rank, load_questions
-from bench.rerank_cv import Candidates, cross_validate, latency_ms, named
+from bench.rerank_cv import Candidates, Keep, cross_validate, latency_ms, named
 from bot.app import MentorApp
 from bot.config.settings import Settings
 from bot.ops.logs import configure_logging
@@ -64,13 +64,13 @@ def _quality(mentor: MentorApp, eval_set: EvalSet) -> None:
     if eval_set.in_sample:
         cross_validate(rows)
     print(f"\n{'search':<64} {'hit@1':>12} {'hit@3':>12} {'hit@5':>12} {'MRR@5':>7}")
-    alone = replace(default, reranker=None, candidates=default.k)
+    alone = replace(default, reranker=None)
     variants = {
         f"project default ({_describe(default)})": default,
-        f"first stage alone, {default.k} sections (before reranking)": alone,
+        f"first stage alone, {default.k} sections": alone,
         **{
             f"rerank {named(reranker)} of {n}": replace(default, reranker=reranker, candidates=n)
-            for reranker in (None, *SHOWN) for n in (20, CANDIDATES)
+            for reranker in (Keep(), *SHOWN) for n in (20, CANDIDATES)
         },
         "baseline: dense only": replace(alone, mode="dense"),
         "baseline: BM25 only": replace(alone, mode="bm25"),
@@ -91,8 +91,7 @@ def _quality(mentor: MentorApp, eval_set: EvalSet) -> None:
             print(f"  {named(reranker)} of {n}: p50 {p50:.2f}, p95 {p95:.2f}")
     print(f"what gathering more candidates costs the first stage on this index of {chunks} chunks (ms, embed + search; bench.speed has 50k)")
     for n in (default.k, CANDIDATES):
-        retriever = replace(default, reranker=None, candidates=n)
-        p50, p95 = latency_ms(lambda question: retriever.search("eval", question.question), questions)
+        p50, p95 = latency_ms(lambda question: alone.search("eval", question.question, k=n), questions)
         print(f"  {n} candidates: p50 {p50:.1f}, p95 {p95:.1f}")
 
 
@@ -137,6 +136,8 @@ def _embedding_alone(mentor: MentorApp, course: Course) -> float:
 def _describe(retriever: HybridRetriever) -> str:
     fusion = retriever.fusion
     fused = f"RRF k={fusion.rrf_k}" if fusion.method == "rrf" else f"weighted {fusion.dense_weight:.1f}/{1 - fusion.dense_weight:.1f}"
+    if retriever.reranker is None:
+        return f"{retriever.mode}, {fused}, no rerank"
     return f"{retriever.mode}, {fused}, rerank {named(retriever.reranker)} of {retriever.candidates}"
 
 

@@ -18,9 +18,11 @@ log = logging.getLogger(__name__)
 class HybridRetriever:
     """Finds the pages and sections that answer a question.
 
-    The first stage gathers `candidates` distinct sections (at least k); a reranker, when
-    set, reorders them before the top k are kept. A reranker that cannot load leaves the
-    first stage's order, logged once and shown by `reranker_problem()`.
+    With a reranker the first stage gathers `candidates` distinct sections (at least k),
+    reordered before the top k are kept; without one it gathers k, since more cost the
+    search time and by themselves did not rank better (`bench.retrieval`). A reranker
+    that cannot load leaves the first stage's order, logged once and shown by
+    `reranker_problem()`.
 
     >>> retriever = HybridRetriever(index, embedder)
     >>> retriever.search("cs101", "how do I stop a loop early?").hits[0].url   # doctest: +SKIP
@@ -43,8 +45,9 @@ class HybridRetriever:
         mode = mode or self.mode
         k = k or self.k
         vector = self.embedder.embed_query(text)
-        hits = self.index.search(course, text, vector, k=max(k, self.candidates), mode=mode, fusion=self.fusion)
-        if self.reranker is not None and self._failure is None:
+        reranking = self.reranker is not None and self._failure is None
+        hits = self.index.search(course, text, vector, k=max(k, self.candidates) if reranking else k, mode=mode, fusion=self.fusion)
+        if reranking:
             try:
                 hits = self.reranker.rerank(text, hits)
             except RerankerUnavailableError as exc:
