@@ -45,7 +45,7 @@ class SearchSettings(_Section):
     """Reorders the first stage's candidates: `lexical`, `mmr` or `cross-encoder` (with
     `rerank_model`); `none` keeps the first stage's order (README, "Search")."""
     rerank_candidates: int = Field(30, ge=1, le=100)
-    """Distinct sections the first stage gathers before the top k are kept (and reranked)."""
+    """With a reranker: the distinct sections the first stage gathers for it (at least k); without one it gathers k."""
     rerank_dense_weight: float = Field(0.95, ge=0.0, le=1.0)
     """`lexical` only: the cosine similarity's share; the rest is BM25 over the candidates."""
     rerank_model: str | None = None
