@@ -52,11 +52,12 @@ class EvalSet:
     """What a figure on this set means: in-sample (it chose a setting) or out-of-sample."""
     course_dir: Path
     questions: Path
+    in_sample: bool
 
 
 EVAL_SETS = (
-    EvalSet("shared", "in-sample: chose the weights", COURSE_DIR, QUESTIONS),
-    EvalSet("pdf-manuals", "out-of-sample", PDF_EVAL_DIR / "course", PDF_EVAL_DIR / "questions.jsonl"),
+    EvalSet("shared", "in-sample: chose the weights and the reranker", COURSE_DIR, QUESTIONS, True),
+    EvalSet("pdf-manuals", "out-of-sample: never tuned on", PDF_EVAL_DIR / "course", PDF_EVAL_DIR / "questions.jsonl", False),
 )
 
 

@@ -1,10 +1,15 @@
-"""Retrieval quality on both eval sets, and ingest speed on the shared course.
+"""Retrieval quality on both eval sets, the rerankers' cost, and ingest speed on the shared course.
 
-Prints hit@1/3/5 (with counts) and MRR@5 of the project's default search beside
-dense-only and BM25-only baselines over the same chunks, and the other fusions worth
-comparing, on each set: the shared course (in-sample: it chose the weights) and the PDF
-manuals of `bench/pdf_eval` (out-of-sample). Then a full ingest of the shared course
-against embedding the same chunks alone, and an unchanged re-ingest.
+On each set it prints hit@1/3/5 (with counts) and MRR@5 of the project's default search
+beside the first stage alone (k sections), each reranker over 20 and 30 candidates
+(`none` there: the top k of that many, unreordered), dense-only and BM25-only
+baselines, and the other fusions. The shared course is in-sample: it chose the fusion weights, and on it alone `bench.rerank_cv`
+cross-validates the rerankers (5-fold over its questions, and tuned on its HTML pages
+and scored on its PDF, and the reverse) and names the one chosen. The PDF manuals of
+`bench/pdf_eval` are out-of-sample: never tuned on, reported once. Then what each
+reranker adds to a question (its own work, p50 / p95), what 30 candidates cost the
+first stage against k, a full ingest of the shared course against embedding the same
+chunks alone, and an unchanged re-ingest.
 
     PYTHONPATH=$PWD .venv/bin/python -m bench.retrieval
 """
@@ -17,6 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from bench.evalset import EVAL_SETS, EvalSet, Scores, first_gold_rank, load_questions
+from bench.rerank_cv import Candidates, Keep, cross_validate, latency_ms, named
 from bot.app import MentorApp
 from bot.config.settings import Settings
 from bot.ops.logs import configure_logging
@@ -25,6 +31,12 @@ from ingest.discovery import discover
 from ingest.loaders import is_supported, load_document
 from models import Course
 from rag.index import Fusion
+from rag.rerank import LexicalReranker, MmrReranker
+from rag.retriever import HybridRetriever
+
+CANDIDATES = 30
+# Each reranker at the weight bench.rerank_cv picks on all the in-sample questions.
+SHOWN = (LexicalReranker(0.95), MmrReranker(0.95))
 
 
 def main() -> None:
@@ -46,22 +58,41 @@ def _quality(mentor: MentorApp, eval_set: EvalSet) -> None:
     questions = [q for q in load_questions(eval_set.questions) if q.answerable]
     chunks = mentor.index.count_chunks("eval")
     print(f"\n{eval_set.name} ({eval_set.label}): {chunks} chunks; {len(questions)} answerable questions")
-    print(f"{'search':<44} {'hit@1':>12} {'hit@3':>12} {'hit@5':>12} {'MRR@5':>7}")
     default = mentor.retriever
+    first_stage = replace(default, reranker=None, candidates=CANDIDATES)
+    rows = [Candidates(q, first_stage.search("eval", q.question, k=CANDIDATES).hits) for q in questions]
+    if eval_set.in_sample:
+        cross_validate(rows)
+    print(f"\n{'search':<64} {'hit@1':>12} {'hit@3':>12} {'hit@5':>12} {'MRR@5':>7}")
+    alone = replace(default, reranker=None)
     variants = {
-        f"project default ({default.mode}, {_describe(default.fusion)})": (default.mode, default.fusion),
-        "baseline: dense only": ("dense", default.fusion),
-        "baseline: BM25 only": ("bm25", default.fusion),
-        **{f"hybrid, RRF k={k}": ("hybrid", Fusion(method="rrf", rrf_k=k)) for k in (10, 30, 60, 100)},
+        f"project default ({_describe(default)})": default,
+        f"first stage alone, {default.k} sections": alone,
         **{
-            f"hybrid, weighted {w:.1f}/{1 - w:.1f}": ("hybrid", Fusion(method="weighted", dense_weight=w))
+            f"rerank {named(reranker)} of {n}": replace(default, reranker=reranker, candidates=n)
+            for reranker in (Keep(), *SHOWN) for n in (20, CANDIDATES)
+        },
+        "baseline: dense only": replace(alone, mode="dense"),
+        "baseline: BM25 only": replace(alone, mode="bm25"),
+        **{f"hybrid, RRF k={k}": replace(alone, fusion=Fusion(method="rrf", rrf_k=k)) for k in (10, 30, 60, 100)},
+        **{
+            f"hybrid, weighted {w:.1f}/{1 - w:.1f}": replace(alone, fusion=Fusion(method="weighted", dense_weight=w))
             for w in (0.5, 0.6, 0.7, 0.8, 0.9)
         },
     }
-    for label, (mode, fusion) in variants.items():
-        retriever = replace(default, mode=mode, fusion=fusion)
-        ranks = [first_gold_rank(q, retriever.search("eval", q.question, k=10).hits) for q in questions]
-        print(f"{label:<44} {Scores.of(ranks).row()}")
+    for label, retriever in variants.items():
+        # k as configured: a larger k would widen the first stage's candidates and hide what it costs.
+        ranks = [first_gold_rank(q, retriever.search("eval", q.question).hits) for q in questions]
+        print(f"{label:<64} {Scores.of(ranks).row()}")
+    print("\nwhat each reranker adds to one question (ms, its own work only; the first stage is not included)")
+    for reranker in SHOWN:
+        for n in (20, CANDIDATES):
+            p50, p95 = latency_ms(lambda row: reranker.rerank(row.question.question, row.hits[:n]), rows)
+            print(f"  {named(reranker)} of {n}: p50 {p50:.2f}, p95 {p95:.2f}")
+    print(f"what gathering more candidates costs the first stage on this index of {chunks} chunks (ms, embed + search; bench.speed has 50k)")
+    for n in (default.k, CANDIDATES):
+        p50, p95 = latency_ms(lambda question: alone.search("eval", question.question, k=n), questions)
+        print(f"  {n} candidates: p50 {p50:.1f}, p95 {p95:.1f}")
 
 
 def _ingest_speed(mentor: MentorApp) -> None:
@@ -102,8 +133,12 @@ def _embedding_alone(mentor: MentorApp, course: Course) -> float:
     return time.perf_counter() - started
 
 
-def _describe(fusion: Fusion) -> str:
-    return f"RRF k={fusion.rrf_k}" if fusion.method == "rrf" else f"weighted {fusion.dense_weight:.1f}/{1 - fusion.dense_weight:.1f}"
+def _describe(retriever: HybridRetriever) -> str:
+    fusion = retriever.fusion
+    fused = f"RRF k={fusion.rrf_k}" if fusion.method == "rrf" else f"weighted {fusion.dense_weight:.1f}/{1 - fusion.dense_weight:.1f}"
+    if retriever.reranker is None:
+        return f"{retriever.mode}, {fused}, no rerank"
+    return f"{retriever.mode}, {fused}, rerank {named(retriever.reranker)} of {retriever.candidates}"
 
 
 if __name__ == "__main__":

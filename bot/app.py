@@ -10,7 +10,7 @@ from pathlib import Path
 from bot.config.settings import DEFAULT_COURSE, Settings, cron_trigger
 from bot.errors import SearchUnavailableError
 from bot.service.offload import Offloader
-from bot.status import CourseStatus, ModelStatus
+from bot.status import CourseStatus, ModelStatus, RerankerStatus
 from bot.store.history import RunHistory
 from bot.store.reindex_lock import running_reindex
 from ingest.chunker import ChunkingPolicy
@@ -29,6 +29,7 @@ from rag.llm import GenerationSettings, LanguageModel
 from rag.model_files import PACKAGED_DEMO, PACKAGED_DISTRIBUTION, ModelFile, is_packaged_demo, resolve_model
 from rag.model_probe import ModelProbe
 from rag.openai_http import OpenAIChatModel
+from rag.rerank import make_reranker
 from rag.retriever import HybridRetriever
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,12 @@ class MentorApp:
     def retriever(self) -> HybridRetriever:
         search = self.settings.search
         fusion = Fusion(method=search.fusion, dense_weight=search.dense_weight, rrf_k=search.rrf_k)
-        return HybridRetriever(self.index, self.embedder, mode=search.mode, fusion=fusion, k=search.k)
+        reranker = make_reranker(
+            search.rerank, dense_weight=search.rerank_dense_weight, model=search.rerank_model, device=self.settings.embedding.device
+        )
+        return HybridRetriever(
+            self.index, self.embedder, mode=search.mode, fusion=fusion, k=search.k, reranker=reranker, candidates=search.rerank_candidates
+        )
 
     @property
     def model_file(self) -> ModelFile | None:
@@ -221,6 +227,10 @@ class MentorApp:
             model_file.name, str(model_file.path), True, None, model_file.is_demo,
             supports_offload and llm.n_gpu_layers != 0, warning, probe,
         )
+
+    def reranker_status(self) -> RerankerStatus:
+        """The configured reranker, and why it is not reordering hits when it cannot (nothing is loaded to tell)."""
+        return RerankerStatus(self.settings.search.rerank, self.retriever.reranker_problem())
 
     def status(self) -> list[CourseStatus]:
         history = RunHistory(self.settings.history_path)

@@ -227,11 +227,16 @@ def status(
         statuses = mentor.status()
         location = mentor.settings.milvus_uri_resolved
         model = mentor.model_status()
+        reranker = mentor.reranker_status()
     if json_output:
-        print(json.dumps({"index": location, "model": model.to_json(), "courses": [s.to_json() for s in statuses]}, indent=2))
+        shown = {"index": location, "model": model.to_json(), "reranker": reranker.to_json(), "courses": [s.to_json() for s in statuses]}
+        print(json.dumps(shown, indent=2))
         return
     out.print(f"index: {escape(location)}")
     print_model(model)
+    out.print(f"reranker: {escape(reranker.name)}")
+    if reranker.problem:
+        out.print(f"  [bold red]not ready:[/] {escape(reranker.problem)}  (search keeps the first stage's order)", soft_wrap=True)
     for s in statuses:
         out.print(f"\n[bold]{escape(s.course.name)}[/]  ({', '.join(escape(str(p)) for p in s.course.sources)})")
         out.print(f"  {s.documents} documents, {s.chunks} chunks in collection {s.collection}")

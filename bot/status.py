@@ -1,4 +1,4 @@
-"""What `mentor status`, the admin page and health report: each course's index, and the model."""
+"""What `mentor status`, the admin page and health report: each course's index, the model and the reranker."""
 
 from __future__ import annotations
 
@@ -75,3 +75,15 @@ class ModelStatus:
             "warning": self.warning,
             "probe": self.probe.to_json() if self.probe else None,
         }
+
+
+@dataclass(frozen=True)
+class RerankerStatus:
+    """Which reranker orders search hits: one that cannot run must not pass unnoticed, since search
+    then quietly keeps the first stage's order."""
+
+    name: str
+    problem: str | None
+
+    def to_json(self) -> dict[str, object]:
+        return {"name": self.name, "ready": self.problem is None, "problem": self.problem}

@@ -52,3 +52,7 @@ class ModelProbeError(LanguageModelError):
 
 class ModelDownloadError(RagError):
     """Fetching a model failed or the file did not match its expected size and checksum."""
+
+
+class RerankerUnavailableError(RagError):
+    """The configured reranker cannot load; search keeps the first stage's order and says so."""

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from models import SearchMode
+from rag.rerank import RerankName
 
 
 class _Section(BaseModel):
@@ -40,6 +41,21 @@ class SearchSettings(_Section):
     fusion: Literal["weighted", "rrf"] = "weighted"
     dense_weight: float = Field(0.6, ge=0.0, le=1.0)
     rrf_k: int = Field(60, ge=1)
+    rerank: RerankName = "none"
+    """Reorders the first stage's candidates: `lexical`, `mmr` or `cross-encoder` (with
+    `rerank_model`); `none` keeps the first stage's order (README, "Search")."""
+    rerank_candidates: int = Field(30, ge=1, le=100)
+    """With a reranker: the distinct sections the first stage gathers for it (at least k); without one it gathers k."""
+    rerank_dense_weight: float = Field(0.95, ge=0.0, le=1.0)
+    """`lexical` only: the cosine similarity's share; the rest is BM25 over the candidates."""
+    rerank_model: str | None = None
+    """`cross-encoder` only: a local sentence-transformers cross-encoder folder (never downloaded)."""
+
+    @model_validator(mode="after")
+    def _cross_encoder_needs_model(self) -> SearchSettings:
+        if self.rerank == "cross-encoder" and not self.rerank_model:
+            raise ValueError("search.rerank = \"cross-encoder\" needs search.rerank_model: a local cross-encoder folder")
+        return self
 
 
 class LlmSettings(_Section):

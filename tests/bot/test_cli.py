@@ -95,6 +95,15 @@ def test_status_says_loudly_when_the_demo_model_answers_and_when_a_model_is_miss
     assert "not ready:" in missing and "does not exist" in missing and "demo model" not in missing
 
 
+def test_status_shows_a_reranker_that_cannot_load(env: dict[str, str], tmp_path: Path) -> None:
+    broken = {**env, "MENTOR_SEARCH__RERANK": "cross-encoder", "MENTOR_SEARCH__RERANK_MODEL": str(tmp_path / "no-such-model")}
+    said = " ".join(mentor(broken, "status").stdout.split())
+    assert "reranker: cross-encoder not ready:" in said and "no-such-model" in said and "keeps the first stage's order" in said
+    shown = json.loads(mentor(broken, "status", "--json").output)["reranker"]
+    assert (shown["name"], shown["ready"]) == ("cross-encoder", False)
+    assert json.loads(mentor(env, "status", "--json").output)["reranker"]["ready"] is True
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -66,6 +66,7 @@ def test_env_overrides_the_file_and_dotenv_is_read(tmp_path: Path, monkeypatch: 
         ('[[courses]]\nname = "cs101"\nsources = ["x"]\nexclude = ["lab[12.py"]\n', r"courses\.0\.exclude \(course 'cs101'\): '\[' in 'lab\[12\.py' is never closed"),
         ('[[courses]]\nname = "a-b"\nsources = ["x"]\n[[courses]]\nname = "a_b"\nsources = ["y"]\n', r"share one index"),
         ("[search]\nmode = \"fuzzy\"\n", r"search\.mode"),
+        ('[search]\nrerank = "cross-encoder"\n', r"needs search\.rerank_model: a local cross-encoder folder"),
         ('[slack.channels]\nC0123 = "cs999"\n', r"slack\.channels maps C0123 to the course 'cs999', which is not configured \(courses: default\)"),
         ("x = [\n", r"mentor\.toml is not valid TOML"),
     ],

@@ -1,0 +1,117 @@
+"""Choosing the reranker and its weight by cross-validation, never by the best score on one set.
+
+Only the in-sample set (`../shared/eval`) is used: 5-fold over its questions (three
+shuffles), and leave-one-kind-out over its two kinds of material (the HTML tutorial and
+the R admin PDF: tuned on one kind, scored on the other). Each fold picks its weight on
+the training questions and is scored on the held-back ones, so a figure here is what
+the choice is worth on questions it did not see. The PDF manuals of `bench/pdf_eval`
+stay out: they are reported once, after the choice, by `bench.retrieval`.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from bench.evalset import EvalQuestion, Scores, first_gold_rank
+from bench.stats import percentile
+from models import SearchHit
+from rag.rerank import LexicalReranker, MmrReranker, Reranker
+
+K = 5
+T = TypeVar("T")
+FOLDS = 5
+SHUFFLES = 3
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """One question and the first stage's candidate sections for it, best first."""
+
+    question: EvalQuestion
+    hits: list[SearchHit]
+
+    @property
+    def kind(self) -> str:
+        return (self.question.source or "").rsplit(".", 1)[-1]
+
+
+class Keep:
+    """The first stage's order: what every reranker has to beat."""
+
+    name = "none"
+
+    def rerank(self, query: str, hits: list[SearchHit]) -> list[SearchHit]:
+        return hits
+
+    def problem(self) -> str | None:
+        return None
+
+
+FAMILIES: dict[str, list[Reranker]] = {
+    "none": [Keep()],
+    "lexical": [LexicalReranker(w) for w in (0.5, 0.7, 0.8, 0.9, 0.95)],
+    "mmr": [MmrReranker(w) for w in (0.7, 0.8, 0.9, 0.95)],
+}
+
+
+def named(reranker: Reranker | None) -> str:
+    """`lexical 0.95`: the name and the weight, as the tables print it."""
+    if reranker is None:
+        return "none"
+    return " ".join([reranker.name, *(str(value) for key, value in vars(reranker).items() if key != "name")])
+
+
+def ranks(rows: Sequence[Candidates], reranker: Reranker) -> list[int | None]:
+    return [first_gold_rank(row.question, reranker.rerank(row.question.question, row.hits)[:K]) for row in rows]
+
+
+def _mrr(rows: Sequence[Candidates], reranker: Reranker) -> float:
+    return Scores.of(ranks(rows, reranker)).mrr5
+
+
+def _best(rows: Sequence[Candidates], grid: list[Reranker]) -> Reranker:
+    """The grid's best on `rows`; the first (the simplest or most dense) wins a tie."""
+    return max(grid, key=lambda reranker: _mrr(rows, reranker))
+
+
+def _scored_out_of_fold(rows: list[Candidates], grid: list[Reranker], folds: list[list[int]]) -> float:
+    held_back_ranks: list[int | None] = []
+    for fold in folds:
+        train = [row for i, row in enumerate(rows) if i not in fold]
+        held_back_ranks += ranks([rows[i] for i in fold], _best(train, grid))
+    return Scores.of(held_back_ranks).mrr5
+
+
+def cross_validate(rows: list[Candidates], out: Callable[[str], None] = print) -> str:
+    """Print each family's cross-validated MRR@5 and return the family chosen (ties go to `none`)."""
+    kinds = sorted({row.kind for row in rows})
+    out(f"\nchoosing the reranker on {len(rows)} in-sample questions ({', '.join(kinds)}); each figure is out-of-fold")
+    out(f"{'reranker':<10} {'5-fold MRR@5':>13} {'kind-out MRR@5':>15}  {'weight chosen on all':<28}")
+    cv: dict[str, float] = {}
+    for name, grid in FAMILIES.items():
+        shuffled = []
+        for seed in range(SHUFFLES):
+            order = list(range(len(rows)))
+            random.Random(seed).shuffle(order)
+            shuffled.append(_scored_out_of_fold(rows, grid, [order[i::FOLDS] for i in range(FOLDS)]))
+        by_kind = [[i for i, row in enumerate(rows) if row.kind == kind] for kind in kinds]
+        kind_out = _scored_out_of_fold(rows, grid, by_kind)
+        cv[name] = (sum(shuffled) / len(shuffled) + kind_out) / 2
+        out(f"{name:<10} {sum(shuffled) / len(shuffled):13.3f} {kind_out:15.3f}  {named(_best(rows, grid))}")
+    chosen = max(cv, key=lambda name: (round(cv[name], 3), name == "none"))
+    out(f"chosen by the mean of both: {chosen}")
+    return chosen
+
+
+def latency_ms(call: Callable[[T], object], items: Sequence[T]) -> tuple[float, float]:
+    """p50 and p95 milliseconds of `call` on each of `items`."""
+    times = []
+    for item in items:
+        started = time.perf_counter()
+        call(item)
+        times.append(1000 * (time.perf_counter() - started))
+    return percentile(times, 0.5), percentile(times, 0.95)
