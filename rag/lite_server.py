@@ -31,6 +31,8 @@ STOP_GRACE_S = 2.0
 CONNECT_TIMEOUT_S = 1.0
 # Milvus Lite 2.x's C++ server opens its port about half a second after it starts.
 LITE2_STARTUP_S = 30.0
+# ... and closes it within a moment of losing its lock (70 ms measured on an idle machine).
+LITE2_EXIT_S = 10.0
 
 
 def advert_path(db_path: Path) -> Path:
@@ -66,7 +68,8 @@ class SharedLiteServer:
         self._lock.acquire()
         try:
             if self.port:
-                _ensure_port_free(self.port)
+                # A killed `mentor serve` on Lite 2.x leaves its C++ server to notice the dropped lock and exit.
+                _ensure_port_free(self.port, patience_s=LITE2_EXIT_S if lite_is_cpp() else 0.0)
             port = self._serve_lite2() if lite_is_cpp() else self._serve_lite3()
             self._uri = f"http://{HOST}:{port}"
             _write_advert(advert_path(self.db_path), self._uri)
@@ -225,21 +228,24 @@ def _any_free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _ensure_port_free(port: int) -> None:
-    """Refuse a port another program listens on.
+def _ensure_port_free(port: int, patience_s: float = 0.0) -> None:
+    """Refuse a port another program listens on (after `patience_s`, for one on its way out).
 
     gRPC binds with SO_REUSEPORT, so a second gRPC server on the same port binds
     without error and the kernel splits connections between two databases. A
     plain bind (without SO_REUSEPORT) is refused by any listener there.
     """
-    with socket.socket() as probe:
-        # Tolerate connections in TIME_WAIT from a server that just went away.
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((HOST, port))
-        except OSError as exc:
-            if exc.errno != errno.EADDRINUSE:
-                raise
-            raise IndexUnavailableError(
-                f"Port {port} on {HOST} is already in use: choose another port, or 0 for any free one."
-            ) from None
+    deadline = time.monotonic() + patience_s
+    while True:
+        with socket.socket() as probe:
+            # Tolerate connections in TIME_WAIT from a server that just went away.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((HOST, port))
+                return
+            except OSError as exc:
+                if exc.errno != errno.EADDRINUSE:
+                    raise
+        if time.monotonic() >= deadline:
+            raise IndexUnavailableError(f"Port {port} on {HOST} is already in use: choose another port, or 0 for any free one.")
+        time.sleep(0.1)
