@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from rag.errors import IndexOperationError, IndexUnavailableError
-from rag.index.names import is_local_uri
-from rag.lite_server import shared_server_uri
+from rag.index.names import collection_name, is_local_uri
+from rag.index.pointers import LivePointers
+from rag.lite_server import lite_is_cpp, shared_server_uri
 from rag.milvus_lock import MilvusLiteLock
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ class MilvusConnection:
         self._client: Any = None
         self._lock = MilvusLiteLock(Path(uri).resolve()) if is_local_uri(uri) else None
         self._server_has_bm25: bool | None = None
+        self._server_version: str | None = None
         self._collection_has_bm25: dict[str, bool] = {}
         self._noticed_dense_only = False
         self.via_shared_server: str | None = None
@@ -83,7 +85,7 @@ class MilvusConnection:
                 Path(self.uri).parent.mkdir(parents=True, exist_ok=True)
         try:
             self._client = MilvusClient(uri=uri, token=self._token or "", timeout=self._timeout)
-            version = self._client.get_server_version()
+            version = self._version()
         except MilvusException as exc:
             self.close()
             where = f"the Milvus Lite database {self.uri}" if self.is_local else f"Milvus at {self.uri}"
@@ -91,8 +93,43 @@ class MilvusConnection:
                 f"Cannot open {where}: {exc.message or exc}. "
                 + ("Is another program using it?" if self.is_local else "Is the server running? Check MENTOR_MILVUS_URI.")
             ) from exc
-        self._server_has_bm25 = _supports_bm25(str(version))
+        self._server_version = version
+        self._server_has_bm25 = _supports_bm25(version)
         log.debug("connected to %s (Milvus %s, BM25 %s)", self.uri, version, self._server_has_bm25)
+
+    def _version(self) -> str:
+        """The engine's version string, asked of the server, which also proves it answers."""
+        if self.is_local and lite_is_cpp():
+            # Its C++ server has no GetVersion (pymilvus would log the UNIMPLEMENTED as an error).
+            import milvus_lite
+
+            self._client.list_collections()
+            return f"milvus_lite-{milvus_lite.__version__}"
+        return str(self._client.get_server_version())
+
+    @property
+    def is_lite2(self) -> bool:
+        """Milvus Lite 2.x, the C++ build of Milvus: fast, but no aliases (see `pointers`) and no HNSW."""
+        return self.is_local and lite_is_cpp()
+
+    def searched_collection(self, course: str) -> str:
+        """The name a search of the course reads: its alias, or on Milvus Lite 2.x the generation it points at."""
+        alias = collection_name(course)
+        return (self._pointers.get(alias) or alias) if self.is_lite2 else alias
+
+    @property
+    def _pointers(self) -> LivePointers:
+        return LivePointers(Path(self.uri))
+
+    def engine(self) -> str:
+        """What serves this index, for `mentor status` and benchmarks: `milvus-lite 3.2.2 (embedded)`,
+        `milvus-lite 3.2.2 (via http://127.0.0.1:PORT)` or `Milvus 2.5.4 at http://host:19530`."""
+        self.connect()
+        version = self._server_version or "?"
+        if not version.startswith("milvus_lite"):
+            return f"Milvus {version} at {self.uri}"
+        where = f"via {self.via_shared_server}" if self.via_shared_server else "embedded"
+        return f"milvus-lite {version.removeprefix('milvus_lite').lstrip('-_ ')} ({where})"
 
     def close(self) -> None:
         if self._client is not None:
@@ -101,7 +138,7 @@ class MilvusConnection:
             if self._lock is not None and self.via_shared_server is None:
                 # pymilvus leaves Milvus Lite's in-process server (and its database lock)
                 # running until the process exits; another process may want the file now.
-                from milvus_lite import server_manager_instance
+                from milvus_lite.server_manager import server_manager_instance
 
                 server_manager_instance.release_server(self.uri)
         self.via_shared_server = None
@@ -132,7 +169,6 @@ class MilvusConnection:
 
 
 def _supports_bm25(version: str) -> bool:
-    if version.startswith("milvus_lite"):
-        return True
+    """Milvus and Milvus Lite alike have the BM25 function from 2.5 on (`milvus_lite-3.2.2`, `v2.5.4`)."""
     match = re.search(r"(\d+)\.(\d+)", version)
     return bool(match) and (int(match[1]), int(match[2])) >= (2, 5)

@@ -24,8 +24,12 @@ class Generations(MilvusConnection):
         """
         alias = collection_name(course)
         collections = self.client.list_collections()
+        if self.is_lite2:
+            pointed = self._pointers.get(alias)
+            if pointed in collections:
+                return pointed
         for name in collections:
-            if name.startswith(alias + "__") and alias in self.client.list_aliases(name).get("aliases", []):
+            if not self.is_lite2 and name.startswith(alias + "__") and alias in self.client.list_aliases(name).get("aliases", []):
                 return name
         return alias if alias in collections else None
 
@@ -45,7 +49,9 @@ class Generations(MilvusConnection):
             self.client.drop_collection(alias)
             self._collection_has_bm25.pop(alias, None)
             live = None
-        if live is None:
+        if self.is_lite2:
+            self._pointers.set(alias, generation)
+        elif live is None:
             self.client.create_alias(generation, alias)
         elif live != generation:
             self.client.alter_alias(generation, alias)
@@ -59,7 +65,9 @@ class Generations(MilvusConnection):
         """Remove the course's alias and every generation of its index."""
         alias = collection_name(course)
         live = self.live_generation(course)
-        if live is not None and live != alias:
+        if self.is_lite2:
+            self._pointers.set(alias, None)
+        elif live is not None and live != alias:
             self.client.drop_alias(alias)
         for name in self.client.list_collections():
             if name == alias or name.startswith(alias + "__"):
@@ -81,7 +89,11 @@ class Generations(MilvusConnection):
         schema.add_field("text", DataType.VARCHAR, max_length=MAX_VARCHAR)
         schema.add_field("dense", DataType.FLOAT_VECTOR, dim=dimension)
         index_params = self.client.prepare_index_params()
-        index_params.add_index("dense", index_type="HNSW", metric_type="COSINE", params={"M": 16, "efConstruction": 200})
+        if self.is_lite2:
+            # Milvus Lite 2.x refuses HNSW ("local mode only support FLAT IVF_FLAT AUTOINDEX").
+            index_params.add_index("dense", index_type="AUTOINDEX", metric_type="COSINE")
+        else:
+            index_params.add_index("dense", index_type="HNSW", metric_type="COSINE", params={"M": 16, "efConstruction": 200})
         if with_bm25:
             # BM25 reads the heading path too: a section's heading often names the topic its body never repeats.
             schema.add_field(

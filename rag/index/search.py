@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from models import Locator, SearchHit, SearchMode
 from rag.errors import UnknownCourseIndexError
 from rag.index.connection import MilvusConnection, milvus_errors
-from rag.index.names import collection_name
 from rag.lexical import bm25_text
 
 log = logging.getLogger(__name__)
@@ -38,7 +37,7 @@ class Fusion:
 class Search(MilvusConnection):
     @milvus_errors
     def count_chunks(self, course: str) -> int:
-        name = collection_name(course)
+        name = self.searched_collection(course)
         if not self.client.has_collection(name):
             return 0
         self._load(name)
@@ -57,7 +56,7 @@ class Search(MilvusConnection):
         fusion: Fusion = Fusion(),
     ) -> list[SearchHit]:
         """The k best sections for a query, at most one hit per page or section."""
-        name = collection_name(course)
+        name = self.searched_collection(course)
         if not self.client.has_collection(name):
             raise UnknownCourseIndexError(
                 f"The course {course!r} has no index yet: run `mentor ingest --course {course}` first."
