@@ -257,7 +257,7 @@ def _llama_server_row(settings: Settings, args: argparse.Namespace) -> str:
         _until_http(f"http://127.0.0.1:{port}/v1/models")
         llm = LlmSettings(base_url=f"http://127.0.0.1:{port}/v1", model=PACKAGED_DEMO, parallel=1, max_tokens=96)
         served = settings.model_copy(update={"llm": llm})
-        one = argparse.Namespace(parallel=1, answer_seconds=args.answer_seconds)
+        one = argparse.Namespace(parallel=1, answer_seconds=args.answer_seconds, search_seconds=args.search_seconds)
         row = asyncio.run(_burst(served, 20, 20, one))
     finally:
         server.terminate()

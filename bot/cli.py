@@ -226,13 +226,17 @@ def status(
     with open_mentor(ctx) as mentor:
         statuses = mentor.status()
         location = mentor.settings.milvus_uri_resolved
+        engine = mentor.index.engine()
         model = mentor.model_status()
         reranker = mentor.reranker_status()
     if json_output:
-        shown = {"index": location, "model": model.to_json(), "reranker": reranker.to_json(), "courses": [s.to_json() for s in statuses]}
+        shown = {
+            "index": location, "engine": engine, "model": model.to_json(), "reranker": reranker.to_json(),
+            "courses": [s.to_json() for s in statuses],
+        }
         print(json.dumps(shown, indent=2))
         return
-    out.print(f"index: {escape(location)}")
+    out.print(f"index: {escape(location)} ({escape(engine)})")
     print_model(model)
     out.print(f"reranker: {escape(reranker.name)}")
     if reranker.problem:

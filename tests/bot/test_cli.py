@@ -73,6 +73,7 @@ def test_status_shows_documents_chunks_and_the_last_ingest(env: dict[str, str], 
     assert course["sources"] == [str(materials.resolve())]
     assert course["last_report"]["added"] == ["loops.md"]
     assert status["index"].endswith("state/milvus.db")
+    assert status["engine"].startswith("milvus-lite ") and status["engine"].endswith("(embedded)"), "the engine in use is named"
     model = status["model"]
     assert (model["name"], model["ready"], model["demo"], model["gpu_offload"]) == ("smollm2-135m-instruct", True, True, False)
 
