@@ -32,6 +32,7 @@ from bot.ops.logs import configure_logging
 from models import Answer, Course, Question, SearchResult
 from rag.answerer import Answerer
 from rag.embedder import Embedder
+from rag.index import MilvusIndex
 from rag.llama_cpp_model import LlamaCppModel
 
 
@@ -64,7 +65,7 @@ def _run(eval_set: EvalSet, generated: int) -> None:
         course = mentor.course("eval")
         found = {q.id: mentor.retriever.search("eval", q.question) for q in questions}
         hit3 = sum((first_gold_rank(q, found[q.id].hits) or 99) <= 3 for q in questions) / len(questions)
-        replay = Replay(mentor.embedder, found)
+        replay = Replay(mentor.index, mentor.embedder, found)
         model, generation, policy = mentor.answerer.model, mentor.answerer.generation, mentor.answerer.policy
         missing = LlamaCppModel(Path(data_dir) / "no-model.gguf")
         modes = {
@@ -84,7 +85,7 @@ def _run(eval_set: EvalSet, generated: int) -> None:
         mentor.close()
     print(f"{eval_set.name} ({eval_set.label}): {len(questions)} answerable questions with a key phrase; retrieval hit@3 {hit3:.2f}")
     print(f"{'mode':<20} {'n':>3} {'key phrase':>11} {'gold cited':>11} {'p50 ms':>8} {'p95 ms':>8}")
-    for row in rows:
+    for row in (row for row in rows if row.answers):
         n = len(row.answers)
         phrase = sum(_says(a.text, q.key_phrase or "") for q, a in row.answers) / n
         cited = sum(any(q.points_at(c.source, c.page, c.anchor) for c in a.citations) for q, a in row.answers) / n
@@ -95,8 +96,10 @@ def _run(eval_set: EvalSet, generated: int) -> None:
 
 @dataclass
 class Replay:
-    """Stands in for the retriever: each mode answers from the hits already found, at no search cost."""
+    """Stands in for the retriever: each mode answers from the hits already found, at no search cost
+    (quote mode still reads the rest of each hit's section from the index, as it does in service)."""
 
+    index: MilvusIndex
     embedder: Embedder
     results: dict[str, SearchResult]
 
