@@ -65,7 +65,6 @@ class QuotePolicy:
     max_chars: int = 320
     """A longer sentence is cut at a clause (or a space), never mid-word."""
     min_words: int = 4
-    embedded: int | None = None
     cached_units: int = 4096
     """Vectors of units kept for the next questions (about 1.5 kB each): the same few sections
     answer most of a course's questions, and embedding their sentences is most of quote mode's time."""
@@ -155,8 +154,6 @@ class QuotePicker:
         if not singles:
             return []
         terms = terms_of(question)
-        if self.policy.embedded is not None:
-            singles = sorted(singles, key=lambda s: (-share_of_terms(terms, s[0].scored_text()), s[3]))[: self.policy.embedded]
         query = self.embedder.embed_query(question)
         vectors = dict(zip((key for *_, key in singles), self.vectors.embed([u.scored_text() for u, *_ in singles])))
         candidates: list[tuple[Quote, frozenset[tuple[int, int]]]] = []
