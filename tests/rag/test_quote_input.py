@@ -31,9 +31,9 @@ def answer(tmp_path: Path, embedder: SentenceTransformerEmbedder, files: dict[st
 def test_a_slide_of_bullet_fragments_gives_its_passage_not_a_broken_quote(tmp_path: Path, embedder: SentenceTransformerEmbedder) -> None:
     slides = "# Week 3\n\n## Lists\n\n- mutable\n- ordered\n- any items\n\n## Tuples\n\n- immutable\n- hashable\n"
     answered = answer(tmp_path, embedder, {"slides.md": slides}, "are python lists mutable or immutable?")
-    assert answered.kind in ("retrieval_only", "not_covered")
-    if answered.kind == "retrieval_only":
-        assert answered.citations and answered.citations[0].source == "slides.md"
+    assert answered.kind == "retrieval_only", "no fragment of under four words is quoted as if it answered"
+    assert answered.citations[0].source == "slides.md" and answered.citations[0].anchor == "lists"
+    assert "“- mutable - ordered - any items”" in answered.text, "the slide itself, to read"
 
 
 def test_material_in_another_language_than_the_question_is_declined_not_misquoted(tmp_path: Path, embedder: SentenceTransformerEmbedder) -> None:
@@ -42,6 +42,4 @@ def test_material_in_another_language_than_the_question_is_declined_not_misquote
         "Die Anweisung break beendet die innerste Schleife sofort. Mit continue springt man zum nächsten Durchlauf.\n"
     )
     answered = answer(tmp_path, embedder, {"schleifen.md": german}, "How do I make a loop stop early?")
-    assert answered.kind in ("quote", "not_covered")
-    if answered.kind == "quote":
-        assert "Die Anweisung break beendet die innerste Schleife sofort." in answered.text
+    assert answered.kind == "not_covered", "the grounding check finds none of the question's words, so the honest decline"
