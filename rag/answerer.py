@@ -16,6 +16,7 @@ from rag.llm import GenerationSettings, LanguageModel
 from rag.prompt import build_prompt, source_label
 from rag.quotes import QuotePicker, compose
 from rag.retriever import HybridRetriever
+from rag.sections import widened_hits
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,7 @@ class Answerer:
             log.info("not covered (grounding %.3f): %s", score, text[:80])
             return Answer(text=NOT_COVERED, grounded=False, kind="not_covered", timings=Timings(retrieve_ms=retrieve_ms))
         if mode == "quote" or (mode == "auto" and self.demo_model):
-            return self._quoted(text, hits, retrieve_ms)
+            return self._quoted(text, course, hits, retrieve_ms)
         return Draft(text, tuple(hits), last_turns(question.history, self.policy.max_history_turns), course, mode, retrieve_ms)
 
     def write(self, draft: Draft, on_text: TextCallback | None = None) -> Answer:
@@ -152,7 +153,7 @@ class Answerer:
             notice = f"The language model is unavailable: {exc}"
             if draft.mode == "auto":
                 log.warning("answering with quotes: %s", notice)
-                return self._quoted(text, hits, retrieve_ms).model_copy(update={"notice": notice})
+                return self._quoted(text, draft.course, hits, retrieve_ms).model_copy(update={"notice": notice})
             log.warning("answering from retrieval only: %s", notice)
             return self._retrieval_only(hits, retrieve_ms, notice)
         answer_text, citations = resolve_citations(generation.text, prompt.sources)
@@ -169,9 +170,11 @@ class Answerer:
             ),
         )
 
-    def _quoted(self, question: str, hits: list[SearchHit], retrieve_ms: float) -> Answer:
+    def _quoted(self, question: str, course: Course, hits: list[SearchHit], retrieve_ms: float) -> Answer:
         started = time.perf_counter()
-        quotes = self.quotes.pick(question, hits)
+        policy = self.quotes.policy
+        sections = widened_hits(self.retriever.index, course.name, hits[: policy.passages], policy.section_reach)
+        quotes = self.quotes.pick(question, sections)
         if not quotes:
             return self._retrieval_only(hits, retrieve_ms, None)  # passages of headings or tables only
         text, citations = compose(quotes, hits)

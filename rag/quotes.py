@@ -17,8 +17,10 @@ from models import Citation, SearchHit
 from rag.citations import CONSULTED, SourceKey, citation_for, source_key
 from rag.embedder import Embedder
 from rag.lexical import share_of_terms, terms_of
+from rag.vector_cache import VectorCache
 
 _FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
+BACKTICKS = "```"
 _ITEM = re.compile(r"^\s*(?:[-*•▪‣]|\d{1,3}[.)])\s+")
 _HEADING = re.compile(r"^\s*#{1,6}\s")
 # A sentence may start in lower case: course text opens sentences with `range(5)` or `self`.
@@ -54,6 +56,8 @@ class Quote:
 class QuotePolicy:
     passages: int = 4
     """How many of the top passages quotes are taken from."""
+    section_reach: int = 2
+    """Chunks of a passage's section read on each side of the one search returned."""
     max_quotes: int = 3
     margin: float = 0.08
     """A quote scoring more than this below the best one is left out: 1 good quote beats 3 loose ones."""
@@ -61,6 +65,9 @@ class QuotePolicy:
     max_chars: int = 320
     """A longer sentence is cut at a clause (or a space), never mid-word."""
     min_words: int = 4
+    cached_units: int = 4096
+    """Vectors of units kept for the next questions (about 1.5 kB each): the same few sections
+    answer most of a course's questions, and embedding their sentences is most of quote mode's time."""
 
 
 def split_units(text: str, max_chars: int = QuotePolicy.max_chars) -> list[Unit]:
@@ -80,11 +87,13 @@ def split_units(text: str, max_chars: int = QuotePolicy.max_chars) -> list[Unit]
         line = lines[i]
         fence = _FENCE.match(line)
         if fence:
-            end = next((j for j in range(i + 1, len(lines)) if lines[j].strip().startswith(fence.group(1))), len(lines) - 1)
+            marker = fence.group(1)
+            closing = next((j for j in range(i + 1, len(lines)) if lines[j].strip().startswith(marker)), None)
+            end = len(lines) - 1 if closing is None else closing
             flush()
-            code = "\n".join(lines[i:end + 1])
-            if not _FENCE.match(lines[end]) or end == i:
-                code += "\n" + fence.group(1)
+            # Backticks whatever the source used: Slack and Discord read no `~~~` fence, and
+            # would format the code inside one (`__init__` in bold).
+            code = "\n".join([BACKTICKS + lines[i].strip()[len(marker):], *lines[i + 1 : end if closing else end + 1], BACKTICKS])
             if units and units[-1].text.endswith(":") and units[-1].code is None:
                 units[-1] = Unit(units[-1].text, code, units[-1].continues)
             else:
@@ -134,6 +143,7 @@ class QuotePicker:
     def __init__(self, embedder: Embedder, policy: QuotePolicy = QuotePolicy()) -> None:
         self.embedder = embedder
         self.policy = policy
+        self.vectors = VectorCache(embedder, policy.cached_units)
 
     def pick(self, question: str, hits: Sequence[SearchHit]) -> list[Quote]:
         """The best quotes, best first: always one from the top passage (retrieval, which saw the
@@ -143,9 +153,9 @@ class QuotePicker:
         singles = [(unit, hit, rank, (rank, n)) for found, hit, rank in units for n, unit in enumerate(found) if self._quotable(unit)]
         if not singles:
             return []
-        query = self.embedder.embed_query(question)
-        vectors = dict(zip((key for *_, key in singles), self.embedder.embed_documents([u.scored_text() for u, *_ in singles])))
         terms = terms_of(question)
+        query = self.embedder.embed_query(question)
+        vectors = dict(zip((key for *_, key in singles), self.vectors.embed([u.scored_text() for u, *_ in singles])))
         candidates: list[tuple[Quote, frozenset[tuple[int, int]]]] = []
         for found, hit, rank in units:
             for n, unit in enumerate(found):

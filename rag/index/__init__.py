@@ -4,10 +4,11 @@ The same code serves Milvus Lite (a local database path) and a Milvus server (an
 http(s) or tcp URI). BM25 needs Milvus >= 2.5 or Milvus Lite; an older server gets
 dense search only, with one logged notice.
 
-One class in four parts, each a module: `connection` (the client, the Lite lock, what
+One class in five parts, each a module: `connection` (the client, the Lite lock, what
 the server supports), `generations` (the alias and the collections behind it),
-`writes` (rows in, sealed and indexed) and `search` (dense, BM25, fused; one hit per
-section). `names` says what each collection is called.
+`writes` (rows in, sealed and indexed), `search` (dense, BM25, fused; one hit per
+section) and `sections` (every chunk of the sections found). `names` says what each
+collection is called.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from __future__ import annotations
 from rag.index.generations import Generations
 from rag.index.names import collection_name, generation_name, is_local_uri
 from rag.index.search import Fusion, Search
+from rag.index.sections import Place, Sections
 from rag.index.writes import INSERT_BATCH, Writes
 
-__all__ = ["INSERT_BATCH", "Fusion", "MilvusIndex", "collection_name", "generation_name", "is_local_uri"]
+__all__ = ["INSERT_BATCH", "Fusion", "MilvusIndex", "Place", "collection_name", "generation_name", "is_local_uri"]
 
 
-class MilvusIndex(Generations, Writes, Search):
+class MilvusIndex(Generations, Writes, Search, Sections):
     """Reads and writes course chunks in Milvus.
 
     Construction is cheap; `connect()` opens the database (or reaches the server) once.

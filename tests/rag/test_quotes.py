@@ -120,3 +120,19 @@ def test_the_top_three_passages_are_always_cited_quoted_or_not() -> None:
     quotes = [Quote(split_units(hits[n].text)[0], hits[n], n, 1.0 - n / 10) for n in (0, 2, 3)]
     _, citations = compose(quotes, hits)
     assert [(c.source, c.see_also) for c in citations] == [("p0.md", False), ("p2.md", False), ("p3.md", False), ("p1.md", True)]
+
+
+def test_a_quote_longer_than_a_message_is_split_with_every_code_fence_closed() -> None:
+    code = "\n".join(f"    total_{i} = compute(__init__, item_{i})  # step {i} of a long loop" for i in range(120))
+    passage = hit(f"To sum many items, write a loop:\n\n~~~python\nfor item in items:\n{code}\n~~~\n", "loops.md", "sum")
+    (unit,) = split_units(passage.text)
+    assert unit.code is not None and unit.code.startswith("```python\n") and unit.code.endswith("\n```")
+    text, citations = compose([Quote(unit, passage, 0, 1.0)], [passage])
+    answer = Answer(text=text, citations=citations, grounded=True, kind="quote")
+    discord = discord_answer(answer)
+    assert len(discord) > 2 and all(len(message) <= 2000 for message in discord)
+    assert all(message.count("```") % 2 == 0 for message in discord), "each message closes the fences it opens"
+    sections = [block["text"]["text"] for block in slack_answer(answer).blocks if block["type"] == "section"]
+    assert len(sections) > 2 and all(len(section) <= 3000 and section.count("```") % 2 == 0 for section in sections)
+    shown = "".join(sections)
+    assert "compute(__init__, item_119)" in shown and "*init*" not in shown, "code stays code, not bold"
