@@ -77,9 +77,12 @@ def _run(eval_set: EvalSet, generated: int) -> None:
         missing = LlamaCppModel(Path(data_dir) / "no-model.gguf")
         # Every sentence embedded afresh, as for a question about a section no one asked about yet.
         cold = QuotePicker(mentor.embedder, QuotePolicy(cached_units=0))
+        # The passage search returned and nothing around it (section_reach 0), as before sections were read.
+        chunk_only = QuotePicker(mentor.embedder, QuotePolicy(section_reach=0))
         modes = {
             "quote": (Answerer(replay, model, generation, policy), "quote", questions),  # type: ignore[arg-type]
             "quote, cold vectors": (Answerer(replay, model, generation, policy, quotes=cold), "quote", questions),  # type: ignore[arg-type]
+            "quote, chunk only": (Answerer(replay, model, generation, policy, quotes=chunk_only), "quote", questions),  # type: ignore[arg-type]
             "generate (SmolLM2)": (Answerer(replay, model, generation, policy), "generate", questions[:generated]),  # type: ignore[arg-type]
             "retrieval-only": (Answerer(replay, lambda: missing, generation, policy), "generate", questions),  # type: ignore[arg-type]
         }
