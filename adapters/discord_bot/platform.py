@@ -28,6 +28,8 @@ STOP_GRACE_S = 20.0
 """In-flight answers get this long on stop; `mentor serve` allows the whole stop 30 s."""
 TYPING_EVERY_S = 8.0
 """Discord shows "typing…" for about 10 s after each trigger."""
+PLACE_SHOWN_FROM = 3
+"""A shorter wait is covered by "typing…"; from this many questions ahead the student is told their place."""
 THREADS = (discord.ChannelType.public_thread, discord.ChannelType.private_thread, discord.ChannelType.news_thread)
 
 
@@ -176,7 +178,7 @@ class DiscordPlatform:
                 except discord.HTTPException as exc:  # Forbidden: no Create Public Threads permission here
                     log.warning("discord: cannot open a thread in #%s (%s); replying instead", channel, exc)
                     reply_to = message
-            if admission.ahead:  # a burst: say the question was heard, and where it stands
+            if admission.ahead >= PLACE_SHOWN_FROM:  # a burst: say the question was heard, and where it stands
                 await self._send(channel, [neutralise(place_in_line(admission.ahead))], reply_to=reply_to)
             typing = asyncio.create_task(_keep_typing(channel))
             answer: Answer | None = None
