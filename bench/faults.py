@@ -30,7 +30,7 @@ import aiohttp
 from pydantic import SecretStr
 
 from bench.fake_llm import FakeLLM
-from bench.load import COURSE, SECRET, _by_thread, _mention, _settled, _until_listening
+from bench.slack_burst import COURSE, SECRET, by_thread, mention, settled, until_listening
 from bot.app import MentorApp
 from bot.config.sections import (
     AnswerSettings,
@@ -188,24 +188,24 @@ async def _run(name: str, label: str, fault: Fault, burst: Burst, settings: Sett
     server = asyncio.create_task(serve(MentorApp(settings), lambda line: None, burst.stop))
     url = f"http://127.0.0.1:{settings.slack.port}{settings.slack.path}"
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
-        await _until_listening(http, url)
+        await until_listening(http, url)
         asked = [(f"U{n:05d}", f"1700000000.{n:06d}") for n in range(mentions)]
         started = time.monotonic()
-        await asyncio.gather(*(_mention(http, url, student, ts, n) for n, (student, ts) in enumerate(asked)))
+        await asyncio.gather(*(mention(http, url, student, ts, n) for n, (student, ts) in enumerate(asked)))
         await fault(burst)
         threads = {ts for _, ts in asked}
         if name == "sigterm":
             await server
         else:
-            await burst.slack.wait_for(lambda: _settled(burst.slack, threads) == len(threads), 600)
+            await burst.slack.wait_for(lambda: settled(burst.slack, threads) == len(threads), 600)
         drained = time.monotonic() - started
         recovered = "n/a (stopped)" if name == "sigterm" else await _after(http, url, burst.slack)
         if name != "sigterm":
-            await asyncio.gather(*(_mention(http, url, student, ts, n, retry=1) for n, (student, ts) in enumerate(asked)))
+            await asyncio.gather(*(mention(http, url, student, ts, n, retry=1) for n, (student, ts) in enumerate(asked)))
             await asyncio.sleep(2.0)
     burst.stop.set()
     await server
-    finals = {ts: [t for t in texts if not t.startswith(":hourglass_flowing_sand:")] for ts, texts in _by_thread(burst.slack, threads).items()}
+    finals = {ts: [t for t in texts if not t.startswith(":hourglass_flowing_sand:")] for ts, texts in by_thread(burst.slack, threads).items()}
     notice = lambda text: text.startswith(":warning:") or WITHOUT_MODEL in text  # noqa: E731
     return Outcome(
         fault=label,
@@ -222,10 +222,10 @@ async def _run(name: str, label: str, fault: Fault, burst: Burst, settings: Sett
 async def _after(http: aiohttp.ClientSession, url: str, slack: FakeSlack) -> str:
     """Five new questions once the fault is over: how many the model answered."""
     fresh = [(f"UAFTER{n}", f"1800000000.{n:06d}") for n in range(5)]
-    await asyncio.gather(*(_mention(http, url, student, ts, 0) for student, ts in fresh))
+    await asyncio.gather(*(mention(http, url, student, ts, 0) for student, ts in fresh))
     threads = {ts for _, ts in fresh}
-    await slack.wait_for(lambda: _settled(slack, threads) == len(threads), 300)
-    shown = _by_thread(slack, threads)
+    await slack.wait_for(lambda: settled(slack, threads) == len(threads), 300)
+    shown = by_thread(slack, threads)
     written = sum(1 for texts in shown.values() if texts and "break" in texts[-1] and WITHOUT_MODEL not in texts[-1])
     return f"{written}/5 written by the model"
 

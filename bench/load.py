@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
-import multiprocessing
 import subprocess
 import sys
 import tempfile
@@ -38,28 +36,30 @@ import aiohttp
 from pydantic import SecretStr
 
 from bench.fake_llm import FakeLLM
+from bench.slack_burst import (
+    COURSE,
+    QUESTIONS,
+    SECRET,
+    by_thread,
+    mention,
+    rss_mib,
+    serve_in_child,
+    settled,
+    stop_child,
+    until_listening,
+)
 from bench.stats import percentile
 from bot.app import MentorApp
 from bot.config.sections import AnswerSettings, DiscordSettings, HealthSettings, LlmSettings, ScheduleSettings, SlackSettings, WebSettings
 from bot.config.settings import Settings
-from bot.serve import serve
 from bot.service.commands import ChatCommands
 from models import Course, Question
 from rag.model_files import PACKAGED_DEMO, packaged_demo_path
 from tests.adapters.fake_discord import STUDENT, FakeDiscord
 from tests.adapters.fake_discord import mention as discord_mention
-from tests.adapters.fake_slack import BOT_USER, FakeSlack, event_body, signed_headers
+from tests.adapters.fake_slack import FakeSlack
 from tests.conftest import free_port
 
-COURSE = Path(__file__).resolve().parents[1] / "examples" / "course"
-SECRET = "bench-signing-secret"
-QUESTIONS = [
-    "How do I make a loop stop early?",
-    "What is the difference between a list and a tuple?",
-    "How do I read a file line by line?",
-    "What does range(5) give me?",
-    "how do I make an empty set?",
-]
 ACK_LIMIT_S = 3.0
 PLACE = "Got your question."
 """How the place-in-line message starts (`bot.service.notices.place_in_line`), which is not a reply."""
@@ -143,28 +143,28 @@ async def _burst(settings: Settings, mentions: int, students: int, args: argpars
     fake = FakeSlack()
     await fake.start()
     settings = settings.model_copy(update={"slack": settings.slack.model_copy(update={"api_url": fake.api_url, "port": free_port()})})
-    child = _serve_in_child(settings)
+    child = serve_in_child(settings)
     url = f"http://127.0.0.1:{settings.slack.port}{settings.slack.path}"
     try:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
-            await _until_listening(http, url)
+            await until_listening(http, url)
             warm = [("UWARM", f"1600000000.{n:06d}") for n in range(3)]
             for student, ts in warm:
-                await _mention(http, url, student, ts, 0)
-            await fake.wait_for(lambda: _settled(fake, {ts for _, ts in warm}) == len(warm), 120)
-            rss_before = _rss_mib(child.pid)
+                await mention(http, url, student, ts, 0)
+            await fake.wait_for(lambda: settled(fake, {ts for _, ts in warm}) == len(warm), 120)
+            rss_before = rss_mib(child.pid)
             burst = [(f"U{n % students:05d}", f"1700000000.{n:06d}") for n in range(mentions)]
             started = time.monotonic()
-            acks = await asyncio.gather(*(_mention(http, url, student, ts, n) for n, (student, ts) in enumerate(burst)))
+            acks = await asyncio.gather(*(mention(http, url, student, ts, n) for n, (student, ts) in enumerate(burst)))
             threads = {ts for _, ts in burst}
-            await fake.wait_for(lambda: _settled(fake, threads) == len(threads), 1800)
+            await fake.wait_for(lambda: settled(fake, threads) == len(threads), 1800)
             drained = time.monotonic() - started
             await asyncio.sleep(1.0)  # the last answers' feedback links
-            rss_after = _rss_mib(child.pid)
+            rss_after = rss_mib(child.pid)
     finally:
-        _stop_child(child)
+        stop_child(child)
         await fake.stop()
-    shown = _by_thread(fake, threads)
+    shown = by_thread(fake, threads)
     finals = {ts: [t for t in texts if not t.startswith(":hourglass_flowing_sand:")] for ts, texts in shown.items()}
     return Row(
         mentions=mentions,
@@ -182,33 +182,12 @@ async def _burst(settings: Settings, mentions: int, students: int, args: argpars
     )
 
 
-def _serve_in_child(settings: Settings) -> multiprocessing.process.BaseProcess:
-    """`mentor serve` in a process of its own, as in production: the load, the fake Slack and
-    the fake LLM server in this one never take its event loop or its GIL."""
-    child = multiprocessing.get_context("spawn").Process(target=_serve, args=(settings,), name="mentor-serve")
-    child.start()
-    return child
-
-
-def _serve(settings: Settings) -> None:
-    logging.basicConfig(level=logging.ERROR)
-    asyncio.run(serve(MentorApp(settings), lambda line: None))
-
-
-def _stop_child(child: multiprocessing.process.BaseProcess) -> None:
-    child.terminate()  # SIGTERM: serve stops in order
-    child.join(120)
-    if child.is_alive():
-        child.kill()
-        child.join(10)
-
-
 async def _discord_burst(settings: Settings, mentions: int, args: argparse.Namespace) -> Row:
     """`mentions` students each mention the bot once in a channel, through the fake gateway."""
     fake = FakeDiscord()
     await fake.start()
     discord = DiscordSettings(token=SecretStr("bench-token"), api_url=fake.api_url, gateway_url=fake.gateway_url)
-    child = _serve_in_child(settings.model_copy(update={"discord": discord, "slack": SlackSettings()}))
+    child = serve_in_child(settings.model_copy(update={"discord": discord, "slack": SlackSettings()}))
     try:
         await fake.wait_for(lambda: fake.identifies >= 1, timeout=300)
         await asyncio.sleep(2.0)  # the client's READY and guild, then its slash command sync
@@ -220,7 +199,7 @@ async def _discord_burst(settings: Settings, mentions: int, args: argparse.Names
         warm = discord_mention(QUESTIONS[0], author_id=STUDENT)
         await fake.dispatch("MESSAGE_CREATE", warm)
         await fake.wait_for(lambda: replies(int(warm["id"])), timeout=300)
-        rss_before = _rss_mib(child.pid)
+        rss_before = rss_mib(child.pid)
         questions = [discord_mention(QUESTIONS[n % len(QUESTIONS)], author_id=STUDENT + 1 + n) for n in range(mentions)]
         started = time.monotonic()
         for question in questions:
@@ -230,9 +209,9 @@ async def _discord_burst(settings: Settings, mentions: int, args: argparse.Names
         await fake.wait_for(lambda: all(replies(thread) for thread in threads), timeout=1800)
         drained = time.monotonic() - started
         await asyncio.sleep(1.0)
-        rss_after = _rss_mib(child.pid)
+        rss_after = rss_mib(child.pid)
     finally:
-        _stop_child(child)
+        stop_child(child)
         await fake.stop()
     finals = [replies(thread) for thread in threads]
     refused = sum(1 for texts in finals if texts and "ask again" in texts[0])
@@ -306,50 +285,6 @@ def _search_seconds(mentor: MentorApp) -> float:
     return percentile(seconds, 0.5)
 
 
-async def _mention(http: aiohttp.ClientSession, url: str, student: str, ts: str, n: int, retry: int | None = None) -> tuple[int, float]:
-    """Student `student`'s mention in its own thread `ts`; `retry`: Slack redelivering it (`X-Slack-Retry-Num`)."""
-    body = json.dumps(event_body({
-        "type": "app_mention", "user": student, "text": f"<@{BOT_USER}> {QUESTIONS[n % len(QUESTIONS)]}",
-        "ts": ts, "channel": "CCLASS", "event_ts": ts,
-    }, f"Ev{ts}"))
-    started = time.monotonic()
-    async with http.post(url, data=body, headers=signed_headers(SECRET, body, retry=retry)) as response:
-        await response.read()
-        return response.status, time.monotonic() - started
-
-
-def _by_thread(fake: FakeSlack, threads: set[str]) -> dict[str, list[str]]:
-    shown: dict[str, list[str]] = {ts: [] for ts in threads}
-    for message in list(fake.messages.values()):
-        if message["thread_ts"] in shown:
-            shown[str(message["thread_ts"])].append(str(message["text"]))
-    return shown
-
-
-def _settled(fake: FakeSlack, threads: set[str]) -> int:
-    """Threads with a reply that is not a placeholder any more."""
-    return sum(bool(texts) and all(not t.startswith(":hourglass_flowing_sand:") for t in texts) for texts in _by_thread(fake, threads).values())
-
-
-async def _until_listening(http: aiohttp.ClientSession, url: str) -> None:
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        try:
-            async with http.post(url, data="{}") as response:
-                if response.status in (200, 401):
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.2)
-    raise SystemExit("mentor serve never listened for Slack events")
-
-
-def _rss_mib(pid: int | None) -> float:
-    """Resident memory of process `pid` (None: this one), in MiB."""
-    for line in Path(f"/proc/{pid or 'self'}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 if __name__ == "__main__":

@@ -155,6 +155,8 @@ class FairLine:
                 self._waiting.move_to_end(student)
             else:
                 del self._waiting[student]
+            if ticket.turn.done():  # its waiter was cancelled and has not left the line yet: skip it
+                continue
             self._in_service.add(student)
             self._slots += 1
             ticket.holds_slot = True

@@ -52,6 +52,9 @@ class MilvusConnection:
         self._server_has_bm25: bool | None = None
         self._server_version: str | None = None
         self._collection_has_bm25: dict[str, bool] = {}
+        self._loading = threading.Lock()
+        """One load at a time: two searches that both find a collection released would load it twice,
+        and Milvus Lite answers a search that lands between the two with "released"."""
         self._noticed_dense_only = False
         self.via_shared_server: str | None = None
         """The loopback server this process reaches a Lite database through, when another process serves it."""
@@ -157,9 +160,10 @@ class MilvusConnection:
 
     def _load(self, name: str) -> None:
         # Milvus Lite reopens collections released; a server may have released them too.
-        state = self.client.get_load_state(name).get("state")
-        if getattr(state, "name", str(state)) != "Loaded":
-            self.client.load_collection(name)
+        with self._loading:
+            state = self.client.get_load_state(name).get("state")
+            if getattr(state, "name", str(state)) != "Loaded":
+                self.client.load_collection(name)
 
     def _has_bm25(self, name: str) -> bool:
         if name not in self._collection_has_bm25:

@@ -149,3 +149,30 @@ def test_closing_tells_the_waiting_and_a_cancelled_waiter_wedges_nothing() -> No
     told, served = asyncio.run(scenario())
     assert isinstance(told, ShuttingDownError) and "ask again" in str(told)
     assert served == ["a", "c", "d"]
+
+
+def test_a_waiter_cancelled_just_before_its_turn_is_skipped_not_granted() -> None:
+    """Cancelling a task cancels its future at once, but the task leaves the line only when it
+    next runs: a turn handed out in between must go to the next question, not fail."""
+
+    async def scenario() -> list[str]:
+        line = FairLine(capacity=1)
+        release = asyncio.Event()
+        served: list[str] = []
+
+        async def ask(student: str) -> None:
+            async with line.turn(student):
+                served.append(student)
+                await release.wait()
+
+        holder = asyncio.create_task(ask("a"))
+        await asyncio.sleep(0)
+        doomed = asyncio.create_task(ask("b"))
+        waiting = asyncio.create_task(ask("c"))
+        await asyncio.sleep(0)
+        doomed.cancel()
+        release.set()  # "a" ends and hands its turn on while "b" is cancelled but has not run yet
+        await asyncio.gather(holder, waiting, doomed, return_exceptions=True)
+        return served
+
+    assert asyncio.run(scenario()) == ["a", "c"]
