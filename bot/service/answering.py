@@ -40,10 +40,10 @@ class Admission:
     adapter that fails before asking leaves the `with` block, which gives it back.
     """
 
-    def __init__(self, student: str, ahead: int, held: list[int] | None = None) -> None:
+    def __init__(self, student: str, ahead: int, give_back: Callable[[], None] | None = None) -> None:
         self.student = student
         self.ahead = ahead
-        self._held = held
+        self._give_back = give_back
 
     def __enter__(self) -> Admission:
         return self
@@ -52,9 +52,10 @@ class Admission:
         self.take()
 
     def take(self) -> None:
-        if self._held is not None:
-            self._held[0] -= 1
-            self._held = None
+        """The place is the line's now (or given back): count it once."""
+        if self._give_back is not None:
+            self._give_back()
+            self._give_back = None
 
 
 def student_of(question: Question) -> str | None:
@@ -73,15 +74,15 @@ class AnswerService:
         self.max_waiting = settings.queue_size
         self.searching = FairLine(offloader.retrieval.workers)
         self.writing = FairLine(offloader.generation.workers)
-        self._held = [0]
-        """Places held by admissions whose questions have not joined the line yet (a list: shared with them)."""
+        self._held = 0
+        """Places held by admissions whose questions have not joined the line yet."""
         self._seconds_per_answer = 5.0
         """Per generation slot; only worded into "ask again in about N minutes"."""
 
     @property
     def waiting(self) -> int:
         """Questions admitted and not yet answered or being answered."""
-        return self._held[0] + self.searching.waiting + self.writing.waiting
+        return self._held + self.searching.waiting + self.writing.waiting
 
     async def admit(self, question: Question) -> Admission:
         """Let a question in, or raise `LineFullError` or `RateLimitedError` (before anything is shown)."""
@@ -93,9 +94,9 @@ class AnswerService:
         else:
             await self.limits.check(student)
         # Questions admitted just before this one, still on their way into the line, count as ahead.
-        ahead = self._held[0] + self.searching.ahead_of_new(student) + self.writing.waiting
-        self._held[0] += 1
-        return Admission(student, ahead, self._held)
+        ahead = self._held + self.searching.ahead_of_new(student) + self.writing.waiting
+        self._held += 1
+        return Admission(student, ahead, self._give_back)
 
     async def answer(
         self,
@@ -134,6 +135,9 @@ class AnswerService:
                 answer = await self.offloader.generate(write, outcome)
                 self._paced(time.monotonic() - started)
                 return answer
+
+    def _give_back(self) -> None:
+        self._held -= 1
 
     def close(self) -> int:
         """Take no more questions; those still waiting for a turn are told the service is restarting. Returns how many."""

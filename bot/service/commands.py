@@ -66,7 +66,7 @@ class ChatCommands:
         try:
             return await self.answers.admit(question)
         except BaseException as exc:
-            self.metrics.asked(question.course or self.mentor.settings.course_names()[0], question.platform)
+            self.metrics.asked(self._course_of(question), question.platform)
             self._refused(question, exc)
             raise
 
@@ -84,7 +84,7 @@ class ChatCommands:
         questions are ahead of it while it waits.
         """
         admission = admission or await self.admit(question)
-        course = question.course or self.mentor.settings.course_names()[0]
+        course = self._course_of(question)
         self.metrics.asked(course, question.platform)
         try:
             answer = await self.answers.answer(question, on_partial, after=self._record, admission=admission, on_position=on_position)
@@ -99,8 +99,12 @@ class ChatCommands:
         self._log(question, course, answer.kind, answer)
         return answer
 
+    def _course_of(self, question: Question) -> str:
+        """The course metrics and logs name: the question's, else the default one."""
+        return question.course or self.mentor.settings.course_names()[0]
+
     def _refused(self, question: Question, exc: BaseException) -> None:
-        course = question.course or self.mentor.settings.course_names()[0]
+        course = self._course_of(question)
         outcome = "rate_limited" if isinstance(exc, RateLimitedError) else "busy" if isinstance(exc, BusyError) else "error"
         self.metrics.failed(course, question.platform, outcome)
         self._log(question, course, outcome, None)

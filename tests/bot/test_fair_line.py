@@ -32,6 +32,17 @@ async def serve_all(line: FairLine, asks: list[str]) -> list[str]:
     return served
 
 
+def holding_asker(line: FairLine, release: asyncio.Event, served: list[str]):
+    """`ask(student)`: waits its turn, notes that it was served, and holds the turn until `release`."""
+
+    async def ask(student: str) -> None:
+        async with line.turn(student):
+            served.append(student)
+            await release.wait()
+
+    return ask
+
+
 def test_a_student_with_twenty_questions_does_not_delay_twenty_others() -> None:
     others = [f"s{n}" for n in range(20)]
     served = asyncio.run(serve_all(FairLine(capacity=1), ["flood"] * 20 + others))
@@ -116,11 +127,7 @@ def test_closing_tells_the_waiting_and_a_cancelled_waiter_wedges_nothing() -> No
         line = FairLine(capacity=1)
         release = asyncio.Event()
         served: list[str] = []
-
-        async def ask(student: str) -> None:
-            async with line.turn(student):
-                served.append(student)
-                await release.wait()
+        ask = holding_asker(line, release, served)
 
         holder = asyncio.create_task(ask("a"))
         gave_up = asyncio.create_task(ask("b"))
@@ -159,11 +166,7 @@ def test_a_waiter_cancelled_just_before_its_turn_is_skipped_not_granted() -> Non
         line = FairLine(capacity=1)
         release = asyncio.Event()
         served: list[str] = []
-
-        async def ask(student: str) -> None:
-            async with line.turn(student):
-                served.append(student)
-                await release.wait()
+        ask = holding_asker(line, release, served)
 
         holder = asyncio.create_task(ask("a"))
         await asyncio.sleep(0)
