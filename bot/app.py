@@ -11,8 +11,11 @@ from bot.config.settings import DEFAULT_COURSE, Settings, cron_trigger
 from bot.errors import SearchUnavailableError
 from bot.service.offload import Offloader
 from bot.status import CourseStatus, ModelStatus, RerankerStatus
+from bot.store.database import Database
 from bot.store.history import RunHistory
-from bot.store.reindex_lock import running_reindex
+from bot.store.legacy_import import adopt as adopt_legacy_files
+from bot.store.question_log import QuestionLog
+from bot.store.reindex_lock import ReindexLocks
 from ingest.chunker import ChunkingPolicy
 from ingest.git_source import GitSource
 from ingest.git_source import refresh as refresh_git
@@ -57,8 +60,29 @@ class MentorApp:
         return SentenceTransformerEmbedder(embedding.model, device=embedding.device, batch_size=embedding.batch_size)
 
     @cached_property
+    def database(self) -> Database:
+        """The state replicas share (`database_url`): opened, and migrated, on first use."""
+        database = Database.open(self.settings.database_url_resolved)
+        if self.settings.database_url is None:
+            adopt_legacy_files(database, self.settings.legacy_state_files)
+        return database
+
+    @cached_property
     def manifest(self) -> Manifest:
-        return Manifest(self.settings.manifest_path)
+        return Manifest(self.database.engine)
+
+    @cached_property
+    def run_history(self) -> RunHistory:
+        return RunHistory(self.database)
+
+    @cached_property
+    def question_log(self) -> QuestionLog:
+        return QuestionLog(self.database)
+
+    @cached_property
+    def reindex_locks(self) -> ReindexLocks:
+        """Per-course single flight: lock files on this host, or PostgreSQL advisory locks across hosts."""
+        return ReindexLocks(self.database, self.settings.locks_dir)
 
     @cached_property
     def pipeline(self) -> IngestPipeline:
@@ -233,7 +257,6 @@ class MentorApp:
         return RerankerStatus(self.settings.search.rerank, self.retriever.reranker_problem())
 
     def status(self) -> list[CourseStatus]:
-        history = RunHistory(self.settings.history_path)
         statuses = []
         for name in self.settings.course_names():
             course = self.course(name)
@@ -249,8 +272,8 @@ class MentorApp:
                     ),
                     last_report=record.last_report,
                     collection=live or collection_name(name),
-                    last_run=history.last(name),
-                    running=running_reindex(self.settings.locks_dir, name),
+                    last_run=self.run_history.last(name),
+                    running=self.reindex_locks.running(name),
                     next_run=cron_trigger(course).get_next_fire_time(None, datetime.now(timezone.utc)),
                 )
             )
@@ -265,5 +288,7 @@ class MentorApp:
                 log.warning("closing the index with %d answers or reindexes still running past the %g s grace", still_running, grace)
         if "index" in self.__dict__:
             self.index.close()
+        if "database" in self.__dict__:
+            self.database.close()
         if isinstance(self.__dict__.get("language_model"), OpenAIChatModel):
             self.language_model.close()

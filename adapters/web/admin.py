@@ -32,7 +32,6 @@ from bot.config.sections import WebSettings
 from bot.errors import UnknownCourseError
 from bot.service.commands import ChatCommands
 from bot.service.notices import NoticeKind, for_instructor
-from bot.store.history import RunHistory
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +152,7 @@ class AdminPage:
 
     async def history(self, request: web.Request) -> web.Response:
         course, limit = self._course(request), limit_of(request)
-        runs = await self.mentor.offloader.run(RunHistory(self.mentor.settings.history_path).runs, course, limit)
+        runs = await self.mentor.offloader.run(self.mentor.run_history.runs, course, limit)
         return json_response({"runs": [run.to_json() for run in runs]})
 
     async def gaps(self, request: web.Request) -> web.Response:

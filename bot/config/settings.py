@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     milvus_uri: str | None = None
     """A Milvus server (`http://host:19530`) or a Milvus Lite file; unset means `<data_dir>/milvus.db`."""
     milvus_token: SecretStr | None = None
+    database_url: SecretStr | None = None
+    """Where the shared state lives (run history, question log, ingest catalog): `postgresql://user:pass@host/db`
+    for replicas; unset means one SQLite file, `<data_dir>/state.sqlite`."""
     milvus_timeout: float = Field(10.0, gt=0)
     embedding: EmbeddingSettings = EmbeddingSettings()
     chunking: ChunkingSettings = ChunkingSettings()
@@ -119,8 +122,13 @@ class Settings(BaseSettings):
         return self.data_dir / "models"
 
     @property
-    def history_path(self) -> Path:
-        return self.data_dir / "history.sqlite"
+    def database_url_resolved(self) -> str:
+        return self.database_url.get_secret_value() if self.database_url else f"sqlite:///{self.data_dir / 'state.sqlite'}"
+
+    @property
+    def legacy_state_files(self) -> tuple[Path, Path]:
+        """The run history / question log and the ingest catalog as releases before the state database kept them."""
+        return self.data_dir / "history.sqlite", self.data_dir / "catalog.sqlite"
 
     @property
     def pending_path(self) -> Path:
@@ -130,10 +138,6 @@ class Settings(BaseSettings):
     @property
     def locks_dir(self) -> Path:
         return self.data_dir / "locks"
-
-    @property
-    def manifest_path(self) -> Path:
-        return self.data_dir / "catalog.sqlite"
 
     def course_names(self) -> list[str]:
         return [course.name for course in self.courses] or [DEFAULT_COURSE]

@@ -28,8 +28,6 @@ from bot.app import MentorApp
 from bot.config.sections import LlmSettings, WebSettings
 from bot.config.settings import Settings
 from bot.service.commands import ChatCommands
-from bot.store.history import RunHistory
-from bot.store.reindex_lock import CourseReindexLock, running_reindex
 from models import Course, Question
 from tests.conftest import EXAMPLE_COURSE
 
@@ -143,7 +141,7 @@ async def reindex_events(session: aiohttp.ClientSession, base: str, events_path:
 
 
 def runs_of(mentor: MentorApp) -> list:
-    return RunHistory(mentor.settings.history_path).runs("cs101", limit=500)
+    return mentor.run_history.runs("cs101", limit=500)
 
 
 # --- the API ---------------------------------------------------------------------------------
@@ -288,7 +286,7 @@ def test_two_clicks_at_once_start_one_run_and_the_second_hears_who_started_it(
 
 def test_a_run_going_on_elsewhere_is_reported_not_doubled(mentor: MentorApp, commands: ChatCommands) -> None:
     """A slash command (another thread, or another process) holds the course's reindex lock."""
-    lock = CourseReindexLock(mentor.settings.locks_dir, "cs101")
+    lock = mentor.reindex_locks.for_course("cs101")
     lock.acquire("slash command", "prof-grace")
     before = len(runs_of(mentor))
 
@@ -332,7 +330,7 @@ def test_stopping_the_server_stops_waiting_on_a_run_and_the_run_still_finishes(
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         runs = runs_of(mentor)
-        if len(runs) == before + 1 and runs[0].outcome != "running" and running_reindex(mentor.settings.locks_dir, "cs101") is None:
+        if len(runs) == before + 1 and runs[0].outcome != "running" and mentor.reindex_locks.running("cs101") is None:
             break
         time.sleep(0.1)
     last = runs[0]
