@@ -150,6 +150,7 @@ class DiscordPlatform:
             me=me.id,
             role_id=role.id if role else None,
             course=self.course_of(message.channel, message.guild.id if message.guild else None),
+            link=message.jump_url,
         )
         async with self.inflight.work():
             try:

@@ -156,7 +156,9 @@ class SlackPlatform:
             ) from None
         except NETWORK_ERRORS as exc:
             raise PlatformError(f"Cannot reach the Slack API at {self.settings.api_url} (MENTOR_SLACK__API_URL): {exc}") from None
-        return BotIdentity(user_id=response["user_id"], bot_id=response.get("bot_id"), team_id=response.get("team_id"))
+        return BotIdentity(
+            user_id=response["user_id"], bot_id=response.get("bot_id"), team_id=response.get("team_id"), workspace_url=response.get("url")
+        )
 
     async def _connect_socket(self) -> None:
         token = secret(self.settings.app_token) or ""

@@ -59,7 +59,7 @@ def replicas(
             database_url=SecretStr(shared_state),
             courses=[Course(name="cs101", sources=(materials,))],
             llm=LlmSettings(base_url=llm.base_url, model="fake", parallel=4, max_tokens=64),
-            answer=AnswerSettings(mode="generate"),
+            answer=AnswerSettings(mode="generate", repeat_similarity=0),
         )
         apps.append(MentorApp(settings))
     apps[0].ingest("cs101")
