@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config.sections import AnswerSettings
-from bot.store.question_log import QuestionLog
+from bot.store.question_log import AskedQuestion, QuestionLog
 from models import PriorQuestion, Question
 from rag.embedder import SentenceTransformerEmbedder
 
@@ -60,3 +63,54 @@ class RepeatFinder:
             return None
         found = candidates[best]
         return PriorQuestion(text=found.text, asked_at=found.asked_at, link=found.link, similarity=round(float(similarities[best]), 3))
+
+    def clusters(self, course: str | None, weeks: int, at_least: int = 2) -> list[RepeatCluster]:
+        """The questions asked `at_least` times in the last `weeks`, grouped, biggest first (instructors'
+        report). Greedy: a question joins the first group whose first question it is close to."""
+        if not self.threshold:
+            return []
+        asked = self.questions.with_vectors(course, time.time() - weeks * 7 * 24 * 3600.0, CANDIDATES * 5)
+        groups: list[tuple[np.ndarray, list[AskedQuestion]]] = []
+        for question, embedding in asked:
+            vector = np.frombuffer(embedding, dtype=np.float32)
+            home = next((members for first, members in groups if first @ vector >= self.threshold), None)
+            if home is None:
+                groups.append((vector, [question]))
+            else:
+                home.append(question)
+        found = [RepeatCluster.of(members) for _, members in groups if len(members) >= at_least]
+        return sorted(found, key=lambda cluster: (-cluster.count, -cluster.last_asked.timestamp()))
+
+
+@dataclass(frozen=True)
+class RepeatCluster:
+    """One question students keep asking: how often, lately when, its wordings and the pages it was answered from."""
+
+    course: str
+    question: str
+    count: int
+    last_asked: datetime
+    wordings: tuple[str, ...]
+    pages: tuple[tuple[str, int], ...]
+
+    @classmethod
+    def of(cls, members: list[AskedQuestion]) -> RepeatCluster:
+        pages = Counter(citation.label for member in members for citation in member.citations)
+        return cls(
+            course=members[0].course,
+            question=members[0].text,
+            count=len(members),
+            last_asked=max(member.asked_at for member in members),
+            wordings=tuple(dict.fromkeys(member.text for member in members))[:5],
+            pages=tuple(pages.most_common(3)),
+        )
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "course": self.course,
+            "question": self.question,
+            "count": self.count,
+            "last_asked": self.last_asked.isoformat(),
+            "wordings": list(self.wordings),
+            "pages": [{"label": label, "cited": cited} for label, cited in self.pages],
+        }

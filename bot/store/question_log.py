@@ -135,6 +135,18 @@ class QuestionLog:
             rows = db.execute(query).all()
         return [LinkedQuestion(row.text, _utc(row.asked_at), row.link, row.embedding) for row in rows]
 
+    def with_vectors(self, course: str | None, since: float, limit: int) -> list[tuple[AskedQuestion, bytes]]:
+        """Questions asked since `since` that kept their vector, oldest first: what repeats are clustered from."""
+        query = (
+            select(*_ASKED, questions.c.embedding)
+            .where(_of_course(course), questions.c.asked_at >= since, questions.c.embedding.is_not(None))
+            .order_by(questions.c.asked_at, questions.c.id)
+            .limit(limit)
+        )
+        with self.engine.connect() as db:
+            rows = db.execute(query).all()
+        return [(_asked(row), row.embedding) for row in rows]
+
     def link_messages(self, question_id: int, platform: str, messages: list[str]) -> None:
         """Remember that these platform messages (Slack `channel:ts`, Discord message ids) carry this answer."""
         with self.engine.begin() as db:

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from sqlalchemy import update
+from typer.testing import CliRunner
 
 from adapters.discord_bot.render import render_answer as discord_answer
 from adapters.slack.events import BotIdentity
 from adapters.slack.render import render_answer as slack_answer
+from bot.cli import app
 from bot.config.sections import AnswerSettings
 from bot.service.notices import asked_before
 from bot.service.repeats import RepeatFinder
 from bot.store.database import Database
 from bot.store.question_log import QuestionLog
 from bot.store.tables import questions
-from models import Answer, PriorQuestion, Question, Turn
+from models import Answer, Citation, PriorQuestion, Question, Turn
 from rag.embedder import SentenceTransformerEmbedder
 
 THREAD = "https://cs101.slack.com/archives/C1/p1700000600000100"
@@ -70,3 +73,25 @@ def test_a_slack_question_carries_its_permalink() -> None:
     reply = bot.link_to({"channel": "C1", "ts": "1700000700.000200", "thread_ts": "1700000600.000100"})
     assert reply == "https://cs101.slack.com/archives/C1/p1700000700000200?thread_ts=1700000600.000100&cid=C1"
     assert BotIdentity("UBOT", None, None).link_to({"channel": "C1", "ts": "1.2"}) is None
+
+
+def test_repeats_are_grouped_for_the_instructor_with_their_pages(embedder: SentenceTransformerEmbedder, tmp_path: Path) -> None:
+    data_dir = tmp_path / "state"
+    log = QuestionLog(Database.open(f"sqlite:///{data_dir / 'state.sqlite'}"))
+    finder = RepeatFinder(embedder, log, AnswerSettings())
+    loops = Answer(text="…", grounded=True, citations=[Citation(n=1, title="Loops", source="loops.md")])
+    for n, text in enumerate(["What does break do in a loop?", "what does break do in a loop", "What does `break` do in a loop?"]):
+        question = Question(text=text, platform="slack", link=f"https://cs101.slack.com/archives/C1/p{n}")
+        log.record(question, "default", loops, finder.vector(question))
+    once = Question(text="How do I open a file?", platform="slack", link="https://cs101.slack.com/archives/C1/p9")
+    log.record(once, "default", loops, finder.vector(once))
+
+    (cluster,) = finder.clusters(None, weeks=4)
+    assert cluster.count == 3 and cluster.question == "What does break do in a loop?" and cluster.pages == (("Loops", 3),)
+    assert len(cluster.wordings) == 3
+
+    result = CliRunner().invoke(app, ["report", "--json"], env={"MENTOR_DATA_DIR": str(data_dir)}, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert [(c["count"], c["pages"]) for c in json.loads(result.stdout)] == [(3, [{"label": "Loops", "cited": 3}])]
+    text = CliRunner().invoke(app, ["report"], env={"MENTOR_DATA_DIR": str(data_dir)}, catch_exceptions=False)
+    assert "3x default: What does break do in a loop?" in " ".join(text.stdout.split())
