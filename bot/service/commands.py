@@ -21,6 +21,7 @@ from bot.errors import (
 from bot.ops.metrics import Metrics
 from bot.service.answering import Admission, AnswerService, PartialCallback
 from bot.service.dedupe import EventDeduper, MemoryDeduper
+from bot.service.digest import DigestSink
 from bot.service.fair_line import PositionCallback
 from bot.service.notices import SEARCH_DOWN
 from bot.service.reindex import ReindexService, ReportSink
@@ -59,6 +60,8 @@ class ChatCommands:
         self.deduper = deduper or MemoryDeduper()
         self.report_sinks: list[ReportSink] = []
         """Where scheduled runs are reported; platforms add theirs, `mentor serve` wires them to the schedule."""
+        self.digest_sinks: list[DigestSink] = []
+        """Where the instructors' digests are posted, the same way."""
 
     def course_for(self, keys: list[str], mapping: dict[str, str]) -> str | None:
         """The course of the first key (channel, then guild or workspace) that the map names."""

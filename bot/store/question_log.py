@@ -135,6 +135,35 @@ class QuestionLog:
             rows = db.execute(query).all()
         return [LinkedQuestion(row.text, _utc(row.asked_at), row.link, row.embedding) for row in rows]
 
+    def between(self, course: str, since: float, until: float, limit: int = 100_000) -> list[AskedQuestion]:
+        """A course's questions in a period, oldest first (the digest counts them)."""
+        query = (
+            select(*_ASKED)
+            .where(questions.c.course == course, questions.c.asked_at >= since, questions.c.asked_at < until)
+            .order_by(questions.c.asked_at, questions.c.id)
+            .limit(limit)
+        )
+        with self.engine.connect() as db:
+            return [_asked(row) for row in db.execute(query).all()]
+
+    def downvoted(self, course: str, since: float, until: float, limit: int = 10) -> list[AskedQuestion]:
+        """Questions whose answer got a 👎 in a period, newest vote first, each once."""
+        votes = (
+            select(feedback.c.question_id, func.max(feedback.c.at).label("last"))
+            .where(feedback.c.vote < 0, feedback.c.at >= since, feedback.c.at < until)
+            .group_by(feedback.c.question_id)
+            .subquery()
+        )
+        query = (
+            select(*_ASKED)
+            .join_from(questions, votes, votes.c.question_id == questions.c.id)
+            .where(questions.c.course == course)
+            .order_by(votes.c.last.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as db:
+            return [_asked(row) for row in db.execute(query).all()]
+
     def with_vectors(self, course: str | None, since: float, limit: int) -> list[tuple[AskedQuestion, bytes]]:
         """Questions asked since `since` that kept their vector, oldest first: what repeats are clustered from."""
         query = (

@@ -390,6 +390,13 @@ def test_scheduled_reports_go_to_the_course_report_channel(mentor: MentorApp) ->
         assert post.args["channel"] == "CREPORTS"
         assert "cs101" in post.args["text"] and "<!channel>" not in post.args["text"]
 
+        (digest,) = slack.commands.digest_sinks
+        await digest(mentor.course("cs101"), "Digest for cs101: 4 questions <!here>")
+        await digest(mentor.course("cs101").model_copy(update={"report_channel": "123456789012345678"}), "for Discord")
+        (_, posted) = slack.fake.of("chat.postMessage")
+        assert posted.args["channel"] == "CREPORTS" and "Digest for cs101: 4 questions" in posted.args["text"]
+        assert "<!here>" not in posted.args["text"]
+
     run_slack(mentor, scenario)
 
 
