@@ -210,3 +210,15 @@ def catalog_in(folder: Path) -> Manifest:
     from bot.store.database import Database
 
     return Manifest(Database.open(f"sqlite:///{folder / 'state.sqlite'}").engine)
+
+
+def record_outcomes(job: object, method: str, outcomes: list[object]) -> None:
+    """Wrap `job.method` (a scheduled coroutine) so each call's result is appended to `outcomes`:
+    how tests see that a firing ran on one replica and was skipped on the others."""
+    original = getattr(job, method)
+
+    async def recorded(*arguments: object) -> object:
+        outcomes.append(await original(*arguments))
+        return outcomes[-1]
+
+    setattr(job, method, recorded)

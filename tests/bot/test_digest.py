@@ -17,7 +17,7 @@ from bot.service.repeats import RepeatFinder
 from bot.store.schedule_claims import ScheduleClaims
 from models import Answer, Citation, Course, Question
 from rag.embedder import SentenceTransformerEmbedder
-from tests.conftest import EXAMPLE_COURSE, until
+from tests.conftest import EXAMPLE_COURSE, record_outcomes, until
 
 
 def test_the_digest_counts_the_week_and_one_replica_posts_it(embedder: SentenceTransformerEmbedder, tmp_path: Path) -> None:
@@ -43,13 +43,7 @@ def test_the_digest_counts_the_week_and_one_replica_posts_it(embedder: SentenceT
         outcomes: list[object] = []
         for replica in replicas:
             replica.sinks.append(sink)
-            post = replica.post
-
-            async def recorded(to: Course, trigger: object, post=post) -> object:
-                outcomes.append(await post(to, trigger))
-                return outcomes[-1]
-
-            replica.post = recorded  # type: ignore[method-assign]
+            record_outcomes(replica, "post", outcomes)
             replica.start({"cs101": DateTrigger(when)})
         try:
             await until(lambda: len(outcomes) == 2, timeout=60)
