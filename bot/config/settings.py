@@ -164,9 +164,9 @@ class Settings(BaseSettings):
         )
 
 
-def cron_trigger(course: Course, expression: str | None = None) -> CronTrigger:
-    """The course's schedule (or another of its cron `expression`s) as APScheduler reads it, in the
-    course's timezone; raises ValueError naming what is wrong."""
+def cron_trigger(course: Course, expression: str | None = None, key: str = "schedule") -> CronTrigger:
+    """The course's schedule (or another of its cron `expression`s, named `key`) as APScheduler reads
+    it, in the course's timezone; raises ValueError naming what is wrong."""
     try:
         zone = ZoneInfo(course.timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -174,7 +174,7 @@ def cron_trigger(course: Course, expression: str | None = None) -> CronTrigger:
     try:
         return CronTrigger.from_crontab(expression or course.schedule, timezone=zone)
     except ValueError as exc:
-        raise ValueError(f"{expression or course.schedule!r} is not a cron expression of five fields ({exc})") from None
+        raise ValueError(f"{key} {expression or course.schedule!r} is not a cron expression of five fields ({exc})") from None
 
 
 def _check_schedule(number: int, course: Course) -> None:
@@ -182,7 +182,7 @@ def _check_schedule(number: int, course: Course) -> None:
         if expression is None:
             continue
         try:
-            cron_trigger(course, expression)
+            cron_trigger(course, expression, key)
         except ValueError as exc:
             key = "timezone" if str(exc).startswith("timezone") else key
             raise ValueError(f"courses.{number}.{key} (course {course.name!r}): {exc}") from None
