@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import re
+from datetime import date, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator, model_validator
+
+from models.release import release_moment
 
 COURSE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
@@ -38,6 +42,13 @@ class Course(BaseModel):
     schedule: str = "0 3 * * *"
     """When the scheduled re-ingest runs: a five-field cron expression, in `timezone`."""
     timezone: str = "UTC"
+    """The zone of `schedule`, `start_date` and the `releases` table."""
+    start_date: date | None = None
+    """The first day of week 1: material in a folder named `week-05/` or `w05/` is released at
+    midnight (in `timezone`) four weeks after it. Unset: week folders release nothing later."""
+    releases: tuple[tuple[str, datetime], ...] = ()
+    """Glob -> release date-time, in `timezone` unless it names an offset (`"week-06/**" = 2026-10-05T09:00`).
+    Written in mentor.toml as a table; the most specific glob matching a file wins (`ingest.releases`)."""
     report_channel: str | None = None
     """A chat channel where scheduled runs that changed or failed something are reported."""
 
@@ -46,6 +57,10 @@ class Course(BaseModel):
         if not self.sources and not self.repository:
             raise ValueError("a course needs `sources` (folders) or a `repository` (Git), or both")
         return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return zone_of(self.timezone)
 
     @field_validator("name")
     @classmethod
@@ -57,6 +72,30 @@ class Course(BaseModel):
             )
         return value
 
+    @field_validator("start_date", mode="before")
+    @classmethod
+    def _start_date(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str):
+            try:
+                return date.fromisoformat(value.strip())
+            except ValueError:
+                raise ValueError(f"{value!r} is not a date (write e.g. 2026-09-07) (course {info.data.get('name')!r})") from None
+        return value
+
+    @field_validator("releases", mode="before")
+    @classmethod
+    def _release_dates(cls, value: Any, info: ValidationInfo) -> Any:
+        """Read each date in the course's zone here, so a bad one stops start-up naming the course and the glob."""
+        items = value.items() if isinstance(value, dict) else value
+        zone = zone_of(info.data.get("timezone", "UTC"))
+        parsed = []
+        for glob, moment in items:
+            try:
+                parsed.append((str(glob), release_moment(moment, zone)))
+            except ValueError as exc:
+                raise ValueError(f"{glob!r}: {exc} (course {info.data.get('name')!r})") from None
+        return tuple(parsed)
+
     @field_validator("base_url")
     @classmethod
     def _base_url_without_trailing_slash(cls, value: str | None) -> str | None:
@@ -66,3 +105,12 @@ class Course(BaseModel):
         if not re.match(r"^https?://", value):
             raise ValueError(f"base_url must start with http:// or https:// (got {value!r})")
         return value.rstrip("/")
+
+
+def zone_of(name: str) -> ZoneInfo:
+    """The course's time zone, or UTC where it names none: settings refuse such a course at start-up
+    (`courses.N.timezone`), so dates read in UTC meanwhile are never used."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")

@@ -81,6 +81,7 @@ class Settings(BaseSettings):
         for number, course in enumerate(courses):
             _check_schedule(number, course)
             _check_excludes(number, course)
+            _check_releases(number, course)
             clash = seen.setdefault(collection_name(course.name), course.name)
             if clash != course.name:
                 raise ValueError(f"courses {clash!r} and {course.name!r} would share one index: rename one")
@@ -186,6 +187,15 @@ def _check_excludes(number: int, course: Course) -> None:
             compile_glob(pattern)
         except ValueError as exc:
             raise ValueError(f"courses.{number}.exclude (course {course.name!r}): {exc}") from None
+
+
+def _check_releases(number: int, course: Course) -> None:
+    for pattern, _ in course.releases:
+        try:
+            if compile_glob(pattern).negated:
+                raise ValueError(f"pattern {pattern!r} starts with '!', which releases nothing: name the files to release")
+        except ValueError as exc:
+            raise ValueError(f"courses.{number}.releases (course {course.name!r}): {exc}") from None
 
 
 class TomlFileSource(PydanticBaseSettingsSource):
