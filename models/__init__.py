@@ -5,9 +5,9 @@ Nothing here imports another package of ours, a platform SDK or a model library.
 
 from models.answer import Answer, AnswerKind, Citation, Question, Timings, Turn, last_turns
 from models.course import Course
-from models.release import ALWAYS, Clock, epoch_seconds, release_moment, utc_now
 from models.documents import Chunk, DocumentKind, Locator, Section, SourceDoc
 from models.ingest import FileFailure, IngestReport
+from models.release import ALWAYS, Clock, epoch_seconds, release_moment, utc_now
 from models.search import SearchHit, SearchMode, SearchResult
 
 __all__ = [
