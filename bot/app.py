@@ -13,13 +13,15 @@ from bot.service.offload import Offloader
 from bot.status import CourseStatus, ModelStatus, RerankerStatus
 from bot.store.history import RunHistory
 from bot.store.reindex_lock import running_reindex
+from ingest.calendar import TermCalendar, term_calendar
 from ingest.chunker import ChunkingPolicy
+from ingest.errors import IngestError
 from ingest.git_source import GitSource
 from ingest.git_source import refresh as refresh_git
 from ingest.manifest import Manifest
 from ingest.pipeline import IngestPipeline, ProgressCallback
 from ingest.published import published_file
-from models import Answer, Course, IngestReport, Question, SearchMode, SearchResult
+from models import Answer, Clock, Course, IngestReport, Question, SearchMode, SearchResult, utc_now
 from rag.answerer import Answerer, AnswerPolicy, Draft, TextCallback
 from rag.embedder import SentenceTransformerEmbedder
 from rag.errors import IndexOperationError, IndexUnavailableError, ModelFileError
@@ -41,10 +43,12 @@ class MentorApp:
     """The application object: one per process, built from `Settings` at the edge.
 
     Parts are built on first use, so `mentor status` never loads the embedding model.
+    `clock` is the one "now" that release dates are compared with; tests freeze it.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, clock: Clock = utc_now) -> None:
         self.settings = settings
+        self.clock = clock
 
     @cached_property
     def index(self) -> MilvusIndex:
@@ -73,7 +77,14 @@ class MentorApp:
             search.rerank, dense_weight=search.rerank_dense_weight, model=search.rerank_model, device=self.settings.embedding.device
         )
         return HybridRetriever(
-            self.index, self.embedder, mode=search.mode, fusion=fusion, k=search.k, reranker=reranker, candidates=search.rerank_candidates
+            self.index,
+            self.embedder,
+            mode=search.mode,
+            fusion=fusion,
+            k=search.k,
+            reranker=reranker,
+            candidates=search.rerank_candidates,
+            clock=self.clock,
         )
 
     @property
@@ -183,7 +194,7 @@ class MentorApp:
         return (self.checkout_dir(course), *course.sources) if course.repository else course.sources
 
     def course_file(self, course_name: str, name: str) -> Path | None:
-        """The file `/files` serves for a source name: one the live index holds or that its pages embed."""
+        """The file `/files` serves for a source name: one the live index holds or that its pages embed, once released."""
         course = self.course(course_name)
         try:
             live = self.index.live_generation(course.name)
@@ -192,7 +203,19 @@ class MentorApp:
                 f"The files of {course.name} cannot be looked up right now (the search service is not answering). "
                 "Please try again in a few minutes."
             ) from exc
-        return published_file(course.model_copy(update={"sources": self.source_roots(course)}), self.manifest, live, name)
+        return published_file(course.model_copy(update={"sources": self.source_roots(course)}), self.manifest, live, name, self.clock())
+
+    def calendar(self, course_name: str | None = None) -> TermCalendar:
+        """The course's term now: what its release rules have released and what comes next."""
+        course = self.course(course_name)
+        return term_calendar(course.model_copy(update={"sources": self.source_roots(course)}), self.clock())
+
+    def _next_release(self, name: str) -> tuple[datetime, list[str]] | None:
+        try:
+            return self.calendar(name).next_release
+        except IngestError as exc:  # broken exclude rules: status still shows the rest
+            log.warning("the calendar of %s cannot be read: %s", name, exc)
+            return None
 
     def search(self, query: str, course_name: str | None = None, k: int | None = None, mode: SearchMode | None = None) -> SearchResult:
         course = self.course(course_name)
@@ -252,6 +275,7 @@ class MentorApp:
                     last_run=history.last(name),
                     running=running_reindex(self.settings.locks_dir, name),
                     next_run=cron_trigger(course).get_next_fire_time(None, datetime.now(timezone.utc)),
+                    next_release=self._next_release(name),
                 )
             )
         return statuses

@@ -24,6 +24,8 @@ class CourseStatus:
     running: RunningReindex | None
     next_run: datetime | None
     """When the course's schedule fires next (it runs while `mentor serve` does)."""
+    next_release: tuple[datetime, list[str]] | None = None
+    """When material is released next, in the course's zone, and which files (`mentor calendar` shows the term)."""
 
     @property
     def repository(self) -> str | None:
@@ -44,6 +46,9 @@ class CourseStatus:
             "last_ingest": self.last_ingest_at.isoformat() if self.last_ingest_at else None,
             "last_report": self.last_report.model_dump() if self.last_report else None,
             "collection": self.collection,
+            "next_release": (
+                {"at": self.next_release[0].isoformat(), "files": self.next_release[1]} if self.next_release else None
+            ),
         }
 
 

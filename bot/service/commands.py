@@ -194,6 +194,9 @@ class ChatCommands:
                 line += f", last ingest {course.last_ingest_at:%Y-%m-%d %H:%M} UTC"
             if course.running:
                 line += f"; {course.running.describe()}"
+            if course.next_release:
+                at, files = course.next_release
+                line += f"; next release {at:%Y-%m-%d %H:%M %Z} ({len(files)} file(s))"
             lines.append(line)
         return "\n".join(lines)
 
