@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-import aiohttp
 import pytest
 
 from bot.app import MentorApp
