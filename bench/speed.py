@@ -47,7 +47,7 @@ def main() -> None:
         if ready(mentor.index, "eval", args.rows) is None:
             print(f"timing the index already built in {data_dir}")
         else:
-            _build(mentor, args.rows)
+            build(mentor, args.rows)
         mentor.close()
 
         # Measure as a service sees it: a process that opened the finished index.
@@ -70,7 +70,7 @@ def main() -> None:
             "end to end (embed + default search)": lambda q: mentor.search(q, "eval"),
         }
         load_before = os.getloadavg()[0]
-        timings = _timings(stages, questions, args.queries)
+        timings = turn_timings(stages, questions, args.queries)
         print(f"{args.queries} queries at {args.rows} chunks, the stages taking turns on each question "
               f"(load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} cores):")
         for label, values in timings.items():
@@ -79,16 +79,17 @@ def main() -> None:
         mentor.close()
 
 
-def _build(mentor: MentorApp, rows: int) -> None:
+def build(mentor: MentorApp, rows: int, release_of: Callable[[int], int] | None = None) -> None:
+    """Ingest the eval course and grow it with filler to `rows` (`release_of`: filler row -> its release time)."""
     mentor.embedder.warm_up()
     mentor.ingest("eval")
     started = time.perf_counter()
-    generation, filler = fill(mentor.index, "eval", rows)
+    generation, filler = fill(mentor.index, "eval", rows, release_of=release_of)
     print(f"{rows - filler} real chunks + {filler} filler chunks = {rows} rows in {generation}, "
           f"written, sealed and indexed in {time.perf_counter() - started:.0f} s")
 
 
-def _timings(stages: dict[str, Callable[[str], object]], questions: list[str], count: int) -> dict[str, list[float]]:
+def turn_timings(stages: dict[str, Callable[[str], object]], questions: list[str], count: int) -> dict[str, list[float]]:
     """Each stage's timings in ms; the stages take turns on each question, so a busy spell on a
     shared machine slows them all alike instead of whichever stage ran then."""
     timings: dict[str, list[float]] = {label: [] for label in stages}
