@@ -11,20 +11,11 @@ term; "now" is mid-term, so the filter leaves out about half of them, as in week
 
 from __future__ import annotations
 
-import argparse
 import os
-import tempfile
-from contextlib import nullcontext
-from pathlib import Path
 
-from bench.evalset import COURSE_DIR, load_questions
-from bench.filler import ready
-from bench.speed import build, turn_timings
+from bench.evalset import load_questions
+from bench.speed import arguments, built_index, turn_timings
 from bench.stats import percentile
-from bot.app import MentorApp
-from bot.config.settings import Settings
-from bot.ops.logs import configure_logging
-from models import Course
 
 TERM_START = 1_788_000_000  # a Monday of 2026, in UTC epoch seconds
 WEEK = 7 * 24 * 3600
@@ -37,28 +28,8 @@ def week_release(row: int) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, default=50_000)
-    parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--data-dir", type=Path, help="keep the built index here, and time it again if it is there")
-    args = parser.parse_args()
-    configure_logging()
-
-    with nullcontext(str(args.data_dir)) if args.data_dir else tempfile.TemporaryDirectory() as data_dir:
-        settings = Settings(data_dir=Path(data_dir), courses=[Course(name="eval", sources=(COURSE_DIR,))])
-        mentor = MentorApp(settings)
-        print(f"engine: {mentor.index.engine()}")
-        if ready(mentor.index, "eval", args.rows) is None:
-            print(f"timing the index already built in {data_dir}")
-        else:
-            build(mentor, args.rows, release_of=week_release)
-        mentor.close()
-
-        mentor = MentorApp(settings)
-        mentor.embedder.warm_up()
-        problem = ready(mentor.index, "eval", args.rows)
-        if problem:
-            raise SystemExit(f"not timing an index that is not ready: {problem}")
+    args = arguments()
+    with built_index(args, release_of=week_release) as mentor:
         index = mentor.index
         now = TERM_START + 7 * WEEK  # week 8: weeks 1-8 are out, 9-15 are not
         hidden = index.client.query(index.searched_collection("eval"), filter=f"release_at > {now}", output_fields=["count(*)"])
@@ -84,7 +55,6 @@ def main() -> None:
             off, on = timings[f"{mode} without filter"], timings[f"{mode} with filter"]
             print(f"  {mode}: the filter costs {percentile(on, 0.5) - percentile(off, 0.5):+.1f} ms at p50, "
                   f"{percentile(on, 0.95) - percentile(off, 0.95):+.1f} ms at p95")
-        mentor.close()
 
 
 if __name__ == "__main__":
