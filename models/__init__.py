@@ -4,6 +4,7 @@ Nothing here imports another package of ours, a platform SDK or a model library.
 """
 
 from models.answer import Answer, AnswerKind, Citation, Question, Timings, Turn, last_turns
+from models.assignment import ActiveAssignment, Assignment, AssignmentMode
 from models.course import Course
 from models.documents import Chunk, DocumentKind, Locator, Section, SourceDoc
 from models.ingest import FileFailure, IngestReport
@@ -11,6 +12,9 @@ from models.release import ALWAYS, Clock, epoch_seconds, release_moment, utc_now
 from models.search import SearchHit, SearchMode, SearchResult
 
 __all__ = [
+    "ActiveAssignment",
+    "Assignment",
+    "AssignmentMode",
     "ALWAYS",
     "Clock",
     "epoch_seconds",

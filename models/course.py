@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from models.assignment import Assignment
 from models.release import release_moment
 
 COURSE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -49,6 +50,10 @@ class Course(BaseModel):
     releases: tuple[tuple[str, datetime], ...] = ()
     """Glob -> release date-time, in `timezone` unless it names an offset (`"week-06/**" = 2026-10-05T09:00`).
     Written in mentor.toml as a table; the most specific glob matching a file wins (`ingest.releases`)."""
+    assignments: tuple[Assignment, ...] = ()
+    """Graded tasks: their materials, deadline and answer mode before and after it (README, "Assignment policies")."""
+    max_code_lines: int = Field(6, ge=0)
+    """Before an assignment's deadline, an answer with a code block longer than this is replaced by a hint."""
     report_channel: str | None = None
     """A chat channel where scheduled runs that changed or failed something are reported."""
 
@@ -95,6 +100,23 @@ class Course(BaseModel):
             except ValueError as exc:
                 raise ValueError(f"{glob!r}: {exc} (course {info.data.get('name')!r})") from None
         return tuple(parsed)
+
+    @field_validator("assignments", mode="before")
+    @classmethod
+    def _due_dates(cls, value: Any, info: ValidationInfo) -> Any:
+        """Deadlines are read in the course's zone, like release dates."""
+        if not isinstance(value, list | tuple):
+            return value
+        zone = zone_of(info.data.get("timezone", "UTC"))
+        read = []
+        for number, item in enumerate(value):
+            if isinstance(item, dict) and "due" in item:
+                try:
+                    item = {**item, "due": release_moment(item["due"], zone)}
+                except ValueError as exc:
+                    raise ValueError(f"assignment {number} ({item.get('name')!r}): due {exc} (course {info.data.get('name')!r})") from None
+            read.append(item)
+        return read
 
     @field_validator("base_url")
     @classmethod

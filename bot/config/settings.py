@@ -82,6 +82,7 @@ class Settings(BaseSettings):
             _check_schedule(number, course)
             _check_excludes(number, course)
             _check_releases(number, course)
+            _check_assignments(number, course)
             clash = seen.setdefault(collection_name(course.name), course.name)
             if clash != course.name:
                 raise ValueError(f"courses {clash!r} and {course.name!r} would share one index: rename one")
@@ -196,6 +197,22 @@ def _check_releases(number: int, course: Course) -> None:
                 raise ValueError(f"pattern {pattern!r} starts with '!', which releases nothing: name the files to release")
         except ValueError as exc:
             raise ValueError(f"courses.{number}.releases (course {course.name!r}): {exc}") from None
+
+
+def _check_assignments(number: int, course: Course) -> None:
+    owners: dict[str, str] = {}
+    for assignment in course.assignments:
+        for pattern in assignment.files:
+            try:
+                compile_glob(pattern)
+            except ValueError as exc:
+                raise ValueError(f"courses.{number}.assignments (course {course.name!r}, {assignment.name!r}): {exc}") from None
+            other = owners.setdefault(pattern, assignment.name)
+            if other != assignment.name:
+                raise ValueError(
+                    f"courses.{number}.assignments (course {course.name!r}): {other!r} and {assignment.name!r} both claim "
+                    f"{pattern!r}: give the files to one of them, or make one glob more specific"
+                )
 
 
 class TomlFileSource(PydanticBaseSettingsSource):
