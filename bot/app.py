@@ -282,6 +282,7 @@ class MentorApp:
                     running=running_reindex(self.settings.locks_dir, name),
                     next_run=cron_trigger(course).get_next_fire_time(None, datetime.now(timezone.utc)),
                     next_release=self._next_release(name),
+                    now=self.clock(),
                 )
             )
         return statuses

@@ -276,6 +276,8 @@ def status(
         if s.next_release:
             at, files = s.next_release
             out.print(f"  next release {at:%Y-%m-%d %H:%M %Z}: {len(files)} file(s), e.g. {escape(files[0])}  (`mentor calendar` shows the term)")
+        for assignment, mode in s.assignment_modes():
+            out.print(f"  assignment {escape(assignment.name)} (due {assignment.due:%Y-%m-%d %H:%M %Z}): answered with {mode} now")
         if s.next_run:
             out.print(f"  next scheduled reindex {s.next_run:%Y-%m-%d %H:%M %Z} ({escape(s.course.schedule)}, while `mentor serve` runs)")
 

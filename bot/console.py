@@ -101,6 +101,12 @@ def print_calendar(calendar: TermCalendar) -> None:
         out.print(f"  [bold]next: {following[0]:%Y-%m-%d %H:%M}[/] ({len(following[1])} file(s)); upcoming:")
         for item in calendar.upcoming:
             _print_scheduled(item, calendar)
+    for assignment in calendar.assignments:
+        out.print(
+            f"  assignment {escape(assignment.name)}: due {assignment.due.astimezone(calendar.course.zone):%Y-%m-%d %H:%M}, "
+            f"{assignment.before} before, {assignment.after} after; now {assignment.mode_at(calendar.now)}",
+            soft_wrap=True,
+        )
     for problem in calendar.problems:
         out.print(f"  [yellow]warning:[/] {escape(problem)}", soft_wrap=True)
 

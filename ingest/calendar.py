@@ -14,7 +14,7 @@ from ingest.errors import UnreadableFileError
 from ingest.exclusion import Exclusions
 from ingest.loaders import is_supported
 from ingest.releases import Release, ReleaseRules
-from models import Course
+from models import Assignment, Course
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,11 @@ class TermCalendar:
     """Every file the course indexes, earliest release first (those with none at the top)."""
     problems: list[str] = field(default_factory=list)
     """Files whose own release date cannot be read (left out until fixed), and globs that match nothing."""
+
+    @property
+    def assignments(self) -> list[Assignment]:
+        """The course's assignments by deadline: `mode_at(now)` says which policy is active."""
+        return sorted(self.course.assignments, key=lambda assignment: assignment.due)
 
     @property
     def released(self) -> list[Scheduled]:
@@ -63,6 +68,10 @@ class TermCalendar:
             "released": [item.to_json() for item in self.released],
             "upcoming": [item.to_json() for item in self.upcoming],
             "next_release": {"at": following[0].isoformat(), "files": following[1]} if following else None,
+            "assignments": [
+                {"name": a.name, "due": a.due.isoformat(), "before": a.before, "after": a.after, "mode_now": a.mode_at(self.now)}
+                for a in self.assignments
+            ],
             "problems": self.problems,
         }
 

@@ -331,6 +331,7 @@ def test_calendar_prints_the_term_as_the_config_sets_it(env: dict[str, str], tmp
     (tmp_path / "mentor.toml").write_text(
         '[[courses]]\nname = "cs101"\nsources = ["term"]\ntimezone = "America/New_York"\nstart_date = 2020-01-06\n'
         '[courses.releases]\n"homework/*-solution.md" = 2099-05-01T17:00:00\n"labs/**" = 2020-02-01\n'
+        '[[courses.assignments]]\nname = "HW1"\nfiles = ["homework/hw1*"]\ndue = 2099-05-01T17:00:00\nbefore = "concepts"\n'
     )
     shown = mentor(env, "calendar")
     assert shown.exit_code == 0, shown.output
@@ -343,9 +344,11 @@ def test_calendar_prints_the_term_as_the_config_sets_it(env: dict[str, str], tmp
         "2020-10-05 00:00  week-40/review.md  (week folder week-40)",
         "next: 2099-05-01 17:00 (1 file(s)); upcoming:",
         "2099-05-01 17:00  homework/hw1-solution.md  (releases 'homework/*-solution.md')",
+        "assignment HW1: due 2099-05-01 17:00, concepts before, full after; now concepts",
         "warning: releases 'labs/**' matches no file of the course",
     ]
     calendar = json.loads(mentor(env, "calendar", "--json").output)[0]
     assert calendar["next_release"] == {"at": "2099-05-01T17:00:00-04:00", "files": ["homework/hw1-solution.md"]}
     status = json.loads(mentor(env, "status", "--json").output)["courses"][0]
     assert status["next_release"] == calendar["next_release"]
+    assert status["assignments"] == [{"name": "HW1", "due": "2099-05-01T17:00:00-04:00", "mode_now": "concepts"}]
