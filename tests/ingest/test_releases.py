@@ -225,3 +225,35 @@ def test_bad_front_matter_is_reported_and_the_rest_of_the_course_goes_on(
     assert "'next tuesday' is not a date or date-time" in failed["week-05/bad-date.md"]
     assert sorted(report.added) == ["homework/hw3-solution.md", "w06/recursion.md", "week-05/loops.md"]
     assert report.warnings == ["releases 'labs/**' matches no file of the course: check the glob"]
+
+
+def test_an_index_from_before_release_dates_still_answers_and_the_next_ingest_rebuilds_it_with_them(
+    pipeline: tuple[IngestPipeline, CountingEmbedder], embedder: SentenceTransformerEmbedder, tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from pymilvus import DataType, MilvusClient
+
+    ingest, _ = pipeline
+    index = ingest.index
+    # The layout before this change: no `release_at` on the rows (a plain collection under the course's name).
+    schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+    for name, length in (("id", 64), ("source", 2048), ("file_hash", 64), ("title", 2048), ("headings", 4096), ("locator", 1024), ("url", 4096), ("text", 65535)):
+        schema.add_field(name, DataType.VARCHAR, max_length=length, is_primary=name == "id")
+    schema.add_field("dense", DataType.FLOAT_VECTOR, dim=embedder.dimension)
+    params = index.client.prepare_index_params()
+    params.add_index("dense", index_type="HNSW", metric_type="COSINE", params={"M": 16, "efConstruction": 200})
+    index.client.create_collection("mentor_cs101", schema=schema, index_params=params, consistency_level="Strong")
+    index.client.insert("mentor_cs101", [{
+        "id": "old-0", "source": "w06/recursion.md", "file_hash": "0" * 64, "title": "Recursion", "headings": "[]",
+        "locator": "{}", "url": "", "text": RECURSION, "dense": embedder.embed_documents([RECURSION])[0],
+    }])
+    index.client.flush("mentor_cs101")
+    with caplog.at_level("WARNING"):
+        assert visible(index, embedder, WEEK_5) == ["w06/recursion.md"]
+    assert "built before release dates" in caplog.text
+
+    course = Course(name="cs101", sources=(term_folder(tmp_path / "materials"),), timezone=ZONE, start_date=START)
+    report = ingest.ingest(course)
+    assert report.rebuilt
+    assert "w06/recursion.md" not in visible(index, embedder, WEEK_5)
+    assert "w06/recursion.md" in visible(index, embedder, WEEK_6_STARTS)
