@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
@@ -14,7 +13,7 @@ from bot.service.offload import Offloader
 from bot.status import CourseStatus, ModelStatus, RerankerStatus
 from bot.store.history import RunHistory
 from bot.store.reindex_lock import running_reindex
-from ingest.assignments import AssignmentRules
+from bot.term_rules import retrieve_in_term
 from ingest.calendar import TermCalendar, term_calendar
 from ingest.chunker import ChunkingPolicy
 from ingest.errors import IngestError
@@ -231,11 +230,7 @@ class MentorApp:
     def retrieve(self, question: Question) -> Answer | Draft:
         """Search and grounding: a decline or a quote is the answer already; a `Draft` goes to `answerer.write`."""
         course = self.course(question.course)
-        outcome = self.answerer.retrieve(question, course, course.answer_mode or self.settings.answer.mode)
-        if isinstance(outcome, Answer) or not course.assignments:
-            return outcome
-        sources = [hit.source for hit in outcome.hits]
-        return replace(outcome, assignment=AssignmentRules(course).active(outcome.question, sources, self.clock()))
+        return retrieve_in_term(self.answerer, question, course, course.answer_mode or self.settings.answer.mode, self.clock())
 
     def model_status(self) -> ModelStatus:
         """What answers students; an in-process model is probed first (once per machine, then cached)."""

@@ -107,6 +107,13 @@ def print_calendar(calendar: TermCalendar) -> None:
             f"{assignment.before} before, {assignment.after} after; now {assignment.mode_at(calendar.now)}",
             soft_wrap=True,
         )
+    for exam in calendar.course.exams:
+        zone = calendar.course.zone
+        out.print(
+            f"  exam {escape(exam.name)}: {exam.start.astimezone(zone):%Y-%m-%d %H:%M} to {exam.end.astimezone(zone):%Y-%m-%d %H:%M}, "
+            f"answers {exam.answers}" + ("; [bold]open now[/]" if exam.covers(calendar.now) else ""),
+            soft_wrap=True,
+        )
     for problem in calendar.problems:
         out.print(f"  [yellow]warning:[/] {escape(problem)}", soft_wrap=True)
 

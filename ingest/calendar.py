@@ -72,6 +72,10 @@ class TermCalendar:
                 {"name": a.name, "due": a.due.isoformat(), "before": a.before, "after": a.after, "mode_now": a.mode_at(self.now)}
                 for a in self.assignments
             ],
+            "exams": [
+                {"name": e.name, "start": e.start.isoformat(), "end": e.end.isoformat(), "answers": e.answers, "open": e.covers(self.now)}
+                for e in self.course.exams
+            ],
             "problems": self.problems,
         }
 

@@ -4,7 +4,7 @@ Nothing here imports another package of ours, a platform SDK or a model library.
 """
 
 from models.answer import Answer, AnswerKind, Citation, Question, Timings, Turn, last_turns
-from models.assignment import ActiveAssignment, Assignment, AssignmentMode
+from models.assignment import ActiveAssignment, Assignment, AssignmentMode, ExamWindow
 from models.course import Course
 from models.documents import Chunk, DocumentKind, Locator, Section, SourceDoc
 from models.ingest import FileFailure, IngestReport
@@ -15,6 +15,7 @@ __all__ = [
     "ActiveAssignment",
     "Assignment",
     "AssignmentMode",
+    "ExamWindow",
     "ALWAYS",
     "Clock",
     "epoch_seconds",

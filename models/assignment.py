@@ -1,11 +1,11 @@
-"""Assignments and the answer mode each one asks for, before and after its deadline."""
+"""Assignments and the answer mode each one asks for, before and after its deadline; exam windows."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 AssignmentMode = Literal["concepts", "hints", "full"]
 """`concepts`: explain the ideas, no code for this task; `hints`: guiding questions and
@@ -44,3 +44,27 @@ class ActiveAssignment(BaseModel):
     @property
     def restricted(self) -> bool:
         return self.mode != "full"
+
+
+class ExamWindow(BaseModel):
+    """A time during which the mentor answers only logistics questions, or nothing, and says so."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1)
+    start: datetime
+    end: datetime
+    """Both aware: read in the course's timezone unless they name an offset (`models.course`)."""
+    answers: Literal["logistics", "nothing"] = "logistics"
+    logistics: tuple[str, ...] = ()
+    """Globs of the files that hold logistics (syllabus, exam rules): with `answers = "logistics"`,
+    a question is answered only when its best source is one of them."""
+
+    @model_validator(mode="after")
+    def _ends_after_it_starts(self) -> ExamWindow:
+        if self.end <= self.start:
+            raise ValueError(f"exam {self.name!r} ends ({self.end.isoformat()}) before it starts ({self.start.isoformat()})")
+        return self
+
+    def covers(self, now: datetime) -> bool:
+        return self.start <= now < self.end

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from models.assignment import Assignment
+from models.assignment import Assignment, ExamWindow
 from models.release import release_moment
 
 COURSE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -52,6 +52,8 @@ class Course(BaseModel):
     Written in mentor.toml as a table; the most specific glob matching a file wins (`ingest.releases`)."""
     assignments: tuple[Assignment, ...] = ()
     """Graded tasks: their materials, deadline and answer mode before and after it (README, "Assignment policies")."""
+    exams: tuple[ExamWindow, ...] = ()
+    """Exam windows: during one the mentor answers only logistics questions, or nothing (README, "Exam windows")."""
     max_code_lines: int = Field(6, ge=0)
     """Before an assignment's deadline, an answer with a code block longer than this is replaced by a hint."""
     report_channel: str | None = None
@@ -101,20 +103,26 @@ class Course(BaseModel):
                 raise ValueError(f"{glob!r}: {exc} (course {info.data.get('name')!r})") from None
         return tuple(parsed)
 
-    @field_validator("assignments", mode="before")
+    @field_validator("assignments", "exams", mode="before")
     @classmethod
-    def _due_dates(cls, value: Any, info: ValidationInfo) -> Any:
-        """Deadlines are read in the course's zone, like release dates."""
+    def _dates_in_zone(cls, value: Any, info: ValidationInfo) -> Any:
+        """Deadlines and exam times are read in the course's zone, like release dates."""
         if not isinstance(value, list | tuple):
             return value
         zone = zone_of(info.data.get("timezone", "UTC"))
+        what = "assignment" if info.field_name == "assignments" else "exam"
         read = []
         for number, item in enumerate(value):
-            if isinstance(item, dict) and "due" in item:
-                try:
-                    item = {**item, "due": release_moment(item["due"], zone)}
-                except ValueError as exc:
-                    raise ValueError(f"assignment {number} ({item.get('name')!r}): due {exc} (course {info.data.get('name')!r})") from None
+            if isinstance(item, dict):
+                for key in ("due", "start", "end"):
+                    if key not in item:
+                        continue
+                    try:
+                        item = {**item, key: release_moment(item[key], zone)}
+                    except ValueError as exc:
+                        raise ValueError(
+                            f"{what} {number} ({item.get('name')!r}): {key} {exc} (course {info.data.get('name')!r})"
+                        ) from None
             read.append(item)
         return read
 

@@ -83,6 +83,7 @@ class Settings(BaseSettings):
             _check_excludes(number, course)
             _check_releases(number, course)
             _check_assignments(number, course)
+            _check_exams(number, course)
             clash = seen.setdefault(collection_name(course.name), course.name)
             if clash != course.name:
                 raise ValueError(f"courses {clash!r} and {course.name!r} would share one index: rename one")
@@ -213,6 +214,15 @@ def _check_assignments(number: int, course: Course) -> None:
                     f"courses.{number}.assignments (course {course.name!r}): {other!r} and {assignment.name!r} both claim "
                     f"{pattern!r}: give the files to one of them, or make one glob more specific"
                 )
+
+
+def _check_exams(number: int, course: Course) -> None:
+    for exam in course.exams:
+        for pattern in exam.logistics:
+            try:
+                compile_glob(pattern)
+            except ValueError as exc:
+                raise ValueError(f"courses.{number}.exams (course {course.name!r}, {exam.name!r}): {exc}") from None
 
 
 class TomlFileSource(PydanticBaseSettingsSource):

@@ -332,6 +332,7 @@ def test_calendar_prints_the_term_as_the_config_sets_it(env: dict[str, str], tmp
         '[[courses]]\nname = "cs101"\nsources = ["term"]\ntimezone = "America/New_York"\nstart_date = 2020-01-06\n'
         '[courses.releases]\n"homework/*-solution.md" = 2099-05-01T17:00:00\n"labs/**" = 2020-02-01\n'
         '[[courses.assignments]]\nname = "HW1"\nfiles = ["homework/hw1*"]\ndue = 2099-05-01T17:00:00\nbefore = "concepts"\n'
+        '[[courses.exams]]\nname = "final"\nstart = 2099-06-01T09:00:00\nend = 2099-06-01T12:00:00\nanswers = "nothing"\n'
     )
     shown = mentor(env, "calendar")
     assert shown.exit_code == 0, shown.output
@@ -345,6 +346,7 @@ def test_calendar_prints_the_term_as_the_config_sets_it(env: dict[str, str], tmp
         "next: 2099-05-01 17:00 (1 file(s)); upcoming:",
         "2099-05-01 17:00  homework/hw1-solution.md  (releases 'homework/*-solution.md')",
         "assignment HW1: due 2099-05-01 17:00, concepts before, full after; now concepts",
+        "exam final: 2099-06-01 09:00 to 2099-06-01 12:00, answers nothing",
         "warning: releases 'labs/**' matches no file of the course",
     ]
     calendar = json.loads(mentor(env, "calendar", "--json").output)[0]

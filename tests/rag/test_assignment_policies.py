@@ -29,6 +29,9 @@ CODE_DUMP = (
     "                word = word.strip(string.punctuation)\n                counts[word] = counts.get(word, 0) + 1\n"
     "    return counts\n```\n\nThat returns the counts."
 )
+EXAM_RULES = "# Exam rules\n\nThe midterm is in room B12. Bring your student card; one page of handwritten notes is allowed.\n"
+MIDTERM = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
+FINAL = datetime(2026, 12, 14, 9, 0, tzinfo=timezone.utc)
 QUESTION = "How do I write count_words for homework 3 so it counts each word in the file?"
 
 
@@ -53,9 +56,14 @@ def course_app(tmp_path_factory: pytest.TempPathFactory, llm: FakeLLM) -> Iterat
     (root / "homework").mkdir()
     (root / "homework/hw3.md").write_text(HOMEWORK, encoding="utf-8")
     (root / "dicts.md").write_text(LECTURE, encoding="utf-8")
+    (root / "exam-rules.md").write_text(EXAM_RULES, encoding="utf-8")
     course = Course.model_validate(
         {"name": "cs101", "sources": [str(root)], "max_code_lines": 4,
-         "assignments": [{"name": "Homework 3", "files": ["homework/hw3*"], "due": DUE.isoformat(), "before": "hints"}]}
+         "assignments": [{"name": "Homework 3", "files": ["homework/hw3*"], "due": DUE.isoformat(), "before": "hints"}],
+         "exams": [
+             {"name": "midterm", "start": MIDTERM.isoformat(), "end": (MIDTERM + timedelta(hours=2)).isoformat(), "logistics": ["exam-rules.md"]},
+             {"name": "final exam", "start": FINAL.isoformat(), "end": (FINAL + timedelta(hours=3)).isoformat(), "answers": "nothing"},
+         ]}
     )
     clock = FrozenClock(DUE - timedelta(days=1))
     settings = Settings(
@@ -121,3 +129,25 @@ def test_short_code_stays_and_the_most_specific_glob_names_the_assignment(tmp_pa
     assert rules.touched("how do I start?", ["notes/style.md"]) is None
     active = rules.active("how do I start?", ["labs/lab5/task.md"], datetime(2026, 11, 1, tzinfo=timezone.utc))
     assert (active.mode, active.restricted) == ("concepts", True)
+
+
+def test_during_an_exam_only_logistics_are_answered_and_the_student_is_told_why(
+    course_app: tuple[MentorApp, FrozenClock], llm: FakeLLM
+) -> None:
+    app, clock = course_app
+    llm.answer = "The midterm is in room B12 [1]."
+    clock.now = MIDTERM + timedelta(minutes=30)
+    asked = llm.requests
+    refused = app.ask(Question(text="What does d.get(key, 0) return when a dictionary lacks the key?", course="cs101"))
+    assert refused.kind == "exam" and not refused.citations
+    assert refused.text.startswith("The midterm is under way until 2026-11-02 11:00 UTC, so I can only answer questions about logistics")
+    assert llm.requests == asked, "the model is not asked"
+    logistics = app.ask(Question(text="Which room is the midterm in, and may I bring notes?", course="cs101"))
+    assert logistics.kind == "answer" and logistics.citations[0].source == "exam-rules.md"
+
+    clock.now = FINAL + timedelta(hours=1)
+    closed = app.ask(Question(text="Which room is the exam in?", course="cs101"))
+    assert closed.kind == "exam" and "not answering course questions until then" in closed.text
+
+    clock.now = FINAL + timedelta(hours=3)
+    assert app.ask(Question(text="What does d.get(key, 0) return when a dictionary lacks the key?", course="cs101")).kind == "answer"
