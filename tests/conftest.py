@@ -10,6 +10,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -178,3 +179,13 @@ def redis_url() -> Iterator[str]:
     server = start_redis(port)
     yield f"redis://127.0.0.1:{port}/0"
     stop_redis(server)
+
+
+class FrozenClock:
+    """The one clock a `MentorApp` reads (`clock=`), frozen; a test moves it by hand."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -183,12 +184,17 @@ def _check_schedule(number: int, course: Course) -> None:
         raise ValueError(f"courses.{number}.{key} (course {course.name!r}): {exc}") from None
 
 
-def _check_excludes(number: int, course: Course) -> None:
-    for pattern in course.exclude:
+def _check_globs(patterns: Sequence[str], where: str) -> None:
+    """Every glob of one setting compiles; `where` names the key and the course in the error."""
+    for pattern in patterns:
         try:
             compile_glob(pattern)
         except ValueError as exc:
-            raise ValueError(f"courses.{number}.exclude (course {course.name!r}): {exc}") from None
+            raise ValueError(f"{where}: {exc}") from None
+
+
+def _check_excludes(number: int, course: Course) -> None:
+    _check_globs(course.exclude, f"courses.{number}.exclude (course {course.name!r})")
 
 
 def _check_releases(number: int, course: Course) -> None:
@@ -203,11 +209,8 @@ def _check_releases(number: int, course: Course) -> None:
 def _check_assignments(number: int, course: Course) -> None:
     owners: dict[str, str] = {}
     for assignment in course.assignments:
+        _check_globs(assignment.files, f"courses.{number}.assignments (course {course.name!r}, {assignment.name!r})")
         for pattern in assignment.files:
-            try:
-                compile_glob(pattern)
-            except ValueError as exc:
-                raise ValueError(f"courses.{number}.assignments (course {course.name!r}, {assignment.name!r}): {exc}") from None
             other = owners.setdefault(pattern, assignment.name)
             if other != assignment.name:
                 raise ValueError(
@@ -218,11 +221,7 @@ def _check_assignments(number: int, course: Course) -> None:
 
 def _check_exams(number: int, course: Course) -> None:
     for exam in course.exams:
-        for pattern in exam.logistics:
-            try:
-                compile_glob(pattern)
-            except ValueError as exc:
-                raise ValueError(f"courses.{number}.exams (course {course.name!r}, {exam.name!r}): {exc}") from None
+        _check_globs(exam.logistics, f"courses.{number}.exams (course {course.name!r}, {exam.name!r})")
 
 
 class TomlFileSource(PydanticBaseSettingsSource):

@@ -20,6 +20,7 @@ from models import Course, Question, epoch_seconds
 from rag.embedder import SentenceTransformerEmbedder
 from rag.index import MilvusIndex
 from tests.adapters.web_helpers import Web, run_web
+from tests.conftest import FrozenClock
 from tests.ingest.test_pipeline import CountingEmbedder
 
 START = date(2026, 9, 7)  # a Monday: week 1 of the term
@@ -31,16 +32,6 @@ RECURSION = (
 )
 SOLUTION = "# Homework 3 solution\n\nThe knapsack answer fills a table of best values row by row, memoising each subproblem.\n"
 RECURSION_QUESTION = "What is a base case in a recursive function, and what happens without one?"
-
-
-class FrozenClock:
-    """The one clock the app reads; a test moves it by hand."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def term_folder(root: Path) -> Path:

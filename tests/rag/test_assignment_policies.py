@@ -16,6 +16,7 @@ from bot.config.settings import Settings
 from ingest.assignments import AssignmentRules
 from models import ActiveAssignment, Course, Question
 from rag.assignment_guard import guarded
+from tests.conftest import FrozenClock
 
 DUE = datetime(2026, 10, 20, 15, 0, tzinfo=timezone.utc)
 HOMEWORK = (
@@ -33,14 +34,6 @@ EXAM_RULES = "# Exam rules\n\nThe midterm is in room B12. Bring your student car
 MIDTERM = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
 FINAL = datetime(2026, 12, 14, 9, 0, tzinfo=timezone.utc)
 QUESTION = "How do I write count_words for homework 3 so it counts each word in the file?"
-
-
-class FrozenClock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture(scope="module")
