@@ -17,11 +17,12 @@ STAMP  := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-# Programs some tests drive for real: a Redis server (the shared dedupe store), Chromium
-# (the web page, in a headless browser) and docker-compose (checks the compose file).
-# Debian package names; installed when missing and we may (root with apt), else those
-# tests skip and say what to install.
-TEST_PROGRAMS := redis-server chromium docker-compose
+# Programs some tests drive for real, as program:Debian package: a Redis server (the shared
+# dedupe store), Chromium (the web page, in a headless browser), docker-compose (checks the
+# compose file) and PostgreSQL (the shared state; Debian keeps initdb under
+# /usr/lib/postgresql/<version>/bin). Installed when missing and we may (root with apt),
+# else those tests skip and say what to install.
+TEST_PROGRAMS := redis-server:redis-server chromium:chromium docker-compose:docker-compose initdb:postgresql
 
 .PHONY: run test test-programs bench install llama-cpp clean
 
@@ -59,7 +60,8 @@ test: $(STAMP) test-programs
 	$(BIN)/python -m pytest
 
 test-programs:
-	@missing=""; for program in $(TEST_PROGRAMS); do command -v $$program >/dev/null || missing="$$missing $$program"; done; \
+	@missing=""; for pair in $(TEST_PROGRAMS); do program=$${pair%%:*}; \
+		command -v $$program >/dev/null || ls /usr/lib/postgresql/*/bin/$$program >/dev/null 2>&1 || missing="$$missing $${pair##*:}"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		echo "installing$$missing (Debian packages) for the tests"; \
@@ -78,6 +80,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.model_probe
 	$(BIN)/python -m bench.load
 	$(BIN)/python -m bench.faults
+	$(BIN)/python -m bench.state_store
 
 clean:
 	rm -rf $(VENV) .mentor

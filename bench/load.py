@@ -104,17 +104,17 @@ def main() -> None:
     llm = FakeLLM(answer_seconds=args.answer_seconds, slots=args.parallel).start()
     try:
         with tempfile.TemporaryDirectory() as data_dir:
-            settings = _settings(Path(data_dir), llm, args.parallel)
+            settings = burst_settings(Path(data_dir), llm, args.parallel)
             ingesting = MentorApp(settings)
             ingesting.ingest("cs101")
-            args.search_seconds = _search_seconds(ingesting)
+            args.search_seconds = search_seconds(ingesting)
             ingesting.close()  # `mentor serve` opens the index itself
             print(f"fake LLM: {args.answer_seconds} s an answer, {args.parallel} at once\n")
             print("| mentions at once | acknowledged within 3 s | answered | refused | silent | duplicates | time to drain | RSS before → after |")
             print("|---|---|---|---|---|---|---|---|")
             for spec in args.rows.split(","):
                 mentions, students = (int(part) for part in spec.split(":"))
-                print(asyncio.run(_burst(settings, mentions, students, args)).show(), flush=True)
+                print(asyncio.run(slack_burst_row(settings, mentions, students, args)).show(), flush=True)
             if args.discord:
                 print(asyncio.run(_discord_burst(settings, args.discord, args)).show(), flush=True)
             if args.llama_server:
@@ -126,7 +126,7 @@ def main() -> None:
         llm.stop()
 
 
-def _settings(data_dir: Path, llm: FakeLLM, parallel: int) -> Settings:
+def burst_settings(data_dir: Path, llm: FakeLLM, parallel: int) -> Settings:
     return Settings(
         data_dir=data_dir,
         courses=[Course(name="cs101", sources=(COURSE,))],
@@ -139,7 +139,7 @@ def _settings(data_dir: Path, llm: FakeLLM, parallel: int) -> Settings:
     )
 
 
-async def _burst(settings: Settings, mentions: int, students: int, args: argparse.Namespace) -> Row:
+async def slack_burst_row(settings: Settings, mentions: int, students: int, args: argparse.Namespace) -> Row:
     fake = FakeSlack()
     await fake.start()
     settings = settings.model_copy(update={"slack": settings.slack.model_copy(update={"api_url": fake.api_url, "port": free_port()})})
@@ -237,7 +237,7 @@ def _llama_server_row(settings: Settings, args: argparse.Namespace) -> str:
         llm = LlmSettings(base_url=f"http://127.0.0.1:{port}/v1", model=PACKAGED_DEMO, parallel=1, max_tokens=96)
         served = settings.model_copy(update={"llm": llm})
         one = argparse.Namespace(parallel=1, answer_seconds=args.answer_seconds, search_seconds=args.search_seconds)
-        row = asyncio.run(_burst(served, 20, 20, one))
+        row = asyncio.run(slack_burst_row(served, 20, 20, one))
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -275,7 +275,7 @@ async def _fairness(settings: Settings, keyed: bool) -> float:
     return percentile(waits, 0.95)
 
 
-def _search_seconds(mentor: MentorApp) -> float:
+def search_seconds(mentor: MentorApp) -> float:
     """One question's search, p50 of five: the ideal drain time's last step."""
     seconds = []
     for text in QUESTIONS:

@@ -11,12 +11,14 @@ from bot.config.settings import DEFAULT_COURSE, Settings, cron_trigger
 from bot.errors import SearchUnavailableError
 from bot.service.offload import Offloader
 from bot.status import CourseStatus, ModelStatus, RerankerStatus
+from bot.store.database import Database
 from bot.store.history import RunHistory
-from bot.store.reindex_lock import running_reindex
+from bot.store.legacy_import import adopt as adopt_legacy_files
+from bot.store.question_log import QuestionLog
+from bot.store.reindex_lock import ReindexLocks
 from bot.term_rules import retrieve_in_term
-from ingest.calendar import TermCalendar, term_calendar
+from ingest.calendar import TermCalendar, term_calendar, upcoming_release
 from ingest.chunker import ChunkingPolicy
-from ingest.errors import IngestError
 from ingest.git_source import GitSource
 from ingest.git_source import refresh as refresh_git
 from ingest.manifest import Manifest
@@ -62,8 +64,29 @@ class MentorApp:
         return SentenceTransformerEmbedder(embedding.model, device=embedding.device, batch_size=embedding.batch_size)
 
     @cached_property
+    def database(self) -> Database:
+        """The state replicas share (`database_url`): opened, and migrated, on first use."""
+        database = Database.open(self.settings.database_url_resolved)
+        if self.settings.database_url is None:
+            adopt_legacy_files(database, self.settings.legacy_state_files)
+        return database
+
+    @cached_property
     def manifest(self) -> Manifest:
-        return Manifest(self.settings.manifest_path)
+        return Manifest(self.database.engine)
+
+    @cached_property
+    def run_history(self) -> RunHistory:
+        return RunHistory(self.database)
+
+    @cached_property
+    def question_log(self) -> QuestionLog:
+        return QuestionLog(self.database)
+
+    @cached_property
+    def reindex_locks(self) -> ReindexLocks:
+        """Per-course single flight: lock files on this host, or PostgreSQL advisory locks across hosts."""
+        return ReindexLocks(self.database, self.settings.locks_dir)
 
     @cached_property
     def pipeline(self) -> IngestPipeline:
@@ -78,14 +101,8 @@ class MentorApp:
             search.rerank, dense_weight=search.rerank_dense_weight, model=search.rerank_model, device=self.settings.embedding.device
         )
         return HybridRetriever(
-            self.index,
-            self.embedder,
-            mode=search.mode,
-            fusion=fusion,
-            k=search.k,
-            reranker=reranker,
-            candidates=search.rerank_candidates,
-            clock=self.clock,
+            self.index, self.embedder, mode=search.mode, fusion=fusion, k=search.k, reranker=reranker,
+            candidates=search.rerank_candidates, clock=self.clock,
         )
 
     @property
@@ -211,13 +228,6 @@ class MentorApp:
         course = self.course(course_name)
         return term_calendar(course.model_copy(update={"sources": self.source_roots(course)}), self.clock())
 
-    def _next_release(self, name: str) -> tuple[datetime, list[str]] | None:
-        try:
-            return self.calendar(name).next_release
-        except IngestError as exc:  # broken exclude rules: status still shows the rest
-            log.warning("the calendar of %s cannot be read: %s", name, exc)
-            return None
-
     def search(self, query: str, course_name: str | None = None, k: int | None = None, mode: SearchMode | None = None) -> SearchResult:
         course = self.course(course_name)
         return self.retriever.search(course.name, query, k=k, mode=mode)
@@ -257,7 +267,6 @@ class MentorApp:
         return RerankerStatus(self.settings.search.rerank, self.retriever.reranker_problem())
 
     def status(self) -> list[CourseStatus]:
-        history = RunHistory(self.settings.history_path)
         statuses = []
         for name in self.settings.course_names():
             course = self.course(name)
@@ -273,10 +282,10 @@ class MentorApp:
                     ),
                     last_report=record.last_report,
                     collection=live or collection_name(name),
-                    last_run=history.last(name),
-                    running=running_reindex(self.settings.locks_dir, name),
+                    last_run=self.run_history.last(name),
+                    running=self.reindex_locks.running(name),
                     next_run=cron_trigger(course).get_next_fire_time(None, datetime.now(timezone.utc)),
-                    next_release=self._next_release(name),
+                    next_release=upcoming_release(course.model_copy(update={"sources": self.source_roots(course)}), self.clock()),
                     now=self.clock(),
                 )
             )
@@ -291,5 +300,7 @@ class MentorApp:
                 log.warning("closing the index with %d answers or reindexes still running past the %g s grace", still_running, grace)
         if "index" in self.__dict__:
             self.index.close()
+        if "database" in self.__dict__:
+            self.database.close()
         if isinstance(self.__dict__.get("language_model"), OpenAIChatModel):
             self.language_model.close()

@@ -14,18 +14,20 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from bot.cli_db import db_app
 from bot.cli_models import models_app
 from bot.console import err, open_mentor, out, print_calendar, print_citations, print_model, print_report, print_result
 from bot.ops.http_site import local_url
 from bot.ops.logs import configure_logging
 from bot.serve import serve as run_service
 from bot.service.reindex import ReindexService
-from bot.store.question_log import QuestionLog
+from bot.service.repeats import RepeatFinder
 from models import Question, SearchMode
 from rag.model_files import PACKAGED_DEMO
 
 app = typer.Typer(help="AI Mentor: answers from the course materials, with links to the page it used.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
+app.add_typer(db_app, name="db")
 
 
 @app.callback()
@@ -195,7 +197,7 @@ def feedback(
     with open_mentor(ctx) as mentor:
         if course is not None:
             mentor.course(course)
-        votes = QuestionLog(mentor.settings.history_path).feedback(course, limit)
+        votes = mentor.question_log.feedback(course, limit)
     if json_output:
         print(json.dumps([vote.to_json() for vote in votes], indent=2, ensure_ascii=False))
         return
@@ -208,6 +210,30 @@ def feedback(
             f"{escape(vote.question.course)}: {escape(vote.question.text)}  [dim]({escape(sources)})[/]",
             soft_wrap=True,
         )
+
+
+@app.command()
+def report(
+    ctx: typer.Context,
+    course: Annotated[Optional[str], typer.Option("--course", "-c", help="Only this course.")] = None,
+    weeks: Annotated[int, typer.Option("--weeks", "-w", min=1, max=52, help="How far back.")] = 4,
+    json_output: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """The questions students keep asking, grouped by meaning, with the pages they were answered from."""
+    with open_mentor(ctx) as mentor:
+        if course is not None:
+            mentor.course(course)
+        clusters = RepeatFinder(mentor.embedder, mentor.question_log, mentor.settings.answer).clusters(course, weeks)
+    if json_output:
+        print(json.dumps([cluster.to_json() for cluster in clusters], indent=2, ensure_ascii=False))
+        return
+    if not clusters:
+        out.print(f"no question was asked twice in the last {weeks} weeks")
+    for cluster in clusters:
+        pages = ", ".join(f"{label} ({cited})" for label, cited in cluster.pages) or "no sources"
+        out.print(f"{cluster.count}x {escape(cluster.course)}: {escape(cluster.question)}  [dim](last {cluster.last_asked:%Y-%m-%d}; {escape(pages)})[/]", soft_wrap=True)
+        for wording in cluster.wordings[1:]:
+            out.print(f"    also: {escape(wording)}", soft_wrap=True)
 
 
 @app.command()
@@ -239,21 +265,23 @@ def status(
     ctx: typer.Context,
     json_output: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
-    """Courses, documents, chunks, the last ingest and where the index lives."""
+    """Courses, documents, chunks, the last ingest, and where the index and the state live."""
     with open_mentor(ctx) as mentor:
         statuses = mentor.status()
         location = mentor.settings.milvus_uri_resolved
         engine = mentor.index.engine()
         model = mentor.model_status()
         reranker = mentor.reranker_status()
+        state = mentor.database.shown_url
     if json_output:
         shown = {
-            "index": location, "engine": engine, "model": model.to_json(), "reranker": reranker.to_json(),
+            "index": location, "engine": engine, "state": state, "model": model.to_json(), "reranker": reranker.to_json(),
             "courses": [s.to_json() for s in statuses],
         }
         print(json.dumps(shown, indent=2))
         return
     out.print(f"index: {escape(location)} ({escape(engine)})")
+    out.print(f"state: {escape(state)}")
     print_model(model)
     out.print(f"reranker: {escape(reranker.name)}")
     if reranker.problem:

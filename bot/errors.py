@@ -56,3 +56,11 @@ class RateLimitedError(BotError):
     def __init__(self, message: str, *, quiet: bool = False) -> None:
         super().__init__(message)
         self.quiet = quiet
+
+
+class DatabaseUnavailableError(BotError):
+    """The state database (`database_url`) cannot be reached or used; the message names the setting."""
+
+
+class StateImportError(BotError):
+    """An old SQLite state file that `mentor db import` cannot import (imported already, or not ours)."""

@@ -11,12 +11,14 @@ from pathlib import Path
 
 from bot.app import MentorApp
 from bot.errors import ConfigError
-from bot.ops.health import HealthServer, IndexWatch, ModelWatch
+from bot.ops.health import HealthServer, IndexWatch, ModelWatch, StateWatch
 from bot.ops.metrics import Metrics
 from bot.service.commands import ChatCommands
 from bot.service.dedupe import build_deduper
+from bot.service.digest import DigestScheduler
 from bot.service.platforms import ChatPlatform, configured_platforms
 from bot.service.schedule import ReindexScheduler
+from bot.store.schedule_claims import ScheduleClaims
 from rag.index import is_local_uri
 from rag.lite_server import SharedLiteServer
 
@@ -60,14 +62,17 @@ async def serve(mentor: MentorApp, announce: Announce, stop: asyncio.Event | Non
         loop.add_signal_handler(signum, stop.set)
     uri = settings.milvus_uri_resolved
     lite = SharedLiteServer(Path(uri)) if is_local_uri(uri) else None
-    index_watch, model_watch = IndexWatch(mentor, announce), ModelWatch(mentor)
+    index_watch, model_watch, state_watch = IndexWatch(mentor, announce), ModelWatch(mentor), StateWatch(mentor, announce)
     health: HealthServer | None = None
     scheduler: ReindexScheduler | None = None
+    digests: DigestScheduler | None = None
     started: list[ChatPlatform] = []
     try:
         if lite is not None:
             announce(f"index: Milvus Lite {uri}, shared with other mentor commands at {lite.start()}")
+        announce(f"state: {mentor.database.shown_url}")
         await index_watch.start()
+        await state_watch.start()
         model = await mentor.offloader.run(mentor.model_status)
         announce(f"model: {model.name}" + (" (the small demo model: not for students)" if model.demo else ""))
         if model.problem:
@@ -75,7 +80,7 @@ async def serve(mentor: MentorApp, announce: Announce, stop: asyncio.Event | Non
         if model.warning:
             announce(f"WARNING: {model.warning}")
         if settings.health.enabled:
-            health = HealthServer(settings.health, commands.metrics, platforms, index_watch, model_watch, deduper)
+            health = HealthServer(settings.health, commands.metrics, platforms, index_watch, model_watch, deduper, state_watch)
             await health.start()
             announce(f"health: {health.url}/healthz, metrics: {health.url}/metrics")
         await model_watch.load(model)
@@ -93,11 +98,14 @@ async def serve(mentor: MentorApp, announce: Announce, stop: asyncio.Event | Non
             announce(f"{platform.name}: {getattr(platform, 'url', None) or 'connected'}")
         courses = [mentor.course(name) for name in settings.course_names()]
         if settings.reindex.enabled:
-            scheduler = ReindexScheduler(commands.reindexer, courses, settings.reindex)
+            scheduler = ReindexScheduler(commands.reindexer, courses, settings.reindex, ScheduleClaims(mentor.database))
             scheduler.sinks.extend(commands.report_sinks)
             scheduler.start()
             for course in courses:
                 announce(f"course {course.name}: next reindex {scheduler.next_run(course.name):%Y-%m-%d %H:%M %Z}")
+        digests = DigestScheduler(mentor, commands.repeats, courses, ScheduleClaims(mentor.database))
+        digests.sinks.extend(commands.digest_sinks)
+        digests.start()
         announce("serving; stop with Ctrl-C or SIGTERM")
         await stop.wait()
     finally:
@@ -105,6 +113,8 @@ async def serve(mentor: MentorApp, announce: Announce, stop: asyncio.Event | Non
             loop.remove_signal_handler(signum)
         if scheduler is not None:
             scheduler.shutdown()
+        if digests is not None:
+            digests.shutdown()
         if health is not None:
             await health.stop()
         # While the platforms are still connected: answers (and reindexes) in flight get the
@@ -122,6 +132,7 @@ async def serve(mentor: MentorApp, announce: Announce, stop: asyncio.Event | Non
             except Exception:  # one platform failing to stop (or timing out) must not keep the others up
                 log.exception("%s did not stop cleanly", platform.name)
         await index_watch.stop()
+        await state_watch.stop()
         await deduper.close()
         # Work given up on may still hold a thread: close() waits for it (to the same deadline) before the index closes.
         mentor.close()

@@ -6,15 +6,18 @@ index), so an instructor sees the calendar a config change makes before reindexi
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from ingest.discovery import discover
-from ingest.errors import UnreadableFileError
+from ingest.errors import IngestError, UnreadableFileError
 from ingest.exclusion import Exclusions
 from ingest.loaders import is_supported
 from ingest.releases import Release, ReleaseRules
 from models import Assignment, Course
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -95,3 +98,13 @@ def term_calendar(course: Course, now: datetime) -> TermCalendar:
             problems.append(str(exc))
     scheduled.sort(key=lambda item: (item.release.epoch, item.source))
     return TermCalendar(course, now.astimezone(course.zone), scheduled, problems)
+
+
+def upcoming_release(course: Course, now: datetime) -> tuple[datetime, list[str]] | None:
+    """The next release, for status pages; None too when the course's rules cannot be read (logged),
+    so status still shows the rest."""
+    try:
+        return term_calendar(course, now).next_release
+    except IngestError as exc:
+        log.warning("the calendar of %s cannot be read: %s", course.name, exc)
+        return None

@@ -1,4 +1,4 @@
-"""The change manifest: what each index generation holds, file by file, in SQLite.
+"""The change manifest: what each index generation holds, file by file, in the state database.
 
 A generation is one collection of a course's index (see `rag.index.generation_name`).
 An entry moves forward only after the index write for that file succeeded, so a
@@ -9,42 +9,45 @@ an interrupted rebuild resumes where it stopped.
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from collections.abc import Sequence
-from contextlib import closing
 from dataclasses import dataclass
-from pathlib import Path
 
-from ingest.sqlite_file import open_database
+from sqlalchemy import Column, Connection, Engine, Float, Integer, MetaData, Table, Text, delete, func, insert, literal, select, union_all
+
 from models import IngestReport
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS generation_files (
-    generation TEXT NOT NULL,
-    source TEXT NOT NULL,
-    sha256 TEXT NOT NULL,
-    chunks INTEGER NOT NULL,
-    ingested_at REAL NOT NULL,
-    PRIMARY KEY (generation, source)
-);
-CREATE TABLE IF NOT EXISTS generation_assets (
-    generation TEXT NOT NULL,
-    source TEXT NOT NULL,
-    asset TEXT NOT NULL,
-    PRIMARY KEY (generation, source, asset)
-);
-CREATE TABLE IF NOT EXISTS courses (
-    course TEXT PRIMARY KEY,
-    fingerprint TEXT,
-    sources TEXT,
-    last_report TEXT,
-    last_ingest_at REAL
-);
-"""
+metadata = MetaData()
+"""The catalog's tables in the state database; the bot's migrations create them."""
+
+generation_files = Table(
+    "generation_files",
+    metadata,
+    Column("generation", Text, primary_key=True),
+    Column("source", Text, primary_key=True),
+    Column("sha256", Text, nullable=False),
+    Column("chunks", Integer, nullable=False),
+    Column("ingested_at", Float, nullable=False),
+)
+generation_assets = Table(
+    "generation_assets",
+    metadata,
+    Column("generation", Text, primary_key=True),
+    Column("source", Text, primary_key=True),
+    Column("asset", Text, primary_key=True),
+)
+courses = Table(
+    "courses",
+    metadata,
+    Column("course", Text, primary_key=True),
+    Column("fingerprint", Text),
+    Column("sources", Text),
+    Column("last_report", Text),
+    Column("last_ingest_at", Float),
+)
 
 # What the manifest keeps per generation and file.
-FILE_TABLES = ("generation_files", "generation_assets")
+FILE_TABLES = (generation_files, generation_assets)
 
 
 @dataclass(frozen=True)
@@ -62,94 +65,91 @@ class CourseRecord:
 
 
 class Manifest:
-    """Per-course file hashes, the index fingerprint, remembered sources and the last report."""
+    """Per-course file hashes, the index fingerprint, remembered sources and the last report.
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    Writes for one course come from its single-flight reindex only, so a replace is a delete
+    and an insert in one transaction, with no upsert to race.
+    """
 
-    def _connect(self) -> sqlite3.Connection:
-        return open_database(self.path, SCHEMA)
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
     def files(self, generation: str) -> dict[str, FileRecord]:
-        with closing(self._connect()) as db:
-            rows = db.execute(
-                "SELECT source, sha256, chunks FROM generation_files WHERE generation = ?", (generation,)
-            ).fetchall()
+        query = select(generation_files.c.source, generation_files.c.sha256, generation_files.c.chunks).where(
+            generation_files.c.generation == generation
+        )
+        with self.engine.connect() as db:
+            rows = db.execute(query).all()
         return {source: FileRecord(sha256, chunks) for source, sha256, chunks in rows}
 
     def record_file(self, generation: str, source: str, sha256: str, chunks: int, assets: Sequence[str] = ()) -> None:
         """`assets`: the course files the document embeds (an HTML page's images), served with it."""
-        with closing(self._connect()) as db, db:
+        with self.engine.begin() as db:
+            _forget(db, generation, source)
             db.execute(
-                "INSERT OR REPLACE INTO generation_files (generation, source, sha256, chunks, ingested_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (generation, source, sha256, chunks, time.time()),
+                insert(generation_files).values(generation=generation, source=source, sha256=sha256, chunks=chunks, ingested_at=time.time())
             )
-            db.execute("DELETE FROM generation_assets WHERE generation = ? AND source = ?", (generation, source))
-            db.executemany(
-                "INSERT OR IGNORE INTO generation_assets (generation, source, asset) VALUES (?, ?, ?)",
-                [(generation, source, asset) for asset in assets],
-            )
+            if assets:
+                db.execute(insert(generation_assets), [{"generation": generation, "source": source, "asset": asset} for asset in dict.fromkeys(assets)])
 
     def copy_file(self, from_generation: str, to_generation: str, source: str) -> None:
         """Give `to_generation` the entry `from_generation` has for one file, hash and assets alike."""
-        with closing(self._connect()) as db, db:
+        with self.engine.begin() as db:
+            _forget(db, to_generation, source)
             for table in FILE_TABLES:
-                db.execute(f"DELETE FROM {table} WHERE generation = ? AND source = ?", (to_generation, source))
-            db.execute(
-                "INSERT INTO generation_files SELECT ?, source, sha256, chunks, ingested_at FROM generation_files "
-                "WHERE generation = ? AND source = ?",
-                (to_generation, from_generation, source),
-            )
-            db.execute(
-                "INSERT INTO generation_assets SELECT ?, source, asset FROM generation_assets WHERE generation = ? AND source = ?",
-                (to_generation, from_generation, source),
-            )
+                columns = [column for column in table.c if column.name != "generation"]
+                copied = select(literal(to_generation), *columns).where(table.c.generation == from_generation, table.c.source == source)
+                db.execute(insert(table).from_select(["generation", *(column.name for column in columns)], copied))
 
     def publishes(self, generation: str, name: str) -> bool:
         """Whether `name` is a file the generation indexed, or one that an indexed page embeds."""
-        with closing(self._connect()) as db:
-            row = db.execute(
-                "SELECT 1 FROM generation_files WHERE generation = ? AND source = ? "
-                "UNION ALL SELECT 1 FROM generation_assets WHERE generation = ? AND asset = ? LIMIT 1",
-                (generation, name, generation, name),
-            ).fetchone()
-        return row is not None
+        query = union_all(
+            select(literal(1)).where(generation_files.c.generation == generation, generation_files.c.source == name),
+            select(literal(1)).where(generation_assets.c.generation == generation, generation_assets.c.asset == name),
+        ).limit(1)
+        with self.engine.connect() as db:
+            return db.execute(query).first() is not None
 
     def forget_file(self, generation: str, source: str) -> None:
-        with closing(self._connect()) as db, db:
-            for table in FILE_TABLES:
-                db.execute(f"DELETE FROM {table} WHERE generation = ? AND source = ?", (generation, source))
+        with self.engine.begin() as db:
+            _forget(db, generation, source)
 
     def keep_only(self, generation: str, prefix: str) -> None:
         """Forget every other generation named with `prefix`: the index dropped them."""
-        with closing(self._connect()) as db, db:
+        with self.engine.begin() as db:
             for table in FILE_TABLES:
                 db.execute(
-                    f"DELETE FROM {table} WHERE substr(generation, 1, ?) = ? AND generation != ?",
-                    (len(prefix), prefix, generation),
+                    delete(table).where(
+                        func.substr(table.c.generation, 1, len(prefix)) == prefix, table.c.generation != generation
+                    )
                 )
 
     def course(self, course: str) -> CourseRecord:
-        with closing(self._connect()) as db:
-            row = db.execute(
-                "SELECT fingerprint, sources, last_report, last_ingest_at FROM courses WHERE course = ?", (course,)
-            ).fetchone()
+        with self.engine.connect() as db:
+            row = db.execute(select(courses).where(courses.c.course == course)).first()
         if row is None:
             return CourseRecord(None, [], None, None)
-        fingerprint, sources, report, at = row
         return CourseRecord(
-            fingerprint,
-            json.loads(sources or "[]"),
-            IngestReport.model_validate_json(report) if report else None,
-            at,
+            row.fingerprint,
+            json.loads(row.sources or "[]"),
+            IngestReport.model_validate_json(row.last_report) if row.last_report else None,
+            row.last_ingest_at,
         )
 
     def record_run(self, report: IngestReport, sources: list[str], fingerprint: str) -> None:
-        with closing(self._connect()) as db, db:
+        with self.engine.begin() as db:
+            db.execute(delete(courses).where(courses.c.course == report.course))
             db.execute(
-                "INSERT INTO courses (course, fingerprint, sources, last_report, last_ingest_at) VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT(course) DO UPDATE SET fingerprint = excluded.fingerprint, sources = excluded.sources, "
-                "last_report = excluded.last_report, last_ingest_at = excluded.last_ingest_at",
-                (report.course, fingerprint, json.dumps(sources), report.model_dump_json(), time.time()),
+                insert(courses).values(
+                    course=report.course,
+                    fingerprint=fingerprint,
+                    sources=json.dumps(sources),
+                    last_report=report.model_dump_json(),
+                    last_ingest_at=time.time(),
+                )
             )
+
+
+def _forget(db: Connection, generation: str, source: str) -> None:
+    for table in FILE_TABLES:
+        db.execute(delete(table).where(table.c.generation == generation, table.c.source == source))

@@ -1,5 +1,5 @@
 """Shared fixtures: the real packaged MiniLM, Milvus Lite in a temp folder, a real Milvus server,
-a real Redis server; and small helpers for waiting on a child process or a condition."""
+a real Redis server, a real PostgreSQL server; and small helpers for waiting on a child process or a condition."""
 
 from __future__ import annotations
 
@@ -23,11 +23,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from ingest.manifest import Manifest  # noqa: E402
 from rag.embedder import SentenceTransformerEmbedder  # noqa: E402
 from rag.index import MilvusIndex  # noqa: E402
 from rag.llama_cpp_model import LlamaCppModel  # noqa: E402
 from rag.model_files import packaged_demo_path  # noqa: E402
 from rag.model_probe import ModelProbe  # noqa: E402
+from tests.postgres_server import PostgresServer  # noqa: E402
 
 if TYPE_CHECKING:
     from bot.app import MentorApp
@@ -102,7 +104,8 @@ def server_index(milvus_server: str) -> Iterator[MilvusIndex]:
 
 def example_course_app(data_dir: Path, **course_options: object) -> MentorApp:
     """A real MentorApp over the sample course as `cs101`, ingested, with SmolLM2 kept short and greedy
-    and writing the answers (not quoting them), so the adapters' streaming is exercised."""
+    and writing the answers (not quoting them), so the adapters' streaming is exercised. Repeat links
+    are off: the tests ask the same question again and again (`test_repeats` turns them on)."""
     from bot.app import MentorApp
     from bot.config.sections import AnswerSettings
     from bot.config.settings import LlmSettings, Settings
@@ -112,7 +115,7 @@ def example_course_app(data_dir: Path, **course_options: object) -> MentorApp:
         data_dir=data_dir,
         courses=[Course(name="cs101", sources=(EXAMPLE_COURSE,), **course_options)],
         llm=LlmSettings(temperature=0.0, max_tokens=24, n_ctx=2048),
-        answer=AnswerSettings(mode="generate"),
+        answer=AnswerSettings(mode="generate", repeat_similarity=0),
     )
     app = MentorApp(settings)
     app.ingest("cs101")
@@ -179,6 +182,47 @@ def redis_url() -> Iterator[str]:
     server = start_redis(port)
     yield f"redis://127.0.0.1:{port}/0"
     stop_redis(server)
+
+
+def start_postgres() -> PostgresServer:
+    """A real PostgreSQL server; skips the test, saying what to install, where none can be had."""
+    try:
+        return PostgresServer.start(free_port())
+    except LookupError as missing:
+        pytest.skip(str(missing))
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One server for the whole run; each test that needs a database makes its own on it."""
+    server = start_postgres()
+    yield server
+    server.remove()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """A fresh, empty database on that server for one test."""
+    return postgres_server.new_database()
+
+
+def catalog_in(folder: Path) -> Manifest:
+    """An ingest catalog in a state database of its own, in `folder` (created and migrated)."""
+    from bot.store.database import Database
+
+    return Manifest(Database.open(f"sqlite:///{folder / 'state.sqlite'}").engine)
+
+
+def record_outcomes(job: object, method: str, outcomes: list[object]) -> None:
+    """Wrap `job.method` (a scheduled coroutine) so each call's result is appended to `outcomes`:
+    how tests see that a firing ran on one replica and was skipped on the others."""
+    original = getattr(job, method)
+
+    async def recorded(*arguments: object) -> object:
+        outcomes.append(await original(*arguments))
+        return outcomes[-1]
+
+    setattr(job, method, recorded)
 
 
 class FrozenClock:

@@ -7,13 +7,12 @@ from pathlib import Path
 import pytest
 
 from ingest.chunker import ChunkingPolicy
-from ingest.manifest import Manifest
 from ingest.pipeline import IngestPipeline
 from models import Course
 from rag.embedder import SentenceTransformerEmbedder
 from rag.index import MilvusIndex
 from rag.retriever import HybridRetriever
-from tests.conftest import EXAMPLE_COURSE
+from tests.conftest import EXAMPLE_COURSE, catalog_in
 
 QUESTIONS = [
     ("what does break do in a loop?", "02-control-flow.md", "stopping-a-loop-early-break-and-continue", None),
@@ -32,7 +31,7 @@ QUESTIONS = [
 def retriever(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder):
     data = tmp_path_factory.mktemp("example")
     index = MilvusIndex(str(data / "milvus.db"))
-    report = IngestPipeline(index, embedder, Manifest(data / "catalog.sqlite"), ChunkingPolicy()).ingest(
+    report = IngestPipeline(index, embedder, catalog_in(data), ChunkingPolicy()).ingest(
         Course(name="cs101", sources=(EXAMPLE_COURSE,), base_url="https://cs101.example.edu/notes")
     )
     assert report.failed == [] and len(report.added) == 5

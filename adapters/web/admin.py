@@ -32,7 +32,6 @@ from bot.config.sections import WebSettings
 from bot.errors import UnknownCourseError
 from bot.service.commands import ChatCommands
 from bot.service.notices import NoticeKind, for_instructor
-from bot.store.history import RunHistory
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +82,7 @@ class AdminPage:
             ("GET", "/admin/api/status", self.status, "api"),
             ("GET", "/admin/api/history", self.history, "api"),
             ("GET", "/admin/api/gaps", self.gaps, "api"),
+            ("GET", "/admin/api/repeats", self.repeats, "api"),
             ("GET", "/admin/api/questions", self.questions, "api"),
             ("GET", "/admin/api/feedback", self.feedback, "api"),
             ("POST", "/admin/api/reindex/{course}", self.start_reindex, "api"),
@@ -153,13 +153,20 @@ class AdminPage:
 
     async def history(self, request: web.Request) -> web.Response:
         course, limit = self._course(request), limit_of(request)
-        runs = await self.mentor.offloader.run(RunHistory(self.mentor.settings.history_path).runs, course, limit)
+        runs = await self.mentor.offloader.run(self.mentor.run_history.runs, course, limit)
         return json_response({"runs": [run.to_json() for run in runs]})
 
     async def gaps(self, request: web.Request) -> web.Response:
         course, limit = self._course(request), limit_of(request)
         gaps = await self.mentor.offloader.run(self.commands.questions.gaps, course, limit)
         return json_response({"gaps": [gap.to_json() for gap in gaps]})
+
+    async def repeats(self, request: web.Request) -> web.Response:
+        """The questions students keep asking, over `weeks` (default 4), grouped by meaning."""
+        course = self._course(request)
+        weeks = limit_of(request, self.mentor.settings.answer.repeat_weeks, name="weeks")
+        clusters = await self.mentor.offloader.run(self.commands.repeats.clusters, course, weeks)
+        return json_response({"repeats": [cluster.to_json() for cluster in clusters]})
 
     async def questions(self, request: web.Request) -> web.Response:
         course, limit = self._course(request), limit_of(request)

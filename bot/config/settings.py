@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     milvus_uri: str | None = None
     """A Milvus server (`http://host:19530`) or a Milvus Lite file; unset means `<data_dir>/milvus.db`."""
     milvus_token: SecretStr | None = None
+    database_url: SecretStr | None = None
+    """Where the shared state lives (run history, question log, ingest catalog): `postgresql://user:pass@host/db`
+    for replicas; unset means one SQLite file, `<data_dir>/state.sqlite`."""
     milvus_timeout: float = Field(10.0, gt=0)
     embedding: EmbeddingSettings = EmbeddingSettings()
     chunking: ChunkingSettings = ChunkingSettings()
@@ -123,8 +126,13 @@ class Settings(BaseSettings):
         return self.data_dir / "models"
 
     @property
-    def history_path(self) -> Path:
-        return self.data_dir / "history.sqlite"
+    def database_url_resolved(self) -> str:
+        return self.database_url.get_secret_value() if self.database_url else f"sqlite:///{self.data_dir / 'state.sqlite'}"
+
+    @property
+    def legacy_state_files(self) -> tuple[Path, Path]:
+        """The run history / question log and the ingest catalog as releases before the state database kept them."""
+        return self.data_dir / "history.sqlite", self.data_dir / "catalog.sqlite"
 
     @property
     def pending_path(self) -> Path:
@@ -134,10 +142,6 @@ class Settings(BaseSettings):
     @property
     def locks_dir(self) -> Path:
         return self.data_dir / "locks"
-
-    @property
-    def manifest_path(self) -> Path:
-        return self.data_dir / "catalog.sqlite"
 
     def course_names(self) -> list[str]:
         return [course.name for course in self.courses] or [DEFAULT_COURSE]
@@ -164,24 +168,28 @@ class Settings(BaseSettings):
         )
 
 
-def cron_trigger(course: Course) -> CronTrigger:
-    """The course's schedule as APScheduler reads it; raises ValueError naming what is wrong."""
+def cron_trigger(course: Course, expression: str | None = None) -> CronTrigger:
+    """The course's schedule (or another of its cron `expression`s) as APScheduler reads it, in the
+    course's timezone; raises ValueError naming what is wrong."""
     try:
         zone = ZoneInfo(course.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"timezone {course.timezone!r} is not a known time zone (e.g. 'Europe/Berlin', 'UTC')") from None
     try:
-        return CronTrigger.from_crontab(course.schedule, timezone=zone)
+        return CronTrigger.from_crontab(expression or course.schedule, timezone=zone)
     except ValueError as exc:
-        raise ValueError(f"schedule {course.schedule!r} is not a cron expression of five fields ({exc})") from None
+        raise ValueError(f"{expression or course.schedule!r} is not a cron expression of five fields ({exc})") from None
 
 
 def _check_schedule(number: int, course: Course) -> None:
-    try:
-        cron_trigger(course)
-    except ValueError as exc:
-        key = "timezone" if str(exc).startswith("timezone") else "schedule"
-        raise ValueError(f"courses.{number}.{key} (course {course.name!r}): {exc}") from None
+    for key, expression in (("schedule", course.schedule), ("digest_schedule", course.digest_schedule)):
+        if expression is None:
+            continue
+        try:
+            cron_trigger(course, expression)
+        except ValueError as exc:
+            key = "timezone" if str(exc).startswith("timezone") else key
+            raise ValueError(f"courses.{number}.{key} (course {course.name!r}): {exc}") from None
 
 
 def _check_globs(patterns: Sequence[str], where: str) -> None:

@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from typing import Literal, Protocol
 
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app import MentorApp
 from bot.config.sections import HealthSettings
@@ -61,12 +62,10 @@ class PartState:
         return {"ok": self.ok, "problem": self.problem, "since": datetime.fromtimestamp(self.since, tz=timezone.utc).isoformat()}
 
 
-class IndexWatch:
-    """Connects to Milvus with backoff until it answers, then pings it now and then.
+class BackgroundWatch:
+    """Checks a part at once, then with backoff while it is down and now and then while it is up."""
 
-    An unreachable server at startup does not stop `mentor serve`: questions get a
-    clear "try again" meanwhile, health says why, and answers resume when it returns.
-    """
+    name = "part"
 
     def __init__(self, mentor: MentorApp, announce: Announce) -> None:
         self.mentor = mentor
@@ -77,7 +76,7 @@ class IndexWatch:
     async def start(self) -> None:
         """One attempt now (so a healthy start reports at once), the rest in the background."""
         await self._check(first=True)
-        self._task = asyncio.create_task(self._watch(), name="index-watch")
+        self._task = asyncio.create_task(self._watch(), name=f"{self.name}-watch")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -92,6 +91,19 @@ class IndexWatch:
             delay = RETRY_FIRST_S if self.state.ok else min(delay * 2, RETRY_MAX_S)
 
     async def _check(self, first: bool = False) -> None:
+        raise NotImplementedError
+
+
+class IndexWatch(BackgroundWatch):
+    """Connects to Milvus with backoff until it answers, then pings it now and then.
+
+    An unreachable server at startup does not stop `mentor serve`: questions get a
+    clear "try again" meanwhile, health says why, and answers resume when it returns.
+    """
+
+    name = "index"
+
+    async def _check(self, first: bool = False) -> None:
         try:
             await self.mentor.offloader.run(self.mentor.index.ping)
         except BotError:  # the worker queue is full of questions: not news about the index
@@ -102,6 +114,25 @@ class IndexWatch:
             return
         if self.state.set(True, None) and not first:
             self.announce(f"index reachable again: {self.mentor.settings.milvus_uri_resolved}")
+
+
+class StateWatch(BackgroundWatch):
+    """Pings the state database. Down, it costs votes and the instructor's page, never an answer:
+    the question log's writes fail alone, and the engine reconnects when the server is back."""
+
+    name = "state"
+
+    async def _check(self, first: bool = False) -> None:
+        try:
+            await self.mentor.offloader.run(self.mentor.database.check)
+        except BotError:
+            return
+        except SQLAlchemyError as exc:
+            if self.state.set(False, f"{self.mentor.database.shown_url}: {str(getattr(exc, 'orig', exc)).strip()}"):
+                self.announce(f"state database unreachable (answers go on, votes are lost meanwhile): {self.state.problem}")
+            return
+        if self.state.set(True, None) and not first:
+            self.announce(f"state database reachable again: {self.mentor.database.shown_url}")
 
 
 class ModelWatch:
@@ -141,6 +172,7 @@ class HealthServer:
         index: IndexWatch,
         model: ModelWatch,
         deduper: EventDeduper,
+        state: StateWatch | None = None,
     ) -> None:
         self.settings = settings
         self.metrics = metrics
@@ -148,6 +180,7 @@ class HealthServer:
         self.index = index
         self.model = model
         self.deduper = deduper
+        self.state = state
         self._runner: web.AppRunner | None = None
 
     @property
@@ -178,6 +211,8 @@ class HealthServer:
             "model": self.model.state.to_json(),
             # Dedupe fails open (a rare double answer beats silence), so it never makes the bot unhealthy.
             "dedupe": {"ok": dedupe_problem is None, "problem": dedupe_problem},
+            # The state database down costs votes and the instructor's page, not answers: reported, not unhealthy.
+            **({"state": self.state.state.to_json()} if self.state is not None else {}),
         }
 
     async def _healthz(self, request: web.Request) -> web.Response:

@@ -20,6 +20,7 @@ QUIET = {
     "httpx": logging.WARNING,
     "pypdf": logging.ERROR,
     "apscheduler": logging.WARNING,
+    "alembic": logging.WARNING,
 }
 
 

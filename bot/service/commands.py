@@ -7,7 +7,9 @@ module knows no platform.
 from __future__ import annotations
 
 import logging
-import sqlite3
+from collections.abc import Callable
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app import MentorApp
 from bot.errors import (
@@ -19,13 +21,15 @@ from bot.errors import (
 from bot.ops.metrics import Metrics
 from bot.service.answering import Admission, AnswerService, PartialCallback
 from bot.service.dedupe import EventDeduper, MemoryDeduper
+from bot.service.digest import DigestSink
 from bot.service.fair_line import PositionCallback
 from bot.service.notices import SEARCH_DOWN
 from bot.service.reindex import ReindexService, ReportSink
+from bot.service.repeats import RepeatFinder
 from bot.service.student_limits import StudentLimits
 from bot.store.history import RunRecord
 from bot.store.pending import PendingQuestions
-from bot.store.question_log import QuestionLog, Vote
+from bot.store.question_log import Vote
 from models import Answer, Question
 from rag.errors import IndexOperationError, IndexUnavailableError
 
@@ -49,12 +53,15 @@ class ChatCommands:
             lambda: self.answers.waiting + mentor.offloader.admitted, lambda: mentor.offloader.reindexes.admitted
         )
         self.reindexer = ReindexService(mentor, self.metrics)
-        self.questions = QuestionLog(mentor.settings.history_path)
+        self.questions = mentor.question_log
+        self.repeats = RepeatFinder(mentor.embedder, self.questions, mentor.settings.answer)
         self.pending = PendingQuestions(mentor.settings.pending_path)
         """Questions taken and not yet answered: what a crash cut off is answered at the next start."""
         self.deduper = deduper or MemoryDeduper()
         self.report_sinks: list[ReportSink] = []
         """Where scheduled runs are reported; platforms add theirs, `mentor serve` wires them to the schedule."""
+        self.digest_sinks: list[DigestSink] = []
+        """Where the instructors' digests are posted, the same way."""
 
     def course_for(self, keys: list[str], mapping: dict[str, str]) -> str | None:
         """The course of the first key (channel, then guild or workspace) that the map names."""
@@ -112,10 +119,12 @@ class ChatCommands:
     def _record(self, question: Question, answer: Answer) -> Answer:
         """On the worker thread; a log that cannot be written costs the feedback link, never the answer."""
         course = self.mentor.course(question.course).name
+        vector = self.repeats.vector(question)
+        answer = answer.model_copy(update={"asked_before": self.repeats.earlier(question, course, vector)})
         try:
-            question_id = self.questions.record(question, course, answer)
-        except sqlite3.Error as exc:
-            log.warning("could not record a question in %s (%s); its answer goes out without feedback", self.questions.path, exc)
+            question_id = self.questions.record(question, course, answer, vector)
+        except SQLAlchemyError as exc:
+            log.warning("could not record a question in the state database (%s); its answer goes out without feedback", exc)
             return answer
         return answer.model_copy(update={"question_id": question_id})
 
@@ -140,13 +149,16 @@ class ChatCommands:
 
     async def link_answer(self, answer: Answer, platform: str, messages: list[str]) -> None:
         """Tie the platform messages that carry an answer to its question, so reactions on them count as feedback."""
-        if answer.question_id is not None and messages:
+        if answer.question_id is None or not messages:
+            return
+        try:
             await self.mentor.offloader.run(self.questions.link_messages, answer.question_id, platform, messages)
+        except SQLAlchemyError as exc:
+            log.warning("could not link answer %s to its messages (%s); votes on it will not count", answer.question_id, exc)
 
     async def feedback(self, question_id: int, platform: str, user: str, vote: Vote, *, withdrawn: bool = False) -> bool:
         """Record (or, for a removed reaction, take back) a vote; False when the answer is not one of ours."""
-        course = await self.mentor.offloader.run(self._vote, question_id, platform, user, vote, withdrawn)
-        return self._counted(course, vote, withdrawn)
+        return self._counted(await self._stored_vote(self._vote, question_id, platform, user, vote, withdrawn), vote, withdrawn)
 
     async def feedback_on_message(self, platform: str, message: str, user: str, vote: Vote, *, withdrawn: bool = False) -> bool:
         """A reaction on a platform message: counted when the message carries one of our answers."""
@@ -155,7 +167,15 @@ class ChatCommands:
             question_id = self.questions.question_for_message(platform, message)
             return None if question_id is None else self._vote(question_id, platform, user, vote, withdrawn)
 
-        return self._counted(await self.mentor.offloader.run(vote_on_message), vote, withdrawn)
+        return self._counted(await self._stored_vote(vote_on_message), vote, withdrawn)
+
+    async def _stored_vote(self, store: Callable[..., str | None], *arguments: object) -> str | None:
+        """A vote is worth a log line, not a crash, when the state database is down."""
+        try:
+            return await self.mentor.offloader.run(store, *arguments)
+        except SQLAlchemyError as exc:
+            log.warning("could not store a vote (%s); it is lost", exc)
+            return None
 
     def _vote(self, question_id: int, platform: str, user: str, vote: Vote, withdrawn: bool) -> str | None:
         """On the worker thread: the vote stored (or taken back); the answer's course, None when unknown."""

@@ -1,6 +1,6 @@
 """One reindex service for every trigger: the schedule, chat slash commands and the CLI.
 
-Single-flight per course across threads and processes (`CourseReindexLock`): a second
+Single-flight per course across threads, processes and, on PostgreSQL, hosts (`ReindexLocks`): a second
 request is told who started the running one and when, and never starts another.
 """
 
@@ -12,8 +12,7 @@ from collections.abc import Awaitable, Callable
 from bot.app import MentorApp
 from bot.errors import ReindexBusyError
 from bot.ops.metrics import Metrics
-from bot.store.history import RunHistory, RunRecord, Trigger
-from bot.store.reindex_lock import CourseReindexLock, running_reindex
+from bot.store.history import RunRecord, Trigger
 from ingest.errors import IngestError
 from ingest.pipeline import ProgressCallback
 from models import Course
@@ -30,8 +29,8 @@ class ReindexService:
 
     def __init__(self, mentor: MentorApp, metrics: Metrics | None = None) -> None:
         self.mentor = mentor
-        self.history = RunHistory(mentor.settings.history_path)
-        self.locks = mentor.settings.locks_dir
+        self.history = mentor.run_history
+        self.locks = mentor.reindex_locks
         self.metrics = metrics
 
     def reindex(
@@ -42,7 +41,7 @@ class ReindexService:
         `on_progress(done, total, source)` is called on the worker thread as files are read.
         """
         course = self.mentor.course(course_name)
-        lock = CourseReindexLock(self.locks, course.name)
+        lock = self.locks.for_course(course.name)
         lock.acquire(trigger, requested_by)
         run_id: int | None = None
         try:
@@ -71,7 +70,7 @@ class ReindexService:
 
         A run of the course already going is refused at once, not queued to run again after it.
         """
-        running = running_reindex(self.locks, course_name or self.mentor.settings.course_names()[0])
+        running = self.locks.running(course_name or self.mentor.settings.course_names()[0])
         if running is not None:
             raise ReindexBusyError(running.describe(), running)
         return await self.mentor.offloader.run_reindex(self.reindex, course_name, trigger, requested_by, on_progress)

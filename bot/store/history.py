@@ -1,35 +1,20 @@
-"""Every reindex run — who asked, when, what changed, how it ended — in a small SQLite file."""
+"""Every reindex run — who asked, when, what changed, how it ended — in the state database."""
 
 from __future__ import annotations
 
-import sqlite3
 import time
-from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Literal
 
-from ingest.sqlite_file import open_database
+from sqlalchemy import ColumnElement, insert, select, true, update
+
+from bot.store.database import Database
+from bot.store.tables import runs
 from models import IngestReport
 
 Trigger = Literal["schedule", "slash command", "cli", "admin page"]
 Outcome = Literal["running", "ok", "failed files", "error", "interrupted"]
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    course TEXT NOT NULL,
-    trigger TEXT NOT NULL,
-    requested_by TEXT NOT NULL,
-    started_at REAL NOT NULL,
-    seconds REAL,
-    outcome TEXT NOT NULL,
-    report TEXT,
-    error TEXT
-);
-CREATE INDEX IF NOT EXISTS runs_by_course ON runs (course, started_at);
-"""
 
 
 @dataclass(frozen=True)
@@ -67,58 +52,58 @@ class RunRecord:
 
 
 class RunHistory:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def _connect(self) -> sqlite3.Connection:
-        return open_database(self.path, SCHEMA)
+    def __init__(self, database: Database) -> None:
+        self.engine = database.engine
 
     def start(self, course: str, trigger: Trigger, requested_by: str) -> int:
         """Open a run. The caller holds the course's reindex lock, so an earlier run still
         marked running was killed: it is marked interrupted."""
-        with closing(self._connect()) as db, db:
-            db.execute("UPDATE runs SET outcome = 'interrupted' WHERE course = ? AND outcome = 'running'", (course,))
-            cursor = db.execute(
-                "INSERT INTO runs (course, trigger, requested_by, started_at, outcome) VALUES (?, ?, ?, ?, 'running')",
-                (course, trigger, requested_by, time.time()),
+        with self.engine.begin() as db:
+            db.execute(update(runs).where(runs.c.course == course, runs.c.outcome == "running").values(outcome="interrupted"))
+            inserted = db.execute(
+                insert(runs).values(course=course, trigger=trigger, requested_by=requested_by, started_at=time.time(), outcome="running")
             )
-            return int(cursor.lastrowid or 0)
+            return int(inserted.inserted_primary_key[0])
 
     def finish(self, run_id: int, outcome: Outcome, report: IngestReport | None = None, error: str | None = None) -> None:
-        with closing(self._connect()) as db, db:
+        with self.engine.begin() as db:
             db.execute(
-                "UPDATE runs SET outcome = ?, report = ?, error = ?, seconds = ? - started_at WHERE id = ?",
-                (outcome, report.model_dump_json() if report else None, error, time.time(), run_id),
+                update(runs)
+                .where(runs.c.id == run_id)
+                .values(
+                    outcome=outcome,
+                    report=report.model_dump_json() if report else None,
+                    error=error,
+                    seconds=time.time() - runs.c.started_at,
+                )
             )
 
     def runs(self, course: str | None = None, limit: int = 20) -> list[RunRecord]:
         """The latest runs first."""
-        if course is None:
-            return self._select("1 = 1", (), limit)
-        return self._select("course = ?", (course,), limit)
+        return self._select(true() if course is None else runs.c.course == course, limit)
 
     def get(self, run_id: int) -> RunRecord:
-        return self._select("id = ?", (run_id,), 1)[0]
+        return self._select(runs.c.id == run_id, 1)[0]
 
-    def _select(self, where: str, arguments: tuple[object, ...], limit: int) -> list[RunRecord]:
-        query = f"SELECT id, course, trigger, requested_by, started_at, seconds, outcome, report, error FROM runs WHERE {where}"
-        with closing(self._connect()) as db:
-            rows = db.execute(query + " ORDER BY started_at DESC, id DESC LIMIT ?", (*arguments, limit)).fetchall()
+    def _select(self, where: ColumnElement[bool], limit: int) -> list[RunRecord]:
+        query = select(runs).where(where).order_by(runs.c.started_at.desc(), runs.c.id.desc()).limit(limit)
+        with self.engine.connect() as db:
+            rows = db.execute(query).all()
         return [
             RunRecord(
-                id=row[0],
-                course=row[1],
-                trigger=row[2],
-                requested_by=row[3],
-                started_at=datetime.fromtimestamp(row[4], tz=timezone.utc),
-                seconds=row[5],
-                outcome=row[6],
-                report=IngestReport.model_validate_json(row[7]) if row[7] else None,
-                error=row[8],
+                id=row.id,
+                course=row.course,
+                trigger=row.trigger,
+                requested_by=row.requested_by,
+                started_at=datetime.fromtimestamp(row.started_at, tz=timezone.utc),
+                seconds=row.seconds,
+                outcome=row.outcome,
+                report=IngestReport.model_validate_json(row.report) if row.report else None,
+                error=row.error,
             )
             for row in rows
         ]
 
     def last(self, course: str) -> RunRecord | None:
-        runs = self.runs(course, limit=1)
-        return runs[0] if runs else None
+        latest = self.runs(course, limit=1)
+        return latest[0] if latest else None

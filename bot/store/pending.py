@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ingest.sqlite_file import open_database
-
 log = logging.getLogger(__name__)
 
 SCHEMA = """
@@ -47,7 +45,11 @@ class Unanswered:
 
 class PendingQuestions:
     """Used on the event loop only: one small row per question, in WAL mode without a sync per
-    write (a power cut may lose the last few; a killed process loses none)."""
+    write (a power cut may lose the last few; a killed process loses none).
+
+    A file of the host's own, not the shared database: it is this process's journal of what
+    it took, answered after this host restarts, and a write per question must cost no round trip.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -102,7 +104,9 @@ class PendingQuestions:
 
     def _connection(self) -> sqlite3.Connection:
         if self._db is None:
-            db = open_database(self.path, SCHEMA)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, timeout=30)
+            db.executescript(SCHEMA)
             db.isolation_level = None  # autocommit: each write stands alone
             with closing(db.execute("PRAGMA journal_mode=WAL")):
                 pass

@@ -1,6 +1,6 @@
 """What students asked, how it went, and what they thought of the answer.
 
-Kept beside the reindex history (`history.sqlite`), so an instructor sees in one place
+Kept beside the reindex history in the state database (`bot.store.database`), so an instructor sees in one place
 what the bot knows, what it was asked, and where the materials have gaps. Reactions
 on a chat platform arrive with only the message they were put on, so each answer's
 messages are linked to its question here.
@@ -9,48 +9,19 @@ messages are linked to its question here.
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
-from contextlib import closing
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Literal
 
-from ingest.sqlite_file import open_database
+from sqlalchemy import ColumnElement, Row, delete, func, insert, select, true
+
+from bot.store.database import Database, upsert
+from bot.store.tables import answer_messages, feedback, questions
 from models import Answer, Question
 
 Vote = Literal[1, -1]
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS questions (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    asked_at REAL NOT NULL,
-    course TEXT NOT NULL,
-    platform TEXT NOT NULL,
-    asker TEXT,
-    text TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    grounded INTEGER NOT NULL,
-    citations TEXT NOT NULL,
-    total_ms REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS questions_by_kind ON questions (course, kind, asked_at);
-CREATE TABLE IF NOT EXISTS answer_messages (
-    platform TEXT NOT NULL,
-    message TEXT NOT NULL,
-    question_id INTEGER NOT NULL REFERENCES questions (id),
-    PRIMARY KEY (platform, message)
-);
-CREATE TABLE IF NOT EXISTS feedback (
-    question_id INTEGER NOT NULL REFERENCES questions (id),
-    platform TEXT NOT NULL,
-    user TEXT NOT NULL,
-    vote INTEGER NOT NULL,
-    at REAL NOT NULL,
-    PRIMARY KEY (question_id, platform, user)
-);
-"""
 
 
 @dataclass(frozen=True)
@@ -71,6 +42,14 @@ class AskedQuestion:
     grounded: bool
     citations: tuple[CitedSource, ...]
     total_ms: float
+
+
+@dataclass(frozen=True)
+class LinkedQuestion:
+    text: str
+    asked_at: datetime
+    link: str
+    embedding: bytes
 
 
 @dataclass(frozen=True)
@@ -110,125 +89,191 @@ class Gap:
         return {"course": self.course, "question": self.text, "count": self.count, "last_asked": self.last_asked.isoformat()}
 
 
-_QUESTION_COLUMNS = "q.id, q.asked_at, q.course, q.platform, q.asker, q.text, q.kind, q.grounded, q.citations, q.total_ms"
-
-
 class QuestionLog:
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, database: Database) -> None:
+        self.engine = database.engine
 
-    def _connect(self) -> sqlite3.Connection:
-        return open_database(self.path, SCHEMA)
-
-    def record(self, question: Question, course: str, answer: Answer) -> int:
-        """Store one answered question; returns the id feedback refers to."""
+    def record(self, question: Question, course: str, answer: Answer, embedding: bytes | None = None) -> int:
+        """Store one answered question; returns the id feedback refers to. `embedding`: the question's
+        vector (float32), kept so a later asker of the same question can be pointed to this one."""
         citations = [{"label": c.label(), "url": c.url} for c in answer.citations]
-        with closing(self._connect()) as db, db:
-            cursor = db.execute(
-                "INSERT INTO questions (asked_at, course, platform, asker, text, kind, grounded, citations, total_ms)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    time.time(),
-                    course,
-                    question.platform or "cli",
-                    question.asker,
-                    question.text,
-                    answer.kind,
-                    int(answer.grounded),
-                    json.dumps(citations),
-                    answer.timings.retrieve_ms + answer.timings.generate_ms,
-                ),
+        with self.engine.begin() as db:
+            inserted = db.execute(
+                insert(questions).values(
+                    asked_at=time.time(),
+                    course=course,
+                    platform=question.platform or "cli",
+                    asker=question.asker,
+                    text=question.text,
+                    kind=answer.kind,
+                    grounded=answer.grounded,
+                    citations=json.dumps(citations),
+                    total_ms=answer.timings.retrieve_ms + answer.timings.generate_ms,
+                    link=question.link,
+                    embedding=embedding,
+                )
             )
-            return int(cursor.lastrowid or 0)
+            return int(inserted.inserted_primary_key[0])
+
+    def answered_with_links(self, course: str, platform: str, since: float, limit: int) -> list[LinkedQuestion]:
+        """The newest answered questions of a course and platform since `since` that have a thread to
+        link and a vector to compare: what a new question may be a repeat of."""
+        query = (
+            select(questions.c.text, questions.c.asked_at, questions.c.link, questions.c.embedding)
+            .where(
+                questions.c.course == course,
+                questions.c.platform == platform,
+                questions.c.grounded,
+                questions.c.asked_at >= since,
+                questions.c.link.is_not(None),
+                questions.c.embedding.is_not(None),
+            )
+            .order_by(questions.c.asked_at.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as db:
+            rows = db.execute(query).all()
+        return [LinkedQuestion(row.text, _utc(row.asked_at), row.link, row.embedding) for row in rows]
+
+    def between(self, course: str, since: float, until: float, limit: int = 100_000) -> list[AskedQuestion]:
+        """A course's questions in a period, oldest first (the digest counts them)."""
+        query = (
+            select(*_ASKED)
+            .where(questions.c.course == course, questions.c.asked_at >= since, questions.c.asked_at < until)
+            .order_by(questions.c.asked_at, questions.c.id)
+            .limit(limit)
+        )
+        with self.engine.connect() as db:
+            return [_asked(row) for row in db.execute(query).all()]
+
+    def downvoted(self, course: str, since: float, until: float, limit: int = 10) -> list[AskedQuestion]:
+        """Questions whose answer got a 👎 in a period, newest vote first, each once."""
+        votes = (
+            select(feedback.c.question_id, func.max(feedback.c.at).label("last"))
+            .where(feedback.c.vote < 0, feedback.c.at >= since, feedback.c.at < until)
+            .group_by(feedback.c.question_id)
+            .subquery()
+        )
+        query = (
+            select(*_ASKED)
+            .join_from(questions, votes, votes.c.question_id == questions.c.id)
+            .where(questions.c.course == course)
+            .order_by(votes.c.last.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as db:
+            return [_asked(row) for row in db.execute(query).all()]
+
+    def with_vectors(self, course: str | None, since: float, limit: int) -> list[tuple[AskedQuestion, bytes]]:
+        """Questions asked since `since` that kept their vector, oldest first: what repeats are clustered from."""
+        query = (
+            select(*_ASKED, questions.c.embedding)
+            .where(_of_course(course), questions.c.asked_at >= since, questions.c.embedding.is_not(None))
+            .order_by(questions.c.asked_at, questions.c.id)
+            .limit(limit)
+        )
+        with self.engine.connect() as db:
+            rows = db.execute(query).all()
+        return [(_asked(row), row.embedding) for row in rows]
 
     def link_messages(self, question_id: int, platform: str, messages: list[str]) -> None:
         """Remember that these platform messages (Slack `channel:ts`, Discord message ids) carry this answer."""
-        with closing(self._connect()) as db, db:
-            db.executemany(
-                "INSERT OR REPLACE INTO answer_messages (platform, message, question_id) VALUES (?, ?, ?)",
-                [(platform, message, question_id) for message in messages],
-            )
+        with self.engine.begin() as db:
+            for message in messages:
+                upsert(db, answer_messages, {"platform": platform, "message": message, "question_id": question_id}, ("platform", "message"))
 
     def question_for_message(self, platform: str, message: str) -> int | None:
-        with closing(self._connect()) as db:
-            row = db.execute(
-                "SELECT question_id FROM answer_messages WHERE platform = ? AND message = ?", (platform, message)
-            ).fetchone()
-        return int(row[0]) if row else None
+        query = select(answer_messages.c.question_id).where(answer_messages.c.platform == platform, answer_messages.c.message == message)
+        with self.engine.connect() as db:
+            found = db.execute(query).scalar()
+        return None if found is None else int(found)
 
     def get(self, question_id: int) -> AskedQuestion | None:
-        with closing(self._connect()) as db:
-            row = db.execute(f"SELECT {_QUESTION_COLUMNS} FROM questions q WHERE q.id = ?", (question_id,)).fetchone()
+        with self.engine.connect() as db:
+            row = db.execute(select(*_ASKED).where(questions.c.id == question_id)).first()
         return _asked(row) if row else None
 
     def set_feedback(self, question_id: int, platform: str, user: str, vote: Vote) -> bool:
         """Record (or change) a person's vote on an answer; False when no such answer is known."""
-        with closing(self._connect()) as db, db:
-            if db.execute("SELECT 1 FROM questions WHERE id = ?", (question_id,)).fetchone() is None:
+        with self.engine.begin() as db:
+            if db.execute(select(questions.c.id).where(questions.c.id == question_id)).first() is None:
                 return False
-            db.execute(
-                "INSERT INTO feedback (question_id, platform, user, vote, at) VALUES (?, ?, ?, ?, ?)"
-                " ON CONFLICT (question_id, platform, user) DO UPDATE SET vote = excluded.vote, at = excluded.at",
-                (question_id, platform, user, vote, time.time()),
-            )
+            row = {"question_id": question_id, "platform": platform, "voter": user, "vote": vote, "at": time.time()}
+            upsert(db, feedback, row, ("question_id", "platform", "voter"))
             return True
 
     def withdraw_feedback(self, question_id: int, platform: str, user: str, vote: Vote) -> None:
         """A removed reaction takes its vote back (only that vote: a later change of mind stays)."""
-        with closing(self._connect()) as db, db:
+        with self.engine.begin() as db:
             db.execute(
-                "DELETE FROM feedback WHERE question_id = ? AND platform = ? AND user = ? AND vote = ?",
-                (question_id, platform, user, vote),
+                delete(feedback).where(
+                    feedback.c.question_id == question_id,
+                    feedback.c.platform == platform,
+                    feedback.c.voter == user,
+                    feedback.c.vote == vote,
+                )
             )
 
     def feedback(self, course: str | None = None, limit: int = 100) -> list[Feedback]:
         """Newest first."""
-        where, arguments = ("WHERE q.course = ?", (course,)) if course else ("", ())
         query = (
-            f"SELECT {_QUESTION_COLUMNS}, f.platform, f.user, f.vote, f.at FROM feedback f"
-            f" JOIN questions q ON q.id = f.question_id {where} ORDER BY f.at DESC LIMIT ?"
+            select(*_ASKED, feedback.c.platform.label("voted_on"), feedback.c.voter, feedback.c.vote, feedback.c.at)
+            .join_from(feedback, questions, feedback.c.question_id == questions.c.id)
+            .where(_of_course(course))
+            .order_by(feedback.c.at.desc())
+            .limit(limit)
         )
-        with closing(self._connect()) as db:
-            rows = db.execute(query, (*arguments, limit)).fetchall()
-        return [Feedback(_asked(row[:10]), row[10], row[11], int(row[12]), _utc(row[13])) for row in rows]
+        with self.engine.connect() as db:
+            rows = db.execute(query).all()
+        return [Feedback(_asked(row), row.voted_on, row.voter, int(row.vote), _utc(row.at)) for row in rows]
 
     def recent(self, course: str | None = None, limit: int = 50) -> list[AskedQuestion]:
-        where, arguments = ("WHERE q.course = ?", (course,)) if course else ("", ())
-        with closing(self._connect()) as db:
-            rows = db.execute(
-                f"SELECT {_QUESTION_COLUMNS} FROM questions q {where} ORDER BY q.asked_at DESC, q.id DESC LIMIT ?",
-                (*arguments, limit),
-            ).fetchall()
+        query = select(*_ASKED).where(_of_course(course)).order_by(questions.c.asked_at.desc(), questions.c.id.desc()).limit(limit)
+        with self.engine.connect() as db:
+            rows = db.execute(query).all()
         return [_asked(row) for row in rows]
 
     def gaps(self, course: str | None = None, limit: int = 50) -> list[Gap]:
         """Questions declined as not covered, the same wording counted together, newest first."""
-        where, arguments = ("AND course = ?", (course,)) if course else ("", ())
+        wording = func.lower(func.trim(questions.c.text))
+        last_asked = func.max(questions.c.asked_at)
         query = (
-            "SELECT course, MAX(text), COUNT(*), MAX(asked_at) FROM questions"
-            f" WHERE kind = 'not_covered' {where}"
-            " GROUP BY course, lower(trim(text)) ORDER BY MAX(asked_at) DESC LIMIT ?"
+            select(questions.c.course, func.max(questions.c.text), func.count(), last_asked)
+            .where(questions.c.kind == "not_covered", _of_course(course))
+            .group_by(questions.c.course, wording)
+            .order_by(last_asked.desc())
+            .limit(limit)
         )
-        with closing(self._connect()) as db:
-            rows = db.execute(query, (*arguments, limit)).fetchall()
+        with self.engine.connect() as db:
+            rows = db.execute(query).all()
         return [Gap(row[0], row[1], int(row[2]), _utc(row[3])) for row in rows]
+
+
+_ASKED = [column for column in questions.c if column.name not in {"link", "embedding"}]
+"""The columns an `AskedQuestion` reads, in table order (not the vector, which only repeats compare)."""
+
+
+def _of_course(course: str | None) -> ColumnElement[bool]:
+    return true() if course is None else questions.c.course == course
 
 
 def _utc(timestamp: float) -> datetime:
     return datetime.fromtimestamp(timestamp, tz=timezone.utc)
 
 
-def _asked(row: tuple[object, ...]) -> AskedQuestion:
-    citations = tuple(CitedSource(c["label"], c["url"]) for c in json.loads(str(row[8])))
+def _asked(row: Row[tuple[object, ...]] | Sequence[object]) -> AskedQuestion:
+    """A question from a row that starts with the `questions` columns, in table order."""
+    values = tuple(row)
+    citations = tuple(CitedSource(c["label"], c["url"]) for c in json.loads(str(values[8])))
     return AskedQuestion(
-        id=int(row[0]),  # type: ignore[arg-type]
-        asked_at=_utc(float(row[1])),  # type: ignore[arg-type]
-        course=str(row[2]),
-        platform=str(row[3]),
-        asker=None if row[4] is None else str(row[4]),
-        text=str(row[5]),
-        kind=str(row[6]),
-        grounded=bool(row[7]),
+        id=int(values[0]),  # type: ignore[call-overload]
+        asked_at=_utc(float(values[1])),  # type: ignore[arg-type]
+        course=str(values[2]),
+        platform=str(values[3]),
+        asker=None if values[4] is None else str(values[4]),
+        text=str(values[5]),
+        kind=str(values[6]),
+        grounded=bool(values[7]),
         citations=citations,
-        total_ms=float(row[9]),  # type: ignore[arg-type]
+        total_ms=float(values[9]),  # type: ignore[arg-type]
     )

@@ -28,8 +28,6 @@ from bot.app import MentorApp
 from bot.config.sections import LlmSettings, WebSettings
 from bot.config.settings import Settings
 from bot.service.commands import ChatCommands
-from bot.store.history import RunHistory
-from bot.store.reindex_lock import CourseReindexLock, running_reindex
 from models import Course, Question
 from tests.conftest import EXAMPLE_COURSE
 
@@ -143,7 +141,7 @@ async def reindex_events(session: aiohttp.ClientSession, base: str, events_path:
 
 
 def runs_of(mentor: MentorApp) -> list:
-    return RunHistory(mentor.settings.history_path).runs("cs101", limit=500)
+    return mentor.run_history.runs("cs101", limit=500)
 
 
 # --- the API ---------------------------------------------------------------------------------
@@ -288,7 +286,7 @@ def test_two_clicks_at_once_start_one_run_and_the_second_hears_who_started_it(
 
 def test_a_run_going_on_elsewhere_is_reported_not_doubled(mentor: MentorApp, commands: ChatCommands) -> None:
     """A slash command (another thread, or another process) holds the course's reindex lock."""
-    lock = CourseReindexLock(mentor.settings.locks_dir, "cs101")
+    lock = mentor.reindex_locks.for_course("cs101")
     lock.acquire("slash command", "prof-grace")
     before = len(runs_of(mentor))
 
@@ -332,7 +330,7 @@ def test_stopping_the_server_stops_waiting_on_a_run_and_the_run_still_finishes(
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         runs = runs_of(mentor)
-        if len(runs) == before + 1 and runs[0].outcome != "running" and running_reindex(mentor.settings.locks_dir, "cs101") is None:
+        if len(runs) == before + 1 and runs[0].outcome != "running" and mentor.reindex_locks.running("cs101") is None:
             break
         time.sleep(0.1)
     last = runs[0]
@@ -608,3 +606,22 @@ def test_the_page_in_chromium_shows_text_reindexes_and_refuses_without_the_token
     assert found["stranger status"] == 401
     assert "MENTOR_WEB__ADMIN_TOKEN" in str(found["stranger text"]) and TOKEN not in str(found["stranger text"])
     assert found["problems"] == [], "no script errors and no Content-Security-Policy violations"
+
+
+def test_questions_students_keep_asking_are_grouped_with_their_pages(commands: ChatCommands) -> None:
+    asked = "How do I make a loop stop early?"
+
+    async def scenario() -> tuple[list[dict], int]:
+        for n, text in enumerate([asked, asked.lower(), asked.rstrip("?")]):
+            link = f"https://cs101.slack.com/archives/C1/p{n}"  # asked where a thread can be linked
+            await commands.ask(Question(text=text, course="cs101", platform="slack", link=link))
+        async with served(commands, TOKEN) as base, aiohttp.ClientSession(headers=bearer()) as session:
+            async with session.get(f"{base}/admin/api/repeats?course=cs101&weeks=1") as response:
+                repeats = (await response.json())["repeats"]
+            async with session.get(f"{base}/admin/api/repeats?weeks=0") as response:
+                return repeats, response.status
+
+    repeats, bad_weeks = asyncio.run(scenario())
+    (loops,) = [repeat for repeat in repeats if repeat["question"] == asked]
+    assert loops["count"] == 3 and loops["course"] == "cs101" and loops["pages"] and loops["pages"][0]["cited"] >= 1
+    assert bad_weeks == 400

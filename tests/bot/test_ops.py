@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import create_engine
 from typer.testing import CliRunner
 
 from bot.app import MentorApp
@@ -30,6 +31,8 @@ from bot.ops.health import IndexWatch
 from bot.ops.logs import JsonFormatter, apply_log_settings, secret_values
 from bot.service.commands import ChatCommands
 from bot.service.notices import SEARCH_DOWN
+from bot.store.database import Database
+from bot.store.question_log import QuestionLog
 from models import Course, Question
 from rag.llama_cpp_model import LlamaCppModel
 from rag.model_files import packaged_demo_path
@@ -88,7 +91,7 @@ def test_the_question_text_is_logged_only_when_asked_for(
 
 def test_an_unwritable_question_log_costs_the_feedback_link_not_the_answer(mentor: MentorApp, tmp_path: Path) -> None:
     commands = ChatCommands(mentor)
-    commands.questions.path = tmp_path  # a folder: SQLite cannot open it
+    commands.questions = QuestionLog(Database(create_engine(f"sqlite:///{tmp_path}")))  # a folder: SQLite cannot open it
     answer = asyncio.run(commands.ask(Question(text=COVERED, platform="web")))
     assert answer.kind == "answer" and answer.text and answer.question_id is None
 

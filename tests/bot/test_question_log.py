@@ -1,4 +1,4 @@
-"""The question log: what was asked, the gaps in the materials, and votes on answers."""
+"""`mentor feedback`: the votes on answers, as the instructor reads them (the store itself: test_state_stores)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from bot.cli import app
+from bot.store.database import Database
 from bot.store.question_log import QuestionLog
 from models import Answer, Citation, Question
 
@@ -17,48 +18,9 @@ def answer(kind: str = "answer", *cited: str) -> Answer:
     return Answer(text="…", citations=citations, grounded=kind == "answer", kind=kind)  # type: ignore[arg-type]
 
 
-def test_votes_are_kept_with_the_question_course_platform_and_citations(tmp_path: Path) -> None:
-    log = QuestionLog(tmp_path / "history.sqlite")
-    asked = log.record(Question(text="What does break do?", platform="slack", asker="U1"), "cs101", answer("answer", "loops"))
-    log.link_messages(asked, "slack", ["C1:111.222"])
-
-    assert log.question_for_message("slack", "C1:111.222") == asked
-    assert log.question_for_message("discord", "C1:111.222") is None
-    assert log.set_feedback(asked, "slack", "U2", 1)
-    assert log.set_feedback(asked, "slack", "U3", -1)
-    assert log.set_feedback(asked, "slack", "U2", -1), "a changed mind replaces the vote"
-    assert not log.set_feedback(asked + 100, "slack", "U2", 1), "an unknown answer takes no vote"
-
-    votes = log.feedback()
-    assert sorted((v.user, v.vote) for v in votes) == [("U2", -1), ("U3", -1)]
-    entry = votes[0].to_json()
-    assert entry["course"] == "cs101" and entry["platform"] == "slack" and entry["question"] == "What does break do?"
-    assert entry["citations"] == [{"label": "loops", "url": "https://example.edu/loops.html"}]
-
-    log.withdraw_feedback(asked, "slack", "U3", 1)
-    assert len(log.feedback()) == 2, "withdrawing a vote the person did not give changes nothing"
-    log.withdraw_feedback(asked, "slack", "U3", -1)
-    assert [v.user for v in log.feedback()] == ["U2"]
-    assert log.feedback(course="other") == []
-
-
-def test_gaps_count_the_same_question_together_newest_first(tmp_path: Path) -> None:
-    log = QuestionLog(tmp_path / "history.sqlite")
-    log.record(Question(text="When is the midterm?"), "cs101", answer("not_covered"))
-    log.record(Question(text="Is there a Java track?"), "cs101", answer("not_covered"))
-    log.record(Question(text="  when is the MIDTERM?  "), "cs101", answer("not_covered"))
-    log.record(Question(text="What does break do?"), "cs101", answer("answer", "loops"))
-    log.record(Question(text="When is the midterm?"), "cs202", answer("not_covered"))
-
-    gaps = log.gaps(course="cs101")
-    assert [(g.count, g.text.strip().lower()) for g in gaps] == [(2, "when is the midterm?"), (1, "is there a java track?")]
-    assert {g.course for g in log.gaps()} == {"cs101", "cs202"}
-    assert [q.text for q in log.recent("cs101", limit=2)] == ["What does break do?", "  when is the MIDTERM?  "]
-
-
 def test_mentor_feedback_lists_votes_as_text_and_json(tmp_path: Path) -> None:
     data_dir = tmp_path / "state"
-    log = QuestionLog(data_dir / "history.sqlite")
+    log = QuestionLog(Database.open(f"sqlite:///{data_dir / 'state.sqlite'}"))
     asked = log.record(Question(text="<b>What</b> does range(5) give?", platform="web"), "default", answer("answer", "range"))
     log.set_feedback(asked, "web", "browser-1", 1)
     env = {"MENTOR_DATA_DIR": str(data_dir)}

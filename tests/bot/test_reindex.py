@@ -23,7 +23,7 @@ from bot.service.offload import Lane
 from bot.service.reindex import ReindexService
 from bot.service.schedule import ReindexScheduler
 from bot.store.history import RunRecord
-from bot.store.reindex_lock import CourseReindexLock, running_reindex
+from bot.store.schedule_claims import ScheduleClaims
 from models import Course
 from tests.conftest import until
 
@@ -62,18 +62,18 @@ def test_a_run_is_recorded_with_its_trigger_who_and_what_changed(mentor: MentorA
 
 def test_a_second_request_while_one_runs_is_told_who_started_it_and_never_runs(mentor: MentorApp) -> None:
     service = ReindexService(mentor)
-    holder = CourseReindexLock(mentor.settings.locks_dir, "cs101")
+    holder = mentor.reindex_locks.for_course("cs101")
     holder.acquire("slash command", "prof. hopper")
     try:
         with pytest.raises(ReindexBusyError, match=r"already running since \d\d:\d\d UTC, started by prof\. hopper \(slash command\)"):
             service.reindex("cs101", "cli", "ada")
-        running = running_reindex(mentor.settings.locks_dir, "cs101")
+        running = mentor.reindex_locks.running("cs101")
         assert running is not None and running.requested_by == "prof. hopper"
         assert mentor.status()[0].running is not None
     finally:
         holder.release()
     assert service.history.runs("cs101") == [], "the refused request left no run behind"
-    assert running_reindex(mentor.settings.locks_dir, "cs101") is None
+    assert mentor.reindex_locks.running("cs101") is None
 
 
 def test_concurrent_requests_run_once(mentor: MentorApp, materials: Path) -> None:
@@ -159,7 +159,7 @@ def test_the_scheduler_fires_a_course_and_reports_what_changed(mentor: MentorApp
     posted: list[RunRecord] = []
 
     async def scenario() -> RunRecord | None:
-        scheduler = ReindexScheduler(ReindexService(mentor), [course], ScheduleSettings(jitter_seconds=0))
+        scheduler = ReindexScheduler(ReindexService(mentor), [course], ScheduleSettings(jitter_seconds=0), ScheduleClaims(mentor.database))
 
         async def sink(reported: Course, record: RunRecord) -> None:
             posted.append(record)
@@ -209,7 +209,9 @@ def test_a_busy_queue_skips_the_scheduled_run_posts_nothing_stale_and_retries_so
         posted.append(record)
 
     async def scenario() -> tuple[RunRecord | None, RunRecord | None, list[int]]:
-        scheduler = ReindexScheduler(ReindexService(mentor), [course], ScheduleSettings(jitter_seconds=0, busy_retry_seconds=1))
+        scheduler = ReindexScheduler(
+            ReindexService(mentor), [course], ScheduleSettings(jitter_seconds=0, busy_retry_seconds=1), ScheduleClaims(mentor.database)
+        )
         scheduler.sinks.append(sink)
         scheduler.start()
         release = threading.Event()

@@ -306,7 +306,7 @@ def test_every_compose_image_is_pinned(compose: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize(
     ("service", "probe"),
-    [("milvus", "9091/healthz"), ("etcd", "etcdctl endpoint health"), ("minio", "/minio/health/live")],
+    [("milvus", "9091/healthz"), ("etcd", "etcdctl endpoint health"), ("minio", "/minio/health/live"), ("postgres", "pg_isready")],
 )
 def test_each_backing_service_has_a_health_check_a_named_volume_and_no_public_port(
     compose: dict[str, Any], service: str, probe: str
@@ -321,6 +321,7 @@ def test_each_backing_service_has_a_health_check_a_named_volume_and_no_public_po
 def test_the_bot_waits_for_a_healthy_milvus_and_reserves_a_gpu(compose: dict[str, Any]) -> None:
     bot = compose["services"]["bot"]
     assert bot["depends_on"]["milvus"]["condition"] == "service_healthy"
+    assert bot["depends_on"]["postgres"]["condition"] == "service_healthy"
     devices = bot["deploy"]["resources"]["reservations"]["devices"]
     assert any(d["driver"] == "nvidia" and "gpu" in d["capabilities"] for d in devices)
     assert bot["restart"] == "unless-stopped"
@@ -336,6 +337,9 @@ def test_the_bot_reads_env_and_reaches_milvus_by_service_name(compose: dict[str,
         environment = dict(item.split("=", 1) for item in environment)
     uri = re.match(r"http://(\w+):(\d+)$", environment["MENTOR_MILVUS_URI"])
     assert uri and uri[1] == "milvus" and uri[1] in compose["services"] and uri[2] == "19530"
+    database = re.match(r"postgresql://(\w+):\$\{POSTGRES_PASSWORD:-\w+\}@(\w+):5432/(\w+)$", environment["MENTOR_DATABASE_URL"])
+    postgres = compose["services"]["postgres"]["environment"]
+    assert database and database[2] == "postgres" and (database[1], database[3]) == (postgres["POSTGRES_USER"], postgres["POSTGRES_DB"])
 
 
 def test_the_bot_keeps_data_in_a_named_volume_and_publishes_the_health_port(compose: dict[str, Any]) -> None:

@@ -14,11 +14,11 @@ from reportlab.pdfgen import canvas
 
 from ingest.chunker import ChunkingPolicy
 from ingest.errors import ExcludeRulesError, SourceFolderError
-from ingest.manifest import Manifest
 from ingest.pipeline import IngestPipeline
 from models import Course
 from rag.embedder import SentenceTransformerEmbedder
 from rag.index import MilvusIndex
+from tests.conftest import catalog_in
 
 PAGES = [
     "Reading a traceback. The last line names the exception type and its message.",
@@ -85,7 +85,7 @@ def course_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def pipeline(tmp_path: Path, lite_index: MilvusIndex, embedder: SentenceTransformerEmbedder) -> IngestPipeline:
-    return IngestPipeline(lite_index, CountingEmbedder(embedder), Manifest(tmp_path / "catalog.sqlite"), ChunkingPolicy())
+    return IngestPipeline(lite_index, CountingEmbedder(embedder), catalog_in(tmp_path), ChunkingPolicy())
 
 
 def course(root: Path) -> Course:
@@ -114,7 +114,7 @@ def test_nothing_changed_means_nothing_parsed_or_embedded(
 ) -> None:
     pipeline.ingest(course(course_dir))
     cold = SentenceTransformerEmbedder()
-    again = IngestPipeline(lite_index, cold, Manifest(tmp_path / "catalog.sqlite"), ChunkingPolicy()).ingest(course(course_dir))
+    again = IngestPipeline(lite_index, cold, catalog_in(tmp_path), ChunkingPolicy()).ingest(course(course_dir))
     assert sorted(again.unchanged) == ["errors.pdf", "syllabus.txt", "week2/loops.md"]
     assert again.added == again.changed == again.removed == [] and again.chunks_written == 0
     assert cold._model is None, "an unchanged course never even loads the embedding model"

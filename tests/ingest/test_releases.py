@@ -13,14 +13,13 @@ from bot.app import MentorApp
 from bot.config.sections import AnswerSettings
 from bot.config.settings import Settings
 from ingest.chunker import ChunkingPolicy
-from ingest.manifest import Manifest
 from ingest.pipeline import IngestPipeline
 from ingest.releases import ReleaseRules
 from models import Course, Question, epoch_seconds
 from rag.embedder import SentenceTransformerEmbedder
 from rag.index import MilvusIndex
 from tests.adapters.web_helpers import Web, run_web
-from tests.conftest import FrozenClock
+from tests.conftest import FrozenClock, catalog_in
 from tests.ingest.test_pipeline import CountingEmbedder
 
 START = date(2026, 9, 7)  # a Monday: week 1 of the term
@@ -144,7 +143,7 @@ def test_the_calendar_lists_each_file_with_the_rule_that_released_it(term: tuple
 @pytest.fixture
 def pipeline(lite_index: MilvusIndex, embedder: SentenceTransformerEmbedder, tmp_path: Path) -> tuple[IngestPipeline, CountingEmbedder]:
     counting = CountingEmbedder(embedder)
-    return IngestPipeline(lite_index, counting, Manifest(tmp_path / "catalog.sqlite"), ChunkingPolicy()), counting  # type: ignore[arg-type]
+    return IngestPipeline(lite_index, counting, catalog_in(tmp_path), ChunkingPolicy()), counting  # type: ignore[arg-type]
 
 
 def visible(index: MilvusIndex, embedder: SentenceTransformerEmbedder, at: datetime, question: str = RECURSION_QUESTION) -> list[str]:

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from ingest.chunker import ChunkingPolicy
-from ingest.manifest import Manifest
 from ingest.pipeline import IngestPipeline
 from models import Course, Question, Turn
 from rag.answerer import NOT_COVERED, RETRIEVAL_ONLY, Answerer, AnswerPolicy
@@ -18,7 +17,7 @@ from rag.index import MilvusIndex
 from rag.llama_cpp_model import LlamaCppModel
 from rag.llm import ChatMessage, Generation, GenerationSettings, LanguageModel, TokenCallback
 from rag.retriever import HybridRetriever
-from tests.conftest import EXAMPLE_COURSE
+from tests.conftest import EXAMPLE_COURSE, catalog_in
 
 COURSE = Course(name="cs101", sources=(EXAMPLE_COURSE,), base_url="https://cs101.example.edu/notes")
 GREEDY = GenerationSettings(max_tokens=64, temperature=0.0, seed=1)
@@ -40,7 +39,7 @@ class CountingFactory:
 def retriever(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder) -> Iterator[HybridRetriever]:
     data = tmp_path_factory.mktemp("answers")
     index = MilvusIndex(str(data / "milvus.db"))
-    report = IngestPipeline(index, embedder, Manifest(data / "catalog.sqlite"), ChunkingPolicy()).ingest(COURSE)
+    report = IngestPipeline(index, embedder, catalog_in(data), ChunkingPolicy()).ingest(COURSE)
     assert not report.failed
     yield HybridRetriever(index, embedder)
     index.close()

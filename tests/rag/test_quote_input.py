@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from ingest.chunker import ChunkingPolicy
-from ingest.manifest import Manifest
 from ingest.pipeline import IngestPipeline
 from models import Course, Question
 from rag.answerer import Answerer
 from rag.embedder import SentenceTransformerEmbedder
 from rag.index import MilvusIndex
 from rag.retriever import HybridRetriever
+from tests.conftest import catalog_in
 
 
 def answer(tmp_path: Path, embedder: SentenceTransformerEmbedder, files: dict[str, str], question: str):
@@ -21,7 +21,7 @@ def answer(tmp_path: Path, embedder: SentenceTransformerEmbedder, files: dict[st
     course = Course(name="cs101", sources=(tmp_path / "course",))
     index = MilvusIndex(str(tmp_path / "milvus.db"))
     try:
-        assert not IngestPipeline(index, embedder, Manifest(tmp_path / "catalog.sqlite"), ChunkingPolicy()).ingest(course).failed
+        assert not IngestPipeline(index, embedder, catalog_in(tmp_path), ChunkingPolicy()).ingest(course).failed
         no_model = lambda: None  # noqa: E731 - quote mode never asks for the model
         return Answerer(HybridRetriever(index, embedder), no_model).answer(Question(text=question), course, mode="quote")  # type: ignore[arg-type,return-value]
     finally:

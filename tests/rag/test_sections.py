@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from ingest.chunker import ChunkingPolicy
-from ingest.manifest import Manifest
 from ingest.pipeline import IngestPipeline
 from models import Course, Question
 from rag.answerer import Answerer
@@ -14,6 +13,7 @@ from rag.embedder import SentenceTransformerEmbedder
 from rag.index import MilvusIndex
 from rag.retriever import HybridRetriever
 from rag.sections import join_overlapping, section_text, widened_hits
+from tests.conftest import catalog_in
 
 SECTION = [
     "Loops run their body again and again until their condition turns false or their items run out.",
@@ -32,7 +32,7 @@ def ingested(tmp_path: Path, embedder: SentenceTransformerEmbedder) -> tuple[Mil
     course = Course(name="cs101", sources=(tmp_path / "course",))
     index = MilvusIndex(str(tmp_path / "milvus.db"))
     # Chunks of about two sentences, so the section is several chunks that repeat a sentence each.
-    report = IngestPipeline(index, embedder, Manifest(tmp_path / "catalog.sqlite"), ChunkingPolicy(size=48, overlap=24)).ingest(course)
+    report = IngestPipeline(index, embedder, catalog_in(tmp_path), ChunkingPolicy(size=48, overlap=24)).ingest(course)
     assert not report.failed
     return index, course
 

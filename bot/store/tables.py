@@ -1,0 +1,90 @@
+"""The bot's tables in the state database, as SQLAlchemy Core sees them.
+
+The schema itself is made by the migrations (`bot/store/migrations`); a test checks that
+these definitions and the migrated schema agree. The ingest catalog's tables are `ingest`'s
+own (`ingest.manifest`).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, Column, Float, ForeignKey, Index, Integer, LargeBinary, MetaData, Table, Text
+
+metadata = MetaData()
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("course", Text, nullable=False),
+    Column("trigger", Text, nullable=False),
+    Column("requested_by", Text, nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("seconds", Float),
+    Column("outcome", Text, nullable=False),
+    Column("report", Text),
+    Column("error", Text),
+    Index("runs_by_course", "course", "started_at"),
+)
+
+questions = Table(
+    "questions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("asked_at", Float, nullable=False),
+    Column("course", Text, nullable=False),
+    Column("platform", Text, nullable=False),
+    Column("asker", Text),
+    Column("text", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("grounded", Boolean, nullable=False),
+    Column("citations", Text, nullable=False),
+    Column("total_ms", Float, nullable=False),
+    Column("link", Text),
+    Column("embedding", LargeBinary),
+    Index("questions_by_kind", "course", "kind", "asked_at"),
+)
+
+answer_messages = Table(
+    "answer_messages",
+    metadata,
+    Column("platform", Text, primary_key=True),
+    Column("message", Text, primary_key=True),
+    Column("question_id", Integer, ForeignKey("questions.id", ondelete="CASCADE"), nullable=False),
+)
+
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("question_id", Integer, ForeignKey("questions.id", ondelete="CASCADE"), primary_key=True),
+    Column("platform", Text, primary_key=True),
+    Column("voter", Text, primary_key=True),
+    Column("vote", Integer, nullable=False),
+    Column("at", Float, nullable=False),
+)
+
+reindex_holders = Table(
+    "reindex_holders",
+    metadata,
+    Column("course", Text, primary_key=True),
+    Column("note", Text, nullable=False),
+)
+"""Who holds a course's reindex lock, for the PostgreSQL advisory lock (which carries no note)."""
+
+schedule_claims = Table(
+    "schedule_claims",
+    metadata,
+    Column("job", Text, primary_key=True),
+    Column("slot", Float, primary_key=True),
+    Column("host", Text, nullable=False),
+    Column("claimed_at", Float, nullable=False),
+)
+"""One row per scheduled firing: the replica that inserts it runs it, the others skip."""
+
+legacy_imports = Table(
+    "legacy_imports",
+    metadata,
+    Column("source", Text, primary_key=True),
+    Column("imported_at", Float, nullable=False),
+    Column("rows", Integer, nullable=False),
+)
+"""The pre-database SQLite files already imported, so a second import is refused."""
