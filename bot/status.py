@@ -8,7 +8,7 @@ from datetime import datetime
 from bot.store.history import RunRecord
 from bot.store.reindex_lock import RunningReindex
 from ingest.git_source import redact
-from models import Course, IngestReport
+from models import Assignment, Course, IngestReport
 from rag.model_probe import ProbeResult
 
 
@@ -24,6 +24,16 @@ class CourseStatus:
     running: RunningReindex | None
     next_run: datetime | None
     """When the course's schedule fires next (it runs while `mentor serve` does)."""
+    next_release: tuple[datetime, list[str]] | None = None
+    """When material is released next, in the course's zone, and which files (`mentor calendar` shows the term)."""
+    now: datetime | None = None
+    """The moment the status was taken, by the app's clock: which assignment policies are active."""
+
+    def assignment_modes(self) -> list[tuple[Assignment, str]]:
+        """Each assignment and the mode its questions are answered under now."""
+        if self.now is None:
+            return []
+        return [(assignment, assignment.mode_at(self.now)) for assignment in sorted(self.course.assignments, key=lambda a: a.due)]
 
     @property
     def repository(self) -> str | None:
@@ -44,6 +54,13 @@ class CourseStatus:
             "last_ingest": self.last_ingest_at.isoformat() if self.last_ingest_at else None,
             "last_report": self.last_report.model_dump() if self.last_report else None,
             "collection": self.collection,
+            "assignments": [
+                {"name": assignment.name, "due": assignment.due.isoformat(), "mode_now": mode}
+                for assignment, mode in self.assignment_modes()
+            ],
+            "next_release": (
+                {"at": self.next_release[0].isoformat(), "files": self.next_release[1]} if self.next_release else None
+            ),
         }
 
 

@@ -11,11 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from models.documents import page_text
 
 Role = Literal["user", "assistant"]
-AnswerKind = Literal["answer", "quote", "not_covered", "retrieval_only"]
+AnswerKind = Literal["answer", "quote", "not_covered", "retrieval_only", "exam"]
 """`answer`: written by the model; `quote`: sentences of the course materials, word for word,
 picked without a model (quote mode); `not_covered`: retrieval found nothing relevant, so the
 model was not asked; `retrieval_only`: the model could not be reached, so the best
-passages are shown instead."""
+passages are shown instead; `exam`: an exam window is open, so the question was not answered."""
 
 
 class Turn(BaseModel):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -84,6 +85,9 @@ class Settings(BaseSettings):
         for number, course in enumerate(courses):
             _check_schedule(number, course)
             _check_excludes(number, course)
+            _check_releases(number, course)
+            _check_assignments(number, course)
+            _check_exams(number, course)
             clash = seen.setdefault(collection_name(course.name), course.name)
             if clash != course.name:
                 raise ValueError(f"courses {clash!r} and {course.name!r} would share one index: rename one")
@@ -188,12 +192,44 @@ def _check_schedule(number: int, course: Course) -> None:
             raise ValueError(f"courses.{number}.{key} (course {course.name!r}): {exc}") from None
 
 
-def _check_excludes(number: int, course: Course) -> None:
-    for pattern in course.exclude:
+def _check_globs(patterns: Sequence[str], where: str) -> None:
+    """Every glob of one setting compiles; `where` names the key and the course in the error."""
+    for pattern in patterns:
         try:
             compile_glob(pattern)
         except ValueError as exc:
-            raise ValueError(f"courses.{number}.exclude (course {course.name!r}): {exc}") from None
+            raise ValueError(f"{where}: {exc}") from None
+
+
+def _check_excludes(number: int, course: Course) -> None:
+    _check_globs(course.exclude, f"courses.{number}.exclude (course {course.name!r})")
+
+
+def _check_releases(number: int, course: Course) -> None:
+    for pattern, _ in course.releases:
+        try:
+            if compile_glob(pattern).negated:
+                raise ValueError(f"pattern {pattern!r} starts with '!', which releases nothing: name the files to release")
+        except ValueError as exc:
+            raise ValueError(f"courses.{number}.releases (course {course.name!r}): {exc}") from None
+
+
+def _check_assignments(number: int, course: Course) -> None:
+    owners: dict[str, str] = {}
+    for assignment in course.assignments:
+        _check_globs(assignment.files, f"courses.{number}.assignments (course {course.name!r}, {assignment.name!r})")
+        for pattern in assignment.files:
+            other = owners.setdefault(pattern, assignment.name)
+            if other != assignment.name:
+                raise ValueError(
+                    f"courses.{number}.assignments (course {course.name!r}): {other!r} and {assignment.name!r} both claim "
+                    f"{pattern!r}: give the files to one of them, or make one glob more specific"
+                )
+
+
+def _check_exams(number: int, course: Course) -> None:
+    for exam in course.exams:
+        _check_globs(exam.logistics, f"courses.{number}.exams (course {course.name!r}, {exam.name!r})")
 
 
 class TomlFileSource(PydanticBaseSettingsSource):

@@ -214,6 +214,12 @@ class ChatCommands:
                 line += f", last ingest {course.last_ingest_at:%Y-%m-%d %H:%M} UTC"
             if course.running:
                 line += f"; {course.running.describe()}"
+            if course.next_release:
+                at, files = course.next_release
+                line += f"; next release {at:%Y-%m-%d %H:%M %Z} ({len(files)} file(s))"
+            restricted = [f"{assignment.name}: {mode}" for assignment, mode in course.assignment_modes() if mode != "full"]
+            if restricted:
+                line += f"; assignment policies now: {', '.join(restricted)}"
             lines.append(line)
         return "\n".join(lines)
 
