@@ -4,6 +4,7 @@ Nothing here imports another package of ours, a platform SDK or a model library.
 """
 
 from models.answer import Answer, AnswerKind, Citation, Question, Timings, Turn, last_turns
+from models.attachment import Attachment, Unread
 from models.course import Course
 from models.documents import Chunk, DocumentKind, Locator, Section, SourceDoc
 from models.ingest import FileFailure, IngestReport
@@ -11,6 +12,7 @@ from models.search import SearchHit, SearchMode, SearchResult
 
 __all__ = [
     "Answer",
+    "Attachment",
     "AnswerKind",
     "Citation",
     "Chunk",
@@ -27,5 +29,6 @@ __all__ = [
     "SourceDoc",
     "Timings",
     "Turn",
+    "Unread",
     "last_turns",
 ]

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from models.attachment import Attachment
 from models.documents import page_text
 
 Role = Literal["user", "assistant"]
@@ -43,6 +44,8 @@ class Question(BaseModel):
     platform: str = "cli"
     history: tuple[Turn, ...] = ()
     """Earlier turns of the thread, oldest first."""
+    attachments: tuple[Attachment, ...] = ()
+    """Files attached to the question; those read are already part of `text`."""
 
 
 class Citation(BaseModel):

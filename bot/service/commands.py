@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Mapping
 
 from bot.app import MentorApp
+from bot.config.sections import ChannelRoute
 from bot.errors import (
     BusyError,
     NotAllowedError,
@@ -18,6 +20,7 @@ from bot.errors import (
 )
 from bot.ops.metrics import Metrics
 from bot.service.answering import Admission, AnswerService, PartialCallback
+from bot.service.channels import route_for
 from bot.service.dedupe import EventDeduper, MemoryDeduper
 from bot.service.fair_line import PositionCallback
 from bot.service.notices import SEARCH_DOWN
@@ -56,9 +59,9 @@ class ChatCommands:
         self.report_sinks: list[ReportSink] = []
         """Where scheduled runs are reported; platforms add theirs, `mentor serve` wires them to the schedule."""
 
-    def course_for(self, keys: list[str], mapping: dict[str, str]) -> str | None:
-        """The course of the first key (channel, then guild or workspace) that the map names."""
-        return next((mapping[key] for key in keys if key in mapping), None)
+    def course_for(self, keys: list[str], mapping: Mapping[str, ChannelRoute]) -> str | None:
+        """The course of the first key (channel, then guild or workspace) that the map names a course for."""
+        return route_for(keys, mapping).course
 
     async def admit(self, question: Question) -> Admission:
         """Let a question into the line, or raise `RateLimitedError` or `LineFullError`; the adapter

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -25,6 +26,7 @@ from bot.errors import (
     UnknownCourseError,
 )
 from ingest.errors import IngestError
+from models import Attachment
 from rag.errors import EmptyQueryError, QuestionTooLongError, RagError, UnknownCourseIndexError
 
 log = logging.getLogger("mentor.failures")
@@ -57,6 +59,41 @@ def place_in_line(ahead: int) -> str:
         return LOOKING
     questions = "1 question is" if ahead == 1 else f"{ahead:,} questions are"
     return f"Got your question. Lots of students are asking right now: {questions} ahead of yours, and I'll answer here."
+
+
+PASTE_THE_TEXT = (
+    "I can't look at images or attached files like {names} yet. Please paste the error message or the code "
+    "as text (in a code block), and I'll answer from the course materials."
+)
+_UNREAD = {
+    "image": "I can't look at images, so I didn't read {name}: if it shows an error, paste the error text.",
+    "not_text": "I only read text and code files, so I didn't read {name}.",
+    "too_large": "I didn't download {name} ({size}): I read text and code files up to {limit}. Paste the part that matters as text.",
+    "unreadable": "I couldn't download {name}, so I didn't read it.",
+}
+CUT = "{name} is longer than I can read along with the question, so I read only its beginning."
+
+
+def paste_the_text(attachments: Sequence[Attachment]) -> str:
+    """The reply to a question that is only files the bot cannot read (a screenshot of an error)."""
+    return PASTE_THE_TEXT.format(names=", ".join(attachment.name for attachment in attachments))
+
+
+def attachment_notice(attachments: Sequence[Attachment], max_bytes: int) -> str | None:
+    """One line per attachment that was not read whole, for the top of the answer; None when all were read."""
+    lines = []
+    for attachment in attachments:
+        if attachment.unread is not None:
+            lines.append(_UNREAD[attachment.unread].format(name=attachment.name, size=_bytes(attachment.size), limit=_bytes(max_bytes)))
+        elif attachment.cut:
+            lines.append(CUT.format(name=attachment.name))
+    return " ".join(lines) or None
+
+
+def _bytes(size: int) -> str:
+    if size >= 1_000_000:
+        return f"{size / 1_000_000:.1f} MB"
+    return f"{max(1, round(size / 1000))} kB" if size >= 1000 else f"{size} bytes"
 
 
 # Errors whose own message is written for the person who asked: it says what they can change.
