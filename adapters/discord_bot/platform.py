@@ -12,13 +12,12 @@ from discord.http import Route
 
 from adapters.discord_bot.feedback import ReactionVotes
 from adapters.discord_bot.inflight import InFlight
-from adapters.discord_bot.posts import attachments_of, downloader, forum_problems, is_peoples_thread, is_post, is_ta, post_title
+from adapters.discord_bot.posts import forum_problems, heard, is_post, is_ta, read_question, reply_target
 from adapters.discord_bot.render import (
     neutralise,
     render_answer,
     render_notice,
     render_report,
-    strip_mention,
     thread_name,
     to_question,
     to_turn,
@@ -27,8 +26,7 @@ from adapters.discord_bot.slash import NO_MENTIONS, build_tree, sync_commands
 from bot.config.sections import ChannelRoute, DiscordSettings
 from bot.config.settings import Settings
 from bot.errors import PlatformError
-from bot.service.attachments import compose, read_attachments
-from bot.service.channels import Heard, TaReplies, route_for, should_answer
+from bot.service.channels import TaReplies, route_for
 from bot.service.commands import HELP, ChatCommands
 from bot.service.notices import attachment_notice, for_student, paste_the_text, place_in_line
 from bot.store.history import RunRecord
@@ -170,7 +168,8 @@ class DiscordPlatform:
             return
         role = message.guild.self_role if message.guild else None
         mentioned = me.id in message.raw_mentions or (role is not None and role.id in message.raw_role_mentions)
-        if message.guild is not None and not await self._heard(message, me.id, mentioned):
+        route = self.route_of(message.channel, message.guild.id if message.guild else None)
+        if message.guild is not None and not await heard(message, route, me.id, mentioned, self.ta_replies):
             return
         if not await self.commands.deduper.first_time(f"discord:{message.id}"):
             return  # a resumed gateway replays events; each question is answered once
@@ -182,29 +181,11 @@ class DiscordPlatform:
             except discord.HTTPException:  # Discord refused our reply: nobody to tell but the log
                 log.exception("discord: could not answer message %s in %s", message.id, message.channel)
 
-    async def _heard(self, message: discord.Message, me: int, mentioned: bool) -> bool:
-        """Whether the channel's mode answers this message (a DM is always answered)."""
-        route = self.route_of(message.channel, message.guild.id if message.guild else None)
-        channel = message.channel
-        thread = channel if isinstance(channel, discord.Thread) else None
-        answered_by_ta = thread is not None and str(thread.id) in self.ta_replies
-        follow_up = (
-            thread is not None
-            and not (mentioned or is_post(message) or answered_by_ta)
-            and route.mode == "forum"
-            and route.follow_ups == "always"
-            and await is_peoples_thread(thread, me)
-        )
-        new_post = is_post(message) or getattr(channel, "type", None) is discord.ChannelType.text
-        return should_answer(route, Heard(mentioned, new_post, follow_up, answered_by_ta))
-
     async def _take(self, message: discord.Message, me: int, role_id: int | None, *, unasked: bool) -> None:
         """Read the attachments into the question, then answer it (or say what is missing)."""
-        found = attachments_of(message)
-        read = await read_attachments(found, downloader(self.client, self.attachment_bytes), self.attachment_bytes) if found else ()
-        composed = compose(strip_mention(message.content, me, role_id), read, self.max_question_chars, post_title(message))
+        composed = await read_question(message, self.client, role_id, self.attachment_bytes, self.max_question_chars)
         if composed.asked_nothing:
-            await self._send(message.channel, [neutralise(paste_the_text(composed.attachments))], reply_to=_reply_target(message))
+            await self._send(message.channel, [neutralise(paste_the_text(composed.attachments))], reply_to=reply_target(message))
             return
         question = to_question(
             composed.text,
@@ -219,14 +200,14 @@ class DiscordPlatform:
 
     async def _answer(self, message: discord.Message, question: Question | None, preface: str | None, *, unasked: bool) -> None:
         if question is None:
-            await self._send(message.channel, [HELP], reply_to=_reply_target(message))
+            await self._send(message.channel, [HELP], reply_to=reply_target(message))
             return
         try:
             admission = await self.commands.admit(question)
         except Exception as exc:  # over the student's rate (told once) or a full line
             notice = for_student(exc, f"discord question in {message.channel.id}")
             if notice.kind != "ignored":
-                await self._send(message.channel, [render_notice(notice)], reply_to=_reply_target(message))
+                await self._send(message.channel, [render_notice(notice)], reply_to=reply_target(message))
             return
         with admission:  # the place in line is given back if the thread cannot be opened
             channel, reply_to = message.channel, None
@@ -292,11 +273,6 @@ class DiscordPlatform:
         if not target or not target.isdigit() or not self.client.is_ready():
             return
         await self._send(self.client.get_partial_messageable(int(target)), render_report(course, record))
-
-
-def _reply_target(message: discord.Message) -> discord.Message | None:
-    """A forum post is answered in its own thread, without a reply marker; other messages get one."""
-    return None if is_post(message) else message
 
 
 async def _keep_typing(channel: discord.abc.Messageable) -> None:

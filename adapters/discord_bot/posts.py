@@ -12,8 +12,10 @@ from collections.abc import Callable
 
 import discord
 
+from adapters.discord_bot.render import strip_mention
 from bot.config.sections import ChannelRoute, DiscordSettings
-from bot.service.attachments import Download
+from bot.service.attachments import Composed, Download, compose, read_attachments
+from bot.service.channels import Heard, TaReplies, should_answer
 from models import Attachment
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,35 @@ def post_title(message: discord.Message) -> str:
     """A post's title, often the question itself, to read before its text (unless the text repeats it)."""
     title = message.channel.name.strip() if is_post(message) else ""  # type: ignore[union-attr]
     return "" if message.content.strip().startswith(title) else title
+
+
+def reply_target(message: discord.Message) -> discord.Message | None:
+    """A forum post is answered in its own thread, without a reply marker; other messages get one."""
+    return None if is_post(message) else message
+
+
+async def heard(message: discord.Message, route: ChannelRoute, me: int, mentioned: bool, ta_replies: TaReplies) -> bool:
+    """Whether the channel's mode answers this message in a guild."""
+    channel = message.channel
+    thread = channel if isinstance(channel, discord.Thread) else None
+    answered_by_ta = thread is not None and str(thread.id) in ta_replies
+    follow_up = (
+        thread is not None
+        and not (mentioned or is_post(message) or answered_by_ta)
+        and route.mode == "forum"
+        and route.follow_ups == "always"
+        and await is_peoples_thread(thread, me)
+    )
+    new_post = is_post(message) or getattr(channel, "type", None) is discord.ChannelType.text
+    return should_answer(route, Heard(mentioned, new_post, follow_up, answered_by_ta))
+
+
+async def read_question(message: discord.Message, client: discord.Client, role_id: int | None, max_bytes: int, max_chars: int) -> Composed:
+    """The message's text (a post's title first, the bot's mention gone) with the files read into it."""
+    found = attachments_of(message)
+    read = await read_attachments(found, downloader(client, max_bytes), max_bytes) if found else ()
+    me = client.user.id if client.user else 0
+    return compose(strip_mention(message.content, me, role_id), read, max_chars, post_title(message))
 
 
 def is_ta(author: discord.User | discord.Member, settings: DiscordSettings) -> bool:

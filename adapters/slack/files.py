@@ -12,7 +12,8 @@ from typing import Any
 
 import aiohttp
 
-from bot.service.attachments import Download
+from adapters.slack.events import to_plain
+from bot.service.attachments import Composed, Download, compose, read_attachments
 from models import Attachment
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,13 @@ def attachments_of(event: dict[str, Any]) -> list[Attachment]:
         for shared in event.get("files") or []
         if isinstance(shared, dict)
     ]
+
+
+async def read_question(event: dict[str, Any], bot_user_id: str, token: str, max_bytes: int, max_chars: int) -> Composed:
+    """The message's plain text with the files read into it (`bot.service.attachments` decides which)."""
+    found = attachments_of(event)
+    read = await read_attachments(found, downloader(token, max_bytes), max_bytes) if found else ()
+    return compose(to_plain(str(event.get("text", "")), bot_user_id), read, max_chars)
 
 
 def downloader(token: str, max_bytes: int) -> Download:

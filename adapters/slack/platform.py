@@ -25,29 +25,16 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.events import (
-    BotIdentity,
-    event_key,
-    is_from_a_bot,
-    is_new_post,
-    is_question,
-    mentions,
-    missing_fields,
-    thread_of,
-    thread_turns,
-    to_plain,
-    to_question,
-)
+from adapters.slack.channels import ChannelListener
+from adapters.slack.events import BotIdentity, event_key, is_question, missing_fields, thread_of, thread_turns, to_question
 from adapters.slack.feedback import ReactionVotes
-from adapters.slack.files import attachments_of, downloader
+from adapters.slack.files import read_question
 from adapters.slack.live_reply import NETWORK_ERRORS, UNDELIVERED, LiveReply
 from adapters.slack.render import SlackMessage, render_answer, render_line, render_text
 from adapters.slack.slash import SlashCommand
-from bot.config.sections import AnswerSettings, AttachmentSettings, ChannelRoute, SlackSettings
+from bot.config.sections import AnswerSettings, AttachmentSettings, SlackSettings
 from bot.errors import PlatformError
 from bot.ops.http_site import listen
-from bot.service.attachments import compose, read_attachments
-from bot.service.channels import Heard, TaReplies, route_for, should_answer
 from bot.service.commands import HELP, ChatCommands
 from bot.service.notices import attachment_notice, for_student, paste_the_text, place_in_line
 from bot.store.history import RunRecord
@@ -84,7 +71,6 @@ class SlackPlatform:
         self.max_question_chars = max_question_chars
         self.attachment_bytes = attachment_bytes
         self.commands = commands
-        self.ta_replies = TaReplies()
         self.client = AsyncWebClient(
             base_url=settings.api_url,
             token=secret(settings.bot_token),
@@ -102,6 +88,7 @@ class SlackPlatform:
         self.app.middleware(self._drop_repeats)
         self.app.event("app_mention")(self._on_mention)
         self.app.event("message")(self._on_message)
+        self.channels = ChannelListener(settings, self.client, lambda: self.bot, self._take, self.spawn)
         SlashCommand(commands, settings, self.spawn, self.failure).register(self.app)
         self.votes = ReactionVotes(commands, self.client, lambda: self.bot, self.spawn)
         self.votes.register(self.app)
@@ -109,7 +96,7 @@ class SlackPlatform:
     async def start(self) -> None:
         self._check_settings()
         self.bot = await self._authenticate()
-        await self._check_forums()
+        await self.channels.check_forums()
         self._answer_left_over()
         if self.settings.mode == "socket":
             await self._connect_socket()
@@ -221,55 +208,14 @@ class SlackPlatform:
             return BoltResponse(status=200, body="")
         return await next_()
 
-    def route_of(self, body: dict[str, Any], event: dict[str, Any]) -> ChannelRoute:
-        return route_for([str(event.get("channel", "")), str(body.get("team_id", ""))], self.settings.channels)
-
     async def _on_mention(self, body: dict[str, Any], event: dict[str, Any]) -> None:
-        # A forum-mode channel hears its mentions as `message` events (one answer, not two); `off` hears nothing.
-        if self.route_of(body, event).mode == "mention" and is_question(event, self.bot):
-            self._take(body, event)
+        self.channels.on_mention(body, event)
 
     async def _on_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
-        """DMs, and every message of a forum-mode channel; elsewhere mentions come as `app_mention`."""
-        if event.get("channel_type") == "im":
-            if is_question(event, self.bot):
-                self._take(body, event)
-            return
-        thread = f"{event.get('channel')}:{event.get('thread_ts')}"
-        if event.get("thread_ts") and event.get("user") in self.settings.ta_users:
-            self.ta_replies.note(thread)
-        route = self.route_of(body, event)
-        if route.mode != "forum" or not is_question(event, self.bot):
-            return
-        heard = Heard(mentions(event, self.bot), is_new_post(event), ta_answered=thread in self.ta_replies)
-        if not (heard.mentioned or heard.new_post or heard.ta_answered) and route.follow_ups == "always":
-            self.spawn(self._follow_up(body, event), f"follow-up in {event.get('channel')}")
-        elif should_answer(route, heard):
+        if event.get("channel_type") != "im":
+            self.channels.on_channel_message(body, event)
+        elif is_question(event, self.bot):
             self._take(body, event)
-
-    async def _follow_up(self, body: dict[str, Any], event: dict[str, Any]) -> None:
-        """A reply in a forum thread, answered unasked when a person (not another bot) started the thread."""
-        try:
-            response = await self.client.conversations_replies(channel=str(event["channel"]), ts=str(event["thread_ts"]), limit=1)
-        except SlackApiError as exc:
-            log.info("slack: cannot read the thread in %s (%s); its follow-up is left to people", event["channel"], exc.response.get("error"))
-            return
-        parent = next(iter(response.get("messages") or []), None)
-        if parent is not None and not is_from_a_bot(parent, self.bot):
-            self._take(body, event)
-
-    async def _check_forums(self) -> None:
-        """Warn, naming the channel, where a forum-mode channel is one the bot cannot read or post in."""
-        for channel, route in self.settings.channels.items():
-            if route.mode != "forum":
-                continue
-            try:
-                info = (await self.client.conversations_info(channel=channel)).get("channel") or {}
-            except SlackApiError as exc:
-                log.warning("slack: channel %s is set to forum mode, but the bot cannot see it (%s)", channel, exc.response.get("error"))
-                continue
-            if not info.get("is_member"):
-                log.warning("slack: #%s (%s) is set to forum mode, but the bot is not in it: invite it with /invite", info.get("name"), channel)
 
     def _take(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         if missing := missing_fields(event):
@@ -305,10 +251,8 @@ class SlackPlatform:
 
     async def _answer(self, team: str, event: dict[str, Any], key: str, placeholder: str | None = None) -> None:
         channel, thread = str(event["channel"]), thread_of(event)
-        found = attachments_of(event)
-        download = downloader(secret(self.settings.bot_token) or "", self.attachment_bytes)
-        read = await read_attachments(found, download, self.attachment_bytes) if found else ()
-        composed = compose(to_plain(str(event.get("text", "")), self.bot.user_id), read, self.max_question_chars)
+        token = secret(self.settings.bot_token) or ""
+        composed = await read_question(event, self.bot.user_id, token, self.attachment_bytes, self.max_question_chars)
         if composed.asked_nothing:
             await self._post(channel, thread, render_text(paste_the_text(composed.attachments)))
             return

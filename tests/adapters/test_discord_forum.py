@@ -129,6 +129,10 @@ def test_attachments_are_read_or_named_and_an_image_alone_asks_for_the_text(ment
             [asked_for_text] = answers_in(fake, int(shot["id"]))
             assert "paste the error message" in asked_for_text["content"] and "error.png" in asked_for_text["content"]
 
+            untitled = await fake.post("what does break do in a loop?", "")
+            await fake.wait_for(lambda: answers_in(fake, int(untitled["id"])))
+            assert linked_sources(answers_in(fake, int(untitled["id"]))[0]["content"]), "a post with no text: its title is the question"
+
             script = fake.attachment("loop.py", code, None)
             big = fake.attachment("trace.log", b"", "text/plain", size=25_000_000)
             post = await fake.post("Why does this stop at 3?", "what does break do here?", attachments=[script, big, screenshot])
