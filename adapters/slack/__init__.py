@@ -16,6 +16,4 @@ def create_platform(settings: Settings, commands: ChatCommands) -> SlackPlatform
     """The Slack platform, or None when no bot token is set (Slack is not used)."""
     if not settings.slack.enabled:
         return None
-    return SlackPlatform(
-        settings.slack, commands, settings.answer.history_turns, settings.answer.max_question_chars, settings.attachments.max_bytes
-    )
+    return SlackPlatform(settings.slack, commands, settings.answer, settings.attachments)

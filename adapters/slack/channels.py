@@ -22,8 +22,9 @@ Take = Callable[[dict[str, Any], dict[str, Any]], None]
 
 
 class ChannelListener:
-    """Channel messages, by mode: `mention` channels are heard through `app_mention` only, `forum`
-    channels through `message` only (a mention there is one answer, not two), `off` not at all."""
+    """Channel messages, by mode: mentions are heard through `app_mention` (where the mode is not
+    `off`), so a forum channel's mention is one answer, not two, and still answered when the app
+    lacks the `message.channels` subscription; `forum` channels hear the rest through `message`."""
 
     def __init__(self, settings: SlackSettings, client: AsyncWebClient, bot: Callable[[], BotIdentity], take: Take, spawn: Spawn) -> None:
         self.settings = settings
@@ -36,19 +37,24 @@ class ChannelListener:
     def route_of(self, body: dict[str, Any], event: dict[str, Any]) -> ChannelRoute:
         return route_for([str(event.get("channel", "")), str(body.get("team_id", ""))], self.settings.channels)
 
-    def on_mention(self, body: dict[str, Any], event: dict[str, Any]) -> None:
-        if self.route_of(body, event).mode == "mention" and is_question(event, self.bot()):
+    async def on_mention(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        if self.route_of(body, event).mode != "off" and is_question(event, self.bot()):
             self.take(body, event)
 
-    def on_channel_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+    async def on_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        """A DM is a question; a channel message is one in a `forum` channel (a mention comes as `app_mention`)."""
+        if event.get("channel_type") == "im":
+            if is_question(event, self.bot()):
+                self.take(body, event)
+            return
         thread = f"{event.get('channel')}:{event.get('thread_ts')}"
         if event.get("thread_ts") and event.get("user") in self.settings.ta_users:
             self.ta_replies.note(thread)
         route = self.route_of(body, event)
-        if route.mode != "forum" or not is_question(event, self.bot()):
-            return
-        heard = Heard(mentions(event, self.bot()), is_new_post(event), ta_answered=thread in self.ta_replies)
-        if not (heard.mentioned or heard.new_post or heard.ta_answered) and route.follow_ups == "always":
+        if route.mode != "forum" or not is_question(event, self.bot()) or mentions(event, self.bot()):
+            return  # a mention comes as `app_mention` too, and is answered from that one
+        heard = Heard(False, is_new_post(event), ta_answered=thread in self.ta_replies)
+        if not (heard.new_post or heard.ta_answered) and route.follow_ups == "always":
             self.spawn(self._follow_up(body, event), f"follow-up in {event.get('channel')}")
         elif should_answer(route, heard):
             self.take(body, event)
@@ -75,4 +81,4 @@ class ChannelListener:
                 log.warning("slack: channel %s is set to forum mode, but the bot cannot see it (%s)", channel, exc.response.get("error"))
                 continue
             if not info.get("is_member"):
-                log.warning("slack: #%s (%s) is set to forum mode, but the bot is not in it: invite it with /invite", info.get("name"), channel)
+                log.warning("slack: #%s (%s) is set to forum mode, but the bot is not in it: /invite it there", info.get("name"), channel)

@@ -66,6 +66,11 @@ def mentions(event: dict[str, Any], bot: BotIdentity) -> bool:
     return f"<@{bot.user_id}" in str(event.get("text", ""))
 
 
+def unasked(event: dict[str, Any], bot: BotIdentity) -> bool:
+    """A channel message that does not mention the bot: answered only because of its channel's mode."""
+    return event.get("channel_type") != "im" and event.get("type") != "app_mention" and not mentions(event, bot)
+
+
 def is_new_post(event: dict[str, Any]) -> bool:
     """A top-level message (a thread's parent), not a reply in a thread."""
     return not event.get("thread_ts") or event.get("thread_ts") == event.get("ts")

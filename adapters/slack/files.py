@@ -1,4 +1,5 @@
-"""Files shared with a Slack question: listed from the event, downloaded with the bot token.
+"""Files shared with a Slack question: listed from the event, downloaded with the bot token,
+read into the question (or answered for, when the question is only a screenshot).
 
 Slack serves `url_private` only to a request that carries the bot token as a Bearer
 token (and the `files:read` scope); without it Slack answers its HTML sign-in page, which is
@@ -11,10 +12,14 @@ import logging
 from typing import Any
 
 import aiohttp
+from pydantic import SecretStr
 
-from adapters.slack.events import to_plain
-from bot.service.attachments import Composed, Download, compose, read_attachments
-from models import Attachment
+from adapters.slack.events import BotIdentity, to_plain, to_question
+from adapters.slack.render import SlackMessage, render_text
+from bot.service.attachments import Download, compose, read_attachments
+from bot.service.commands import HELP
+from bot.service.notices import paste_the_text
+from models import Attachment, Question
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +39,18 @@ def attachments_of(event: dict[str, Any]) -> list[Attachment]:
     ]
 
 
-async def read_question(event: dict[str, Any], bot_user_id: str, token: str, max_bytes: int, max_chars: int) -> Composed:
-    """The message's plain text with the files read into it (`bot.service.attachments` decides which)."""
+async def read_question(
+    event: dict[str, Any], bot: BotIdentity, course: str | None, token: SecretStr | None, max_bytes: int, max_chars: int
+) -> Question | SlackMessage:
+    """The question with its files read in (`bot.service.attachments` decides which), or the reply
+    that stands for an answer: "paste the text" to a screenshot alone, the help text to a bare mention."""
     found = attachments_of(event)
-    read = await read_attachments(found, downloader(token, max_bytes), max_bytes) if found else ()
-    return compose(to_plain(str(event.get("text", "")), bot_user_id), read, max_chars)
+    read = await read_attachments(found, downloader(token.get_secret_value() if token else "", max_bytes), max_bytes) if found else ()
+    composed = compose(to_plain(str(event.get("text", "")), bot.user_id), read, max_chars)
+    if composed.asked_nothing:
+        return render_text(paste_the_text(composed.attachments))
+    question = to_question(event, bot, course, text=composed.text)
+    return question.model_copy(update={"attachments": composed.attachments}) if question else render_text(HELP)
 
 
 def downloader(token: str, max_bytes: int) -> Download:

@@ -77,11 +77,19 @@ def test_off_answers_nothing_and_follow_ups_always_skip_bots_and_ta_threads(ment
         await fake.wait_for(lambda: len(answers_in(fake, "CHELP")) == 2)
         await deliver(fake, said("See the week 2 notes too.", user="UTA", thread_ts=post["ts"]))
         await deliver(fake, said("and else on a loop?", thread_ts=post["ts"]))
+        helped = said("how do I make an empty set?")
+        await deliver(fake, helped)
+        await deliver(fake, said("Use set(), not {}.", user="UTA", thread_ts=helped["ts"]))
+        [withdrawn] = await fake.wait_for(lambda: fake.of("chat.delete"))
         await answered_dm(fake)
 
         assert not answers_in(fake, "CGENERAL") and not in_thread(fake, "1700000600.000001")
         assert not in_thread(fake, by_bot["ts"]), "a thread another bot started gets no unasked answer"
         assert len(in_thread(fake, post["ts"])) == 2, "follow-ups stop once a TA has answered in the thread"
+        assert len(in_thread(fake, helped["ts"])) == 1, "the placeholder alone was posted there"
+        assert not [u for u in fake.of("chat.update") if u.args["ts"] == withdrawn.args["ts"] and u.args.get("blocks")], (
+            "a TA answered while the bot was writing: its placeholder goes, and no answer follows"
+        )
 
     run_slack(mentor, scenario, channels=routes, ta_users=["UTA"])
 
