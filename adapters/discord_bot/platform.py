@@ -175,25 +175,20 @@ class DiscordPlatform:
             return  # a resumed gateway replays events; each question is answered once
         async with self.inflight.work():
             try:
-                await self._take(message, me.id, role.id if role else None, unasked=message.guild is not None and not mentioned)
+                await self._take(message, route.course, role.id if role else None, unasked=message.guild is not None and not mentioned)
             except discord.NotFound:  # the post (or its thread) was deleted before the answer was ready
                 log.info("discord: message %s in %s was deleted before its answer", message.id, message.channel)
             except discord.HTTPException:  # Discord refused our reply: nobody to tell but the log
                 log.exception("discord: could not answer message %s in %s", message.id, message.channel)
 
-    async def _take(self, message: discord.Message, me: int, role_id: int | None, *, unasked: bool) -> None:
+    async def _take(self, message: discord.Message, course: str | None, role_id: int | None, *, unasked: bool) -> None:
         """Read the attachments into the question, then answer it (or say what is missing)."""
         composed = await read_question(message, self.client, role_id, self.attachment_bytes, self.max_question_chars)
         if composed.asked_nothing:
             await self._send(message.channel, [neutralise(paste_the_text(composed.attachments))], reply_to=reply_target(message))
             return
-        question = to_question(
-            composed.text,
-            author_id=message.author.id,
-            me=me,
-            role_id=role_id,
-            course=self.course_of(message.channel, message.guild.id if message.guild else None),
-        )
+        me = self.client.user.id if self.client.user else 0
+        question = to_question(composed.text, author_id=message.author.id, me=me, role_id=role_id, course=course)
         if question is not None:
             question = question.model_copy(update={"attachments": composed.attachments})
         await self._answer(message, question, attachment_notice(composed.attachments, self.attachment_bytes), unasked=unasked)
