@@ -28,13 +28,15 @@ from tests.adapters.test_discord import answers_in, connected, linked_sources, m
 from tests.conftest import until
 
 FORUM_MODE = {str(FORUM): {"course": "cs101", "mode": "forum"}}
+PATIENCE = 180.0
+"""Seconds to wait for answers written one after another by the one in-process model, on a busy machine."""
 
 
 async def answered_dm(fake: Any) -> None:
     """Events are handled in order: once a later DM is answered, everything before it was decided."""
     before = len(answers_in(fake, DM))
     await fake.dispatch("MESSAGE_CREATE", message(DM, user(STUDENT, "student"), "what is a set?", guild=False))
-    await fake.wait_for(lambda: len(answers_in(fake, DM)) > before)
+    await fake.wait_for(lambda: len(answers_in(fake, DM)) > before, PATIENCE)
 
 
 def test_a_forum_post_is_answered_in_its_thread_without_a_mention_exactly_once(mentor: MentorApp) -> None:  # noqa: F811
@@ -43,10 +45,10 @@ def test_a_forum_post_is_answered_in_its_thread_without_a_mention_exactly_once(m
             assert platform.client.intents.message_content, "posts without a mention need the Message Content intent"
             post = await fake.post("How do I leave a loop early?", "what does break do in a loop?")
             thread = int(post["id"])
-            await fake.wait_for(lambda: answers_in(fake, thread))
+            await fake.wait_for(lambda: answers_in(fake, thread), PATIENCE)
             fake.replay = [("MESSAGE_CREATE", post)]
             await fake.reconnect()
-            await fake.wait_for(lambda: fake.resumes == 1)
+            await fake.wait_for(lambda: fake.resumes == 1, PATIENCE)
             edited = post | {"content": "what does break do in a for loop?", "edited_timestamp": "2024-09-01T10:05:00.000000+00:00"}
             await fake.dispatch("MESSAGE_UPDATE", edited)
             await fake.dispatch("MESSAGE_CREATE", message(thread, user(STUDENT, "student"), "and in a while loop?"))
@@ -59,7 +61,7 @@ def test_a_forum_post_is_answered_in_its_thread_without_a_mention_exactly_once(m
             assert asked.text == "How do I leave a loop early?\nwhat does break do in a loop?", "the title is read first"
 
             await fake.dispatch("MESSAGE_CREATE", mention("and in a while loop?", channel=thread))
-            await fake.wait_for(lambda: len(answers_in(fake, thread)) == 2)
+            await fake.wait_for(lambda: len(answers_in(fake, thread)) == 2, PATIENCE)
             assert fake.identifies == 1
 
     asyncio.run(scenario())
@@ -80,14 +82,14 @@ def test_bots_posts_their_threads_and_threads_a_ta_answered_get_no_unasked_answe
             helped_thread = int(helped["id"])
             ta_reply = message(helped_thread, user(STUDENT + 1, "ta"), "Use set(), not {}.", roles=[TA_ROLE])
             await fake.dispatch("MESSAGE_CREATE", ta_reply)
-            await until(lambda: any("a TA answered" in r.getMessage() for r in caplog.records))
+            await until(lambda: any("a TA answered" in r.getMessage() for r in caplog.records), PATIENCE)
             await fake.dispatch("MESSAGE_CREATE", message(helped_thread, user(STUDENT, "student"), "why not {}?"))
 
             followed = await fake.post("Loops", "what does break do in a loop?")
             followed_thread = int(followed["id"])
-            await fake.wait_for(lambda: answers_in(fake, followed_thread))
+            await fake.wait_for(lambda: answers_in(fake, followed_thread), PATIENCE)
             await fake.dispatch("MESSAGE_CREATE", message(followed_thread, user(STUDENT, "student"), "and continue?"))
-            await fake.wait_for(lambda: len(answers_in(fake, followed_thread)) == 2)
+            await fake.wait_for(lambda: len(answers_in(fake, followed_thread)) == 2, PATIENCE)
             await fake.dispatch("MESSAGE_CREATE", message(followed_thread, user(TEACHER, "teacher"), "See week 2 too."))
             await fake.dispatch("MESSAGE_CREATE", message(followed_thread, user(STUDENT, "student"), "and else on loops?"))
             await answered_dm(fake)
@@ -110,7 +112,7 @@ def test_off_answers_nothing_and_a_deleted_post_loses_nothing(mentor: MentorApp,
             deleted = await fake.post("Loops", "what does break do in a loop?")
             fake.fail("POST", f"/channels/{deleted['id']}/messages", 404, {"message": "Unknown Channel", "code": 10003})
             await answered_dm(fake)
-            await until(lambda: any("deleted before its answer" in r.getMessage() for r in caplog.records))
+            await until(lambda: any("deleted before its answer" in r.getMessage() for r in caplog.records), PATIENCE)
 
             assert not answers_in(fake, CHANNEL) and not answers_in(fake, THREAD) and not fake.posted("/threads")
             assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
@@ -125,18 +127,18 @@ def test_attachments_are_read_or_named_and_an_image_alone_asks_for_the_text(ment
         async with connected(mentor, channels=FORUM_MODE) as (fake, platform):
             screenshot = fake.attachment("error.png", b"\x89PNG not really", "image/png")
             shot = await fake.post("Error when I run my loop", "", attachments=[screenshot])
-            await fake.wait_for(lambda: answers_in(fake, int(shot["id"])))
+            await fake.wait_for(lambda: answers_in(fake, int(shot["id"])), PATIENCE)
             [asked_for_text] = answers_in(fake, int(shot["id"]))
             assert "paste the error message" in asked_for_text["content"] and "error.png" in asked_for_text["content"]
 
             untitled = await fake.post("what does break do in a loop?", "")
-            await fake.wait_for(lambda: answers_in(fake, int(untitled["id"])))
+            await fake.wait_for(lambda: answers_in(fake, int(untitled["id"])), PATIENCE)
             assert linked_sources(answers_in(fake, int(untitled["id"]))[0]["content"]), "a post with no text: its title is the question"
 
             script = fake.attachment("loop.py", code, None)
             big = fake.attachment("trace.log", b"", "text/plain", size=25_000_000)
             post = await fake.post("Why does this stop at 3?", "what does break do here?", attachments=[script, big, screenshot])
-            await fake.wait_for(lambda: answers_in(fake, int(post["id"])))
+            await fake.wait_for(lambda: answers_in(fake, int(post["id"])), PATIENCE)
             [answer] = answers_in(fake, int(post["id"]))
             assert "I didn't download trace.log (25.0 MB)" in answer["content"] and "didn't read error.png" in answer["content"]
             assert linked_sources(answer["content"])

@@ -15,6 +15,8 @@ from tests.adapters.test_slack import QUESTION, Slack, answers_in, block_text, m
 
 HELP_CHANNEL = {"CHELP": {"course": "cs101", "mode": "forum"}}
 _ts = count(1)
+PATIENCE = 180.0
+"""Seconds to wait for answers written one after another by the one in-process model, on a busy machine."""
 
 
 def said(text: str, channel: str = "CHELP", **extra: Any) -> dict[str, Any]:
@@ -31,7 +33,7 @@ async def answered_dm(fake: FakeSlack) -> None:
     """Envelopes are handled in order: once a later DM is answered, everything before it was decided."""
     before = len(answers_in(fake, "DSTUDENT"))
     await deliver(fake, said("what is a set?", channel="DSTUDENT", channel_type="im"))
-    await fake.wait_for(lambda: len(answers_in(fake, "DSTUDENT")) > before)
+    await fake.wait_for(lambda: len(answers_in(fake, "DSTUDENT")) > before, PATIENCE)
 
 
 def in_thread(fake: FakeSlack, thread: str) -> list[dict[str, Any]]:
@@ -51,7 +53,7 @@ def test_a_top_level_message_in_a_help_channel_is_answered_in_its_thread_once(me
         await deliver(fake, said(QUESTION, user="UOTHER", bot_id="BOTHER"))
         await deliver(fake, said("and in a while loop?", thread_ts=post["ts"]))
         await answered_dm(fake)
-        await fake.wait_for(lambda: len(answers_in(fake, "CHELP")) == 2)
+        await fake.wait_for(lambda: len(answers_in(fake, "CHELP")) == 2, PATIENCE)
 
         assert len(in_thread(fake, post["ts"])) == 1 and len(in_thread(fake, mentioned["ts"])) == 1
         assert len(answers_in(fake, "CHELP")) == 2, "one answer each: no retry, edit, bot or unmentioned follow-up answered"
@@ -72,15 +74,15 @@ def test_off_answers_nothing_and_follow_ups_always_skip_bots_and_ta_threads(ment
         post = said(QUESTION)
         fake.threads[post["ts"]] = [post]
         await deliver(fake, post)
-        await fake.wait_for(lambda: len(answers_in(fake, "CHELP")) == 1)
+        await fake.wait_for(lambda: len(answers_in(fake, "CHELP")) == 1, PATIENCE)
         await deliver(fake, said("and what does continue do?", thread_ts=post["ts"]))
-        await fake.wait_for(lambda: len(answers_in(fake, "CHELP")) == 2)
+        await fake.wait_for(lambda: len(answers_in(fake, "CHELP")) == 2, PATIENCE)
         await deliver(fake, said("See the week 2 notes too.", user="UTA", thread_ts=post["ts"]))
         await deliver(fake, said("and else on a loop?", thread_ts=post["ts"]))
         helped = said("how do I make an empty set?")
         await deliver(fake, helped)
         await deliver(fake, said("Use set(), not {}.", user="UTA", thread_ts=helped["ts"]))
-        [withdrawn] = await fake.wait_for(lambda: fake.of("chat.delete"))
+        [withdrawn] = await fake.wait_for(lambda: fake.of("chat.delete"), PATIENCE)
         await answered_dm(fake)
 
         assert not answers_in(fake, "CGENERAL") and not in_thread(fake, "1700000600.000001")
@@ -100,7 +102,7 @@ def test_files_are_read_with_the_bot_token_or_named_and_a_screenshot_alone_asks_
         screenshot = fake.file("error.png", b"\x89PNG not really", "image/png")
         alone = said("", subtype="file_share", files=[screenshot])
         await deliver(fake, alone)
-        await fake.wait_for(lambda: in_thread(fake, alone["ts"]))
+        await fake.wait_for(lambda: in_thread(fake, alone["ts"]), PATIENCE)
         [asked_for_text] = in_thread(fake, alone["ts"])
         assert "paste the error message" in asked_for_text["text"] and "error.png" in asked_for_text["text"]
 
@@ -108,7 +110,7 @@ def test_files_are_read_with_the_bot_token_or_named_and_a_screenshot_alone_asks_
         big = fake.file("trace.log", b"", "text/plain", size=25_000_000)
         post = said("why does this stop at 3? what does break do?", subtype="file_share", files=[script, big, screenshot])
         await deliver(fake, post)
-        await fake.wait_for(lambda: len(answers_in(fake, "CHELP")) == 1)
+        await fake.wait_for(lambda: len(answers_in(fake, "CHELP")) == 1, PATIENCE)
         [answer] = answers_in(fake, "CHELP")
         [notice] = [block["elements"][0]["text"] for block in answer["blocks"] if block["type"] == "context"]
         assert "I didn't download trace.log (25.0 MB)" in notice and "didn't read error.png" in notice
