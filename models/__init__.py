@@ -5,6 +5,7 @@ Nothing here imports another package of ours, a platform SDK or a model library.
 
 from models.answer import Answer, AnswerKind, Citation, PriorQuestion, Question, Timings, Turn, last_turns
 from models.assignment import ActiveAssignment, Assignment, AssignmentMode, ExamWindow
+from models.attachment import Attachment, Unread
 from models.course import Course
 from models.documents import Chunk, DocumentKind, Locator, Section, SourceDoc
 from models.ingest import FileFailure, IngestReport
@@ -22,6 +23,7 @@ __all__ = [
     "release_moment",
     "utc_now",
     "Answer",
+    "Attachment",
     "AnswerKind",
     "Citation",
     "Chunk",
@@ -39,5 +41,6 @@ __all__ = [
     "SourceDoc",
     "Timings",
     "Turn",
+    "Unread",
     "last_turns",
 ]

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from models.attachment import Attachment
 from models.documents import page_text
 
 Role = Literal["user", "assistant"]
@@ -46,6 +47,8 @@ class Question(BaseModel):
     """Earlier turns of the thread, oldest first."""
     link: str | None = None
     """Where it was asked (a message URL), so a later asker of the same question can be pointed there."""
+    attachments: tuple[Attachment, ...] = ()
+    """Files attached to the question; those read are already part of `text`."""
 
 
 class PriorQuestion(BaseModel):

@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from bot.config.sections import (
     AnswerSettings,
+    AttachmentSettings,
     ChunkingSettings,
     DedupeSettings,
     DiscordSettings,
@@ -68,6 +69,7 @@ class Settings(BaseSettings):
     search: SearchSettings = SearchSettings()
     llm: LlmSettings = LlmSettings()
     answer: AnswerSettings = AnswerSettings()
+    attachments: AttachmentSettings = AttachmentSettings()
     reindex: ScheduleSettings = ScheduleSettings()
     serve: ServeSettings = ServeSettings()
     slack: SlackSettings = SlackSettings()
@@ -97,10 +99,10 @@ class Settings(BaseSettings):
     def _channels_name_known_courses(self) -> Settings:
         known = set(self.course_names())
         for platform, channels in (("slack", self.slack.channels), ("discord", self.discord.channels)):
-            for channel, course in channels.items():
-                if course not in known:
+            for channel, route in channels.items():
+                if route.course is not None and route.course not in known:
                     raise ValueError(
-                        f"{platform}.channels maps {channel} to the course {course!r}, which is not configured "
+                        f"{platform}.channels maps {channel} to the course {route.course!r}, which is not configured "
                         f"(courses: {', '.join(sorted(known))})"
                     )
         return self
