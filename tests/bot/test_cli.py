@@ -161,7 +161,7 @@ def test_ask_answers_from_the_materials_with_its_sources_as_json(env: dict[str, 
     asked = mentor(generate, "ask", "--json", "how do I leave a loop early?")
     assert asked.exit_code == 0, asked.output
     answer = json.loads(asked.stdout)
-    assert set(answer) == {"answer", "citations", "grounded", "kind", "model", "notice", "timings"}
+    assert set(answer) == {"answer", "citations", "grounded", "kind", "model", "notice", "timings", "asked_before"}
     assert answer["kind"] == "answer" and answer["grounded"] is True and answer["answer"]
     assert answer["citations"][0]["source"] == "loops.md" and answer["citations"][0]["anchor"] == "break"
     assert set(answer["citations"][0]) == {"n", "title", "source", "page", "page_label", "anchor", "url", "see_also", "quotes"}
