@@ -4,8 +4,9 @@ Nothing here imports another package of ours, a platform SDK or a model library.
 """
 
 from models.answer import Answer, AnswerKind, Citation, Question, Timings, Turn, last_turns
-from models.course import Course
+from models.course import Course, EscalationPolicy
 from models.documents import Chunk, DocumentKind, Locator, Section, SourceDoc
+from models.escalation import Escalation, EscalationStatus, ReplyPlace
 from models.ingest import FileFailure, IngestReport
 from models.search import SearchHit, SearchMode, SearchResult
 
@@ -16,10 +17,14 @@ __all__ = [
     "Chunk",
     "Course",
     "DocumentKind",
+    "Escalation",
+    "EscalationPolicy",
+    "EscalationStatus",
     "FileFailure",
     "IngestReport",
     "Locator",
     "Question",
+    "ReplyPlace",
     "SearchHit",
     "SearchMode",
     "SearchResult",

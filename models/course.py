@@ -11,6 +11,21 @@ from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 COURSE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 
+class EscalationPolicy(BaseModel):
+    """Where a course's questions go when the bot cannot answer them (README, "Escalating to a TA")."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ta_queue: str | None = None
+    """The TA queue: a Slack channel id (`C…`), or a Discord channel id with `ta_queue_platform = "discord"`;
+    unset: nothing escalates."""
+    ta_queue_platform: Literal["slack", "discord"] = "slack"
+    pseudonymous: bool = True
+    """TAs see a stable per-course pseudonym ("Student 4F2A") instead of the student's name."""
+    name_ta: bool = True
+    """The student's answer names the TA who wrote it; off: "a TA"."""
+
+
 class Course(BaseModel):
     """One course: its name, the folders its materials live in, and where they are published.
 
@@ -40,6 +55,7 @@ class Course(BaseModel):
     timezone: str = "UTC"
     report_channel: str | None = None
     """A chat channel where scheduled runs that changed or failed something are reported."""
+    escalation: EscalationPolicy = EscalationPolicy()
 
     @model_validator(mode="after")
     def _has_materials(self) -> Course:
