@@ -12,6 +12,7 @@ from bot.errors import SearchUnavailableError
 from bot.service.offload import Offloader
 from bot.status import CourseStatus, ModelStatus, RerankerStatus
 from bot.store.database import Database
+from bot.store.escalations import EscalationStore
 from bot.store.history import RunHistory
 from bot.store.legacy_import import adopt as adopt_legacy_files
 from bot.store.question_log import QuestionLog
@@ -78,6 +79,11 @@ class MentorApp:
     @cached_property
     def question_log(self) -> QuestionLog:
         return QuestionLog(self.database)
+
+    @cached_property
+    def escalations(self) -> EscalationStore:
+        """Questions handed to the courses' TAs, and where their answers go back to."""
+        return EscalationStore(self.database)
 
     @cached_property
     def reindex_locks(self) -> ReindexLocks:

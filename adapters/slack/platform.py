@@ -30,13 +30,15 @@ from adapters.slack.feedback import ReactionVotes
 from adapters.slack.live_reply import NETWORK_ERRORS, UNDELIVERED, LiveReply
 from adapters.slack.render import SlackMessage, render_answer, render_line, render_text
 from adapters.slack.slash import SlashCommand
+from adapters.slack.student_thread import SlackStudentThread
+from adapters.slack.ta_queue import SlackTaQueue
 from bot.config.sections import SlackSettings
 from bot.errors import PlatformError
 from bot.ops.http_site import listen
 from bot.service.commands import HELP, ChatCommands
 from bot.service.notices import for_student, place_in_line
 from bot.store.history import RunRecord
-from models import Answer, Course, Turn
+from models import Answer, Course, ReplyPlace, Turn
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,10 @@ class SlackPlatform:
         self._socket: AsyncSocketModeHandler | None = None
         self._runner: web.AppRunner | None = None
         self.app.middleware(self._drop_repeats)
+        # The TA queue's listeners go first: a reply in a queue thread is taken before `_on_message`.
+        self.ta_queue = SlackTaQueue(self.client, commands.escalations, commands.mentor.settings.courses, self.spawn)
+        self.ta_queue.register(self.app)
+        commands.escalations.threads[self.name] = SlackStudentThread(self.client)
         self.app.event("app_mention")(self._on_mention)
         self.app.event("message")(self._on_message)
         SlashCommand(commands, settings, self.spawn, self.failure).register(self.app)
@@ -84,6 +90,7 @@ class SlackPlatform:
     async def start(self) -> None:
         self._check_settings()
         self.bot = await self._authenticate()
+        await self.ta_queue.check()
         self._answer_left_over()
         if self.settings.mode == "socket":
             await self._connect_socket()
@@ -266,6 +273,7 @@ class SlackPlatform:
         shown = await reply.finish(message)
         if answer is not None:
             await self.votes.offer(answer, channel, shown)
+            await self.commands.escalations.after_answer(question, answer, ReplyPlace(platform=self.name, channel=channel, thread=thread))
 
     async def _placeholder(self, channel: str, thread: str, ahead: int) -> str | None:
         """The message that says the question was taken (and its place in line); None when Slack
