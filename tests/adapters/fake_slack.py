@@ -30,7 +30,9 @@ class Call:
 
 
 class FakeSlack:
-    def __init__(self) -> None:
+    def __init__(self, first_ts: int = 1) -> None:
+        """`first_ts` numbers this workspace's messages from there, so fakes started one after another
+        against one database (a restart) never reuse a message's ts."""
         self.calls: list[Call] = []
         self.acks: dict[str, dict[str, Any]] = {}
         self.auth_error: str | None = None
@@ -52,7 +54,7 @@ class FakeSlack:
         """Channel id → what conversations.info returns (`is_member` says whether the bot is in it)."""
         self.names: dict[str, str] = {}
         """User id → the display name users.info returns."""
-        self._ts = itertools.count(1)
+        self._ts = itertools.count(first_ts)
         self._ids = itertools.count(1)
         self._socket: web.WebSocketResponse | None = None
         self._socket_open = asyncio.Event()

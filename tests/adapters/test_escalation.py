@@ -4,6 +4,7 @@ a declined question goes to the Slack TA queue, and a TA's answer comes back to 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from pydantic import SecretStr
 
@@ -21,16 +23,13 @@ from adapters.slack import create_platform as create_slack
 from adapters.slack.queue_render import ANSWER_IN_THREAD, DISMISS, EDIT, SEND_DRAFT
 from bot.app import MentorApp
 from bot.config.sections import DiscordSettings, SlackSettings
+from bot.errors import PlatformError
 from bot.service.commands import ChatCommands
 from bot.service.notices import ANSWER_IN_THREAD as CLAIMED
-from bot.service.notices import ESCALATED
-from models import EscalationPolicy
-from tests.adapters.fake_discord import FakeDiscord, mention
-from tests.adapters.fake_slack import (
-    FakeSlack,
-    block_action,
-    event_body,
-)
+from bot.service.notices import ESCALATED, UNKNOWN_ESCALATION
+from models import Answer, Citation, EscalationPolicy, Question, ReplyPlace
+from tests.adapters.fake_discord import CHANNEL, FakeDiscord, mention
+from tests.adapters.fake_slack import FakeSlack, block_action, event_body, signed_form, view_submission
 from tests.conftest import example_course_app, free_port, until
 
 SECRET = "test-signing-secret"
@@ -65,9 +64,12 @@ class Running:
         return f"http://127.0.0.1:{self.slack_settings.port}{self.slack_settings.path}"
 
 
+_workspaces = itertools.count()
+
+
 @asynccontextmanager
 async def fakes() -> AsyncIterator[Fakes]:
-    slack, discord = FakeSlack(), FakeDiscord()
+    slack, discord = FakeSlack(first_ts=1 + 1000 * next(_workspaces)), FakeDiscord()
     await slack.start()
     await discord.start()
     slack.channels[QUEUE] = {"id": QUEUE, "name": "ta-queue", "is_member": True}
@@ -142,7 +144,7 @@ def test_a_discord_students_declined_question_is_answered_from_the_slack_queue_o
                 assert {EDIT, ANSWER_IN_THREAD, DISMISS} <= set(_action_ids(queued)) and SEND_DRAFT not in _action_ids(queued)
                 await fake.discord.wait_for(lambda: len(fake.discord.created.get(thread, [])) == 2)
                 assert ESCALATED in fake.discord.created[thread][1]["content"]
-                escalation = (await until(lambda: first.escalations.open_ones()))[0]
+                [escalation] = await until(lambda: [e for e in first.escalations.open_ones() if e.queue_ref])
                 ts = escalation.queue_ref.split(":")[1]
                 await fake.slack.send_envelope("interactive", block_action(ANSWER_IN_THREAD, str(escalation.id), message_ts=ts))
                 await fake.slack.wait_for(lambda: ephemerals(fake.slack, "UTA1"))
@@ -183,3 +185,150 @@ def test_a_discord_students_declined_question_is_answered_from_the_slack_queue_o
 def _action_ids(message: dict[str, Any]) -> list[str]:
     blocks = message["blocks"] if isinstance(message["blocks"], list) else json.loads(message["blocks"])
     return [element["action_id"] for block in blocks if block["type"] == "actions" for element in block["elements"]]
+
+
+DRAFTED = Answer(
+    text="`break` leaves the loop at once. @here",
+    grounded=True,
+    citations=[Citation(n=1, title="Control flow", source="02-control-flow.md", url="https://cs101.example.edu/02-control-flow.html")],
+)
+SLACK_STUDENT = ReplyPlace(platform="slack", channel="CGENERAL", thread="1700000000.000100")
+
+
+async def escalate_drafted(app: Running, text: str = "What does break do?") -> Any:
+    """A Slack student's question with the bot's draft, as "Ask a TA" on an answer would send it."""
+    question = Question(text=text, course="cs101", platform="slack", asker="USTUDENT")
+    escalation = await app.commands.escalations.escalate(question, DRAFTED, "the student asked for a TA", SLACK_STUDENT)
+    assert escalation is not None and escalation.queue_ref is not None
+    return escalation
+
+
+async def post_interactive(app: Running, payload: dict[str, Any], secret: str = SECRET) -> int:
+    body, headers = signed_form(secret, payload)
+    async with aiohttp.ClientSession() as http, http.post(app.events_url, data=body, headers=headers) as response:
+        return response.status
+
+
+def student_posts(fake: FakeSlack) -> list[dict[str, Any]]:
+    return [c.args for c in fake.of("chat.postMessage") if c.args.get("channel") == "CGENERAL" and c.args.get("thread_ts") == SLACK_STUDENT.thread]
+
+
+def test_edit_and_send_opens_the_draft_in_a_modal_and_sends_the_edit_to_the_slack_thread(mentor: MentorApp) -> None:
+    async def scenario() -> None:
+        async with fakes() as fake, running(mentor, fake, mode="http") as app:
+            escalation = await escalate_drafted(app)
+            [queued] = [q for q in queue_posts(fake.slack) if "What does break do?" in blocks_text(q)]
+            assert _action_ids(queued)[0] == SEND_DRAFT and "Control flow" in blocks_text(queued)
+            assert "@here" not in blocks_text(queued), "the draft is escaped in the queue too"
+
+            assert await post_interactive(app, block_action(EDIT, str(escalation.id))) == 200
+            [opened] = fake.slack.of("views.open")
+            view = opened.args["view"] if isinstance(opened.args["view"], dict) else json.loads(opened.args["view"])
+            box = view["blocks"][1]["element"]
+            assert box["initial_value"] == DRAFTED.text, "prefilled with the draft"
+            edited = "Use `break` to leave the loop; `continue` skips to the next round."
+            assert await post_interactive(app, view_submission(view, {"answer": edited})) == 200
+            await fake.slack.wait_for(lambda: len(student_posts(fake.slack)) == 2)
+            answer = student_posts(fake.slack)[1]
+            assert "Answer from a TA (Grace Hopper)" in answer["text"] and "continue" in blocks_text(answer)
+            await fake.slack.wait_for(lambda: queue_updates(fake.slack))
+            assert "Answered by Grace Hopper" in queue_updates(fake.slack)[0]["text"]
+
+    asyncio.run(scenario())
+
+
+def test_dismiss_sends_the_optional_note_and_closes_the_queue_message(mentor: MentorApp) -> None:
+    async def scenario() -> None:
+        async with fakes() as fake, running(mentor, fake, mode="http") as app:
+            escalation = await escalate_drafted(app, "Can I submit late?")
+            assert await post_interactive(app, block_action(DISMISS, str(escalation.id), user="UTA2")) == 200
+            view = json.loads(fake.slack.of("views.open")[0].args["view"]) if isinstance(fake.slack.of("views.open")[0].args["view"], str) else fake.slack.of("views.open")[0].args["view"]
+            assert await post_interactive(app, view_submission(view, {"note": "Ask the instructor by email, please."}, user="UTA2")) == 200
+            await fake.slack.wait_for(lambda: queue_updates(fake.slack))
+            assert "Dismissed by Alan Turing" in queue_updates(fake.slack)[0]["text"]
+            note = student_posts(fake.slack)[-1]
+            assert "left a note" in note["text"] and "by email" in note["text"]
+            assert mentor.escalations.get(escalation.id).status == "dismissed"
+
+    asyncio.run(scenario())
+
+
+def test_a_bad_signature_and_an_unknown_id_are_refused(mentor: MentorApp) -> None:
+    async def scenario() -> None:
+        async with fakes() as fake, running(mentor, fake, mode="http") as app:
+            escalation = await escalate_drafted(app, "Is the quiz open book?")
+            assert await post_interactive(app, block_action(SEND_DRAFT, str(escalation.id)), secret="forged") == 401
+            assert await post_interactive(app, block_action(SEND_DRAFT, "987654")) == 200
+            assert await post_interactive(app, block_action(SEND_DRAFT, "not-a-number")) == 200
+            await fake.slack.wait_for(lambda: len(ephemerals(fake.slack, "UTA1")) == 2)
+            assert ephemerals(fake.slack, "UTA1") == [UNKNOWN_ESCALATION, UNKNOWN_ESCALATION]
+            await asyncio.sleep(0.3)
+            assert mentor.escalations.get(escalation.id).status == "open", "the forged click did nothing"
+            assert len(student_posts(fake.slack)) == 1, "only the notice that the question went to the TAs"
+
+    asyncio.run(scenario())
+
+
+def test_a_course_can_show_names_and_keep_its_tas_anonymous(mentor: MentorApp) -> None:
+    original = mentor.settings
+    [course] = original.courses
+    policy = EscalationPolicy(ta_queue=QUEUE, pseudonymous=False, name_ta=False)
+    mentor.settings = original.model_copy(update={"courses": [course.model_copy(update={"escalation": policy})]})
+
+    async def scenario() -> None:
+        async with fakes() as fake, running(mentor, fake):
+            question = mention(DECLINED)
+            thread = int(question["id"])
+            await fake.discord.dispatch("MESSAGE_CREATE", question)
+            await fake.slack.wait_for(lambda: queue_posts(fake.slack))
+            shown = blocks_text(queue_posts(fake.slack)[0])
+            assert "*student*" in shown and "Student " not in shown, "the student's own name"
+            [escalation] = await until(lambda: [e for e in mentor.escalations.open_ones() if e.question == DECLINED and e.queue_ref])
+            await fake.slack.send_envelope("interactive", block_action(ANSWER_IN_THREAD, str(escalation.id)))
+            await fake.slack.wait_for(lambda: ephemerals(fake.slack, "UTA1"))
+            ts = escalation.queue_ref.split(":")[1]
+            await fake.slack.send_envelope("events_api", event_body(queue_reply(ts, "An aside to the other TAs", user="UTA2"), "EvAside"))
+            await fake.slack.send_envelope("events_api", event_body(queue_reply(ts, "France.", reply_ts="1700000300.000002"), "EvAnswer"))
+            await fake.discord.wait_for(lambda: len(fake.discord.created.get(thread, [])) == 3)
+            content = fake.discord.created[thread][2]["content"]
+            assert "Answer from a TA**" in content and "Grace" not in content and "France." in content
+            assert all("aside" not in m["content"] for m in fake.discord.created[thread]), "only the claiming TA's reply is the answer"
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        mentor.settings = original
+
+
+@pytest.mark.parametrize(("channel", "problem"), [(None, "channel_not_found"), ({"id": QUEUE, "is_member": False}, "not in the TA queue")])
+def test_startup_fails_naming_the_setting_when_the_queue_channel_cannot_be_used(mentor: MentorApp, channel: Any, problem: str) -> None:
+    async def scenario() -> None:
+        async with fakes() as fake:
+            if channel is None:
+                del fake.slack.channels[QUEUE]
+            else:
+                fake.slack.channels[QUEUE] = channel
+            with pytest.raises(PlatformError, match=rf"{problem}.*courses\.0\.escalation\.ta_queue \(course 'cs101'\)|courses\.0\.escalation\.ta_queue \(course 'cs101'\).*{problem}"):
+                async with running(mentor, fake):
+                    pass
+
+    asyncio.run(scenario())
+
+
+def test_a_deleted_student_thread_is_reported_to_the_ta_and_the_answer_is_kept(mentor: MentorApp) -> None:
+    async def scenario() -> None:
+        async with fakes() as fake, running(mentor, fake) as app:
+            place = ReplyPlace(platform="discord", channel=str(CHANNEL + 7))
+            question = Question(text="What is on the final?", course="cs101", platform="discord", asker="42")
+            escalation = await app.commands.escalations.escalate(question, DRAFTED, "asked for a TA", place)
+            assert escalation is not None
+            fake.discord.fail("POST", f"/channels/{CHANNEL + 7}/messages", 404, {"message": "Unknown Channel", "code": 10003})
+            await fake.slack.send_envelope("interactive", block_action(SEND_DRAFT, str(escalation.id)))
+            await fake.slack.wait_for(lambda: ephemerals(fake.slack, "UTA1"))
+            assert "could not be posted to the student" in ephemerals(fake.slack, "UTA1")[0] and "deleted" in ephemerals(fake.slack, "UTA1")[0]
+            kept = mentor.escalations.get(escalation.id)
+            assert kept.status == "answered" and kept.answer == DRAFTED.text and "deleted" in kept.delivery_problem
+            await fake.slack.wait_for(lambda: queue_updates(fake.slack))
+            assert "Not delivered" in blocks_text(queue_updates(fake.slack)[0])
+
+    asyncio.run(scenario())
