@@ -17,9 +17,9 @@ class EscalationPolicy(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     ta_queue: str | None = None
-    """The TA queue: a Slack channel id (`C…`), or a Discord channel id with `ta_queue_platform = "discord"`;
-    unset: nothing escalates."""
-    ta_queue_platform: Literal["slack", "discord"] = "slack"
+    """The TA queue: a Slack channel id (`C…`); unset: nothing escalates."""
+    ta_queue_platform: Literal["slack"] = "slack"
+    """The platform of the queue: Slack for now (`TaQueue` is the seam a Discord queue would implement)."""
     pseudonymous: bool = True
     """TAs see a stable per-course pseudonym ("Student 4F2A") instead of the student's name."""
     name_ta: bool = True
