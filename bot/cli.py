@@ -20,8 +20,10 @@ from bot.console import err, open_mentor, out, print_citations, print_model, pri
 from bot.ops.http_site import local_url
 from bot.ops.logs import configure_logging
 from bot.serve import serve as run_service
+from bot.service.escalation import waited_s
+from bot.service.notices import age
 from bot.service.reindex import ReindexService
-from models import Question, SearchMode
+from models import Escalation, Question, SearchMode
 from rag.model_files import PACKAGED_DEMO
 
 app = typer.Typer(help="AI Mentor: answers from the course materials, with links to the page it used.", no_args_is_help=True)
@@ -192,6 +194,44 @@ def feedback(
             f"{escape(vote.question.course)}: {escape(vote.question.text)}  [dim]({escape(sources)})[/]",
             soft_wrap=True,
         )
+
+
+@app.command()
+def escalations(
+    ctx: typer.Context,
+    course: Annotated[Optional[str], typer.Option("--course", "-c", help="Only this course.")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Questions waiting in the TA queues, oldest first, with how long each has waited."""
+    with open_mentor(ctx) as mentor:
+        if course is not None:
+            mentor.course(course)
+        waiting = mentor.escalations.open_ones(course)
+    if json_output:
+        print(json.dumps([escalation_json(e) for e in waiting], indent=2, ensure_ascii=False))
+        return
+    if not waiting:
+        out.print("no open escalations")
+    for escalation in waiting:
+        out.print(
+            f"#{escalation.id} {escape(escalation.course)} waiting {age(waited_s(escalation))} "
+            f"({escape(escalation.place.platform)}, {escape(escalation.student)}): {escape(escalation.question)}",
+            soft_wrap=True,
+        )
+
+
+def escalation_json(escalation: Escalation) -> dict[str, object]:
+    return {
+        "id": escalation.id,
+        "course": escalation.course,
+        "question": escalation.question,
+        "platform": escalation.place.platform,
+        "student": escalation.student,
+        "reason": escalation.reason,
+        "created_at": escalation.created_at.isoformat(),
+        "waiting_s": round(waited_s(escalation)),
+        "in_queue": escalation.queue_ref is not None,
+    }
 
 
 @app.command()

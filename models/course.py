@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 COURSE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
@@ -24,6 +24,8 @@ class EscalationPolicy(BaseModel):
     """TAs see a stable per-course pseudonym ("Student 4F2A") instead of the student's name."""
     name_ta: bool = True
     """The student's answer names the TA who wrote it; off: "a TA"."""
+    repost_after_minutes: int = Field(0, ge=0)
+    """A question still open this long is posted to the queue again, once; 0: never."""
 
 
 class Course(BaseModel):

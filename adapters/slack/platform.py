@@ -90,7 +90,7 @@ class SlackPlatform:
     async def start(self) -> None:
         self._check_settings()
         self.bot = await self._authenticate()
-        await self.ta_queue.check()
+        await self.ta_queue.start()
         self._answer_left_over()
         if self.settings.mode == "socket":
             await self._connect_socket()
@@ -110,6 +110,7 @@ class SlackPlatform:
         return self._runner is not None and bool(self._runner.addresses)
 
     async def stop(self) -> None:
+        await self.ta_queue.stop()
         if self._socket is not None:
             await self._socket.close_async()
             self._socket = None

@@ -8,6 +8,7 @@ database, so a button works after a restart and on any replica.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable, Coroutine
@@ -16,6 +17,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.exc import SQLAlchemyError
 
 from adapters.slack.live_reply import UNDELIVERED
 from adapters.slack.queue_render import (
@@ -42,6 +44,8 @@ from models import Course, Escalation
 log = logging.getLogger(__name__)
 
 Spawn = Callable[[Coroutine[Any, Any, None], str], None]
+REPOST_CHECK_S = 60.0
+"""How often open questions are checked against their course's `repost_after_minutes`."""
 _BUTTON = re.compile(f"^({SEND_DRAFT}|{EDIT}|{ANSWER_IN_THREAD}|{DISMISS})$")
 
 
@@ -53,6 +57,7 @@ class SlackTaQueue:
         self.escalations = escalations
         self.courses = courses
         self.spawn = spawn
+        self._reposting: asyncio.Task[None] | None = None
 
     @property
     def channels(self) -> set[str]:
@@ -65,6 +70,26 @@ class SlackTaQueue:
         app.view(DISMISS_VIEW)(self._on_dismiss_submitted)
         app.event("message", matchers=[self._is_queue_reply])(self._on_queue_reply)
         self.escalations.queues["slack"] = self
+
+    async def start(self) -> None:
+        """Check the queue channels, then re-post stale questions every minute until `stop`."""
+        await self.check()
+        if any(c.escalation.repost_after_minutes for c in self.courses if c.escalation.ta_queue):
+            self._reposting = asyncio.create_task(self._repost_every(REPOST_CHECK_S), name="slack escalation reposts")
+
+    async def stop(self) -> None:
+        if self._reposting is not None:
+            self._reposting.cancel()
+            await asyncio.gather(self._reposting, return_exceptions=True)
+            self._reposting = None
+
+    async def _repost_every(self, seconds: float) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await self.escalations.repost_stale()
+            except SQLAlchemyError as exc:  # the database is down for now: the next round tries again
+                log.warning("slack: could not look for stale escalations (%s)", exc)
 
     async def check(self) -> None:
         """Startup: every course's Slack queue channel exists and the bot is in it, else `PlatformError` naming the setting."""
@@ -83,8 +108,8 @@ class SlackTaQueue:
             if not info.get("is_member"):
                 raise PlatformError(f"The bot is not in the TA queue channel {channel} ({setting}): invite it with /invite @mentor there.")
 
-    async def post(self, escalation: Escalation, channel: str) -> str:
-        message = render_queue_message(escalation)
+    async def post(self, escalation: Escalation, channel: str, *, reposted: bool = False) -> str:
+        message = render_queue_message(escalation, reposted=reposted)
         try:
             response = await self.client.chat_postMessage(channel=channel, text=message.text, blocks=message.blocks, unfurl_links=False)
         except UNDELIVERED as exc:

@@ -32,8 +32,8 @@ class TaQueue(Protocol):
     Example: `ref = await queue.post(escalation, "C0TAQUEUE")`, later `await queue.show_closed(closed)`.
     """
 
-    async def post(self, escalation: Escalation, channel: str) -> str:
-        """Post the question to the queue channel; returns the message's reference (`channel:ts`)."""
+    async def post(self, escalation: Escalation, channel: str, *, reposted: bool = False) -> str:
+        """Post the question to the queue channel (`reposted`: again, as still waiting); returns the message's reference."""
         ...
 
     async def show_closed(self, escalation: Escalation) -> None:
@@ -147,6 +147,30 @@ class EscalationService:
         if claimed is not None:
             return Closing(claimed, True)
         return Closing(await self.mentor.offloader.run(self.store.get, escalation_id), False)
+
+    async def repost_stale(self, now: float | None = None) -> int:
+        """Post questions open past their course's `repost_after_minutes` to the queue again, once each
+        (across replicas: the store hands each one to a single caller). Returns how many."""
+        stale = await self.mentor.offloader.run(self._stale, time.time() if now is None else now)
+        for escalation, policy in stale:
+            try:
+                ref = await self.queues[policy.ta_queue_platform].post(escalation, policy.ta_queue or "", reposted=True)
+                await self.mentor.offloader.run(self.store.set_queue_message, escalation.id, ref)
+            except (PlatformError, SQLAlchemyError) as exc:
+                log.warning("could not re-post escalation %s to its TA queue: %s", escalation.id, exc)
+        return len(stale)
+
+    def _stale(self, now: float) -> list[tuple[Escalation, EscalationPolicy]]:
+        stale = []
+        for name in self.mentor.settings.course_names():
+            policy = self.mentor.course(name).escalation
+            if not policy.ta_queue or not policy.repost_after_minutes or policy.ta_queue_platform not in self.queues:
+                continue
+            for escalation in self.store.open_ones(name):
+                due = not escalation.reposted and waited_s(escalation, now) >= policy.repost_after_minutes * 60
+                if due and self.store.mark_reposted(escalation.id):
+                    stale.append((escalation, policy))
+        return stale
 
     async def by_queue_message(self, queue_ref: str) -> Escalation | None:
         return await self.mentor.offloader.run(self.store.by_queue_message, queue_ref)

@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from bot.errors import PlatformError
 from bot.service.commands import ChatCommands
 from bot.service.notices import ANSWER_IN_THREAD as CLAIMED
 from bot.service.notices import ESCALATED, UNKNOWN_ESCALATION
+from bot.store.escalations import NewEscalation
 from models import Answer, Citation, EscalationPolicy, Question, ReplyPlace
 from tests.adapters.fake_discord import CHANNEL, FakeDiscord, mention
 from tests.adapters.fake_slack import FakeSlack, block_action, event_body, signed_form, view_submission
@@ -269,12 +271,19 @@ def test_a_bad_signature_and_an_unknown_id_are_refused(mentor: MentorApp) -> Non
     asyncio.run(scenario())
 
 
-def test_a_course_can_show_names_and_keep_its_tas_anonymous(mentor: MentorApp) -> None:
+@contextmanager
+def course_policy(mentor: MentorApp, policy: EscalationPolicy) -> Iterator[None]:
+    """The course's escalation settings changed for one test (the platforms read them at start)."""
     original = mentor.settings
     [course] = original.courses
-    policy = EscalationPolicy(ta_queue=QUEUE, pseudonymous=False, name_ta=False)
     mentor.settings = original.model_copy(update={"courses": [course.model_copy(update={"escalation": policy})]})
+    try:
+        yield
+    finally:
+        mentor.settings = original
 
+
+def test_a_course_can_show_names_and_keep_its_tas_anonymous(mentor: MentorApp) -> None:
     async def scenario() -> None:
         async with fakes() as fake, running(mentor, fake):
             question = mention(DECLINED)
@@ -294,10 +303,29 @@ def test_a_course_can_show_names_and_keep_its_tas_anonymous(mentor: MentorApp) -
             assert "Answer from a TA**" in content and "Grace" not in content and "France." in content
             assert all("aside" not in m["content"] for m in fake.discord.created[thread]), "only the claiming TA's reply is the answer"
 
-    try:
+    with course_policy(mentor, EscalationPolicy(ta_queue=QUEUE, pseudonymous=False, name_ta=False)):
         asyncio.run(scenario())
-    finally:
-        mentor.settings = original
+
+
+def test_a_question_left_open_too_long_is_posted_again_once(mentor: MentorApp) -> None:
+    async def scenario() -> None:
+        async with fakes() as fake, running(mentor, fake) as app:
+            stale = mentor.escalations.open(
+                NewEscalation("cs101", "Still waiting on this one", "not covered", SLACK_STUDENT, "Student 0A1B"), now=time.time() - 3 * 3600
+            )
+            fresh = await escalate_drafted(app, "Asked a minute ago")
+            replica = ChatCommands(mentor).escalations  # another replica's service, with the same queue
+            replica.queues = app.commands.escalations.queues
+            counts = await asyncio.gather(app.commands.escalations.repost_stale(), replica.repost_stale())
+            assert sorted(counts) == [0, 1], "one replica re-posts it, the other finds it taken"
+            reposts = [q for q in queue_posts(fake.slack) if "Still waiting" in blocks_text(q) and ":repeat:" in blocks_text(q)]
+            assert len(reposts) == 1, "once, though two replicas looked"
+            assert await app.commands.escalations.repost_stale() == 0
+            assert mentor.escalations.get(stale.id).queue_ref is not None, "a reply in the re-post's thread finds the question"
+            assert not mentor.escalations.get(fresh.id).reposted
+
+    with course_policy(mentor, EscalationPolicy(ta_queue=QUEUE, repost_after_minutes=60)):
+        asyncio.run(scenario())
 
 
 @pytest.mark.parametrize(("channel", "problem"), [(None, "channel_not_found"), ({"id": QUEUE, "is_member": False}, "not in the TA queue")])
