@@ -16,7 +16,7 @@ from typing import Protocol
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app import MentorApp
-from bot.errors import PlatformError, ThreadGoneError
+from bot.errors import BusyError, PlatformError, ThreadGoneError
 from bot.service.notices import ESCALATED, dismissed_note_heading, ta_answer_heading
 from bot.store.escalations import EscalationStore, NewEscalation
 from models import Answer, Escalation, EscalationPolicy, Question, ReplyPlace
@@ -84,8 +84,8 @@ class EscalationService:
         (the student has their answer already: losing the escalation must not cost them more)."""
         try:
             opened = await self.mentor.offloader.run(self._open, question, answer, reason, place, student_name)
-        except SQLAlchemyError as exc:
-            log.warning("could not escalate a question of %s to its TAs: the state database failed (%s)", question.course, exc)
+        except (SQLAlchemyError, BusyError) as exc:
+            log.warning("could not escalate a question of %s to its TAs (%s)", question.course, exc)
             return None
         if opened is None:
             return None
