@@ -31,7 +31,7 @@ from bot.service.notices import ESCALATED, UNKNOWN_ESCALATION
 from bot.store.escalations import NewEscalation
 from models import Answer, Citation, EscalationPolicy, Question, ReplyPlace
 from tests.adapters.fake_discord import CHANNEL, FakeDiscord, mention
-from tests.adapters.fake_slack import FakeSlack, block_action, event_body, signed_form, view_submission
+from tests.adapters.fake_slack import BOT_USER, FakeSlack, block_action, event_body, signed_form, view_submission
 from tests.conftest import example_course_app, free_port, until
 
 SECRET = "test-signing-secret"
@@ -358,5 +358,22 @@ def test_a_deleted_student_thread_is_reported_to_the_ta_and_the_answer_is_kept(m
             assert kept.status == "answered" and kept.answer == DRAFTED.text and "deleted" in kept.delivery_problem
             await fake.slack.wait_for(lambda: queue_updates(fake.slack))
             assert "Not delivered" in blocks_text(queue_updates(fake.slack)[0])
+
+    asyncio.run(scenario())
+
+
+def test_a_slack_students_declined_question_goes_to_the_queue_and_the_student_is_told(mentor: MentorApp) -> None:
+    async def scenario() -> None:
+        async with fakes() as fake, running(mentor, fake):
+            asked = {"type": "app_mention", "user": "USTUDENT", "text": f"<@{BOT_USER}> {DECLINED}", "ts": "1700000000.000900",
+                     "channel": "CGENERAL", "event_ts": "1700000000.000900"}
+            await fake.slack.send_envelope("events_api", event_body(asked, "EvDeclined"))
+            await fake.slack.wait_for(lambda: [q for q in queue_posts(fake.slack) if DECLINED in blocks_text(q)])
+            [queued] = [q for q in queue_posts(fake.slack) if DECLINED in blocks_text(q)]
+            assert "on Slack" in blocks_text(queued) and "USTUDENT" not in blocks_text(queued)
+            in_thread = lambda: [c.args["text"] for c in fake.slack.of("chat.postMessage") if c.args.get("thread_ts") == "1700000000.000900"]  # noqa: E731
+            await fake.slack.wait_for(lambda: any(ESCALATED in text for text in in_thread()))
+            [escalation] = [e for e in mentor.escalations.open_ones() if e.place.thread == "1700000000.000900"]
+            assert escalation.place == ReplyPlace(platform="slack", channel="CGENERAL", thread="1700000000.000900")
 
     asyncio.run(scenario())
