@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import create_engine
 
 from adapters.discord_bot import create_platform as create_discord
 from adapters.discord_bot.platform import DiscordPlatform
@@ -28,8 +29,10 @@ from bot.errors import PlatformError
 from bot.service.commands import ChatCommands
 from bot.service.notices import ANSWER_IN_THREAD as CLAIMED
 from bot.service.notices import ESCALATED, UNKNOWN_ESCALATION
-from bot.store.escalations import NewEscalation
+from bot.store.database import Database
+from bot.store.escalations import EscalationStore, NewEscalation
 from models import Answer, Citation, EscalationPolicy, Question, ReplyPlace
+from rag.answerer import NOT_COVERED
 from tests.adapters.fake_discord import CHANNEL, FakeDiscord, mention
 from tests.adapters.fake_slack import BOT_USER, FakeSlack, block_action, event_body, signed_form, view_submission
 from tests.conftest import example_course_app, free_port, until
@@ -377,3 +380,28 @@ def test_a_slack_students_declined_question_goes_to_the_queue_and_the_student_is
             assert escalation.place == ReplyPlace(platform="slack", channel="CGENERAL", thread="1700000000.000900")
 
     asyncio.run(scenario())
+
+
+def test_an_unreachable_escalation_store_still_leaves_the_student_their_answer(mentor: MentorApp, caplog: pytest.LogCaptureFixture) -> None:
+    unreachable = Database(create_engine(f"postgresql+psycopg://mentor@127.0.0.1:{free_port()}/mentor", connect_args={"connect_timeout": 2}))
+    working = mentor.escalations
+    mentor.__dict__["escalations"] = EscalationStore(unreachable)
+
+    async def scenario() -> None:
+        async with fakes() as fake, running(mentor, fake):
+            question = mention(DECLINED)
+            thread = int(question["id"])
+            await fake.discord.dispatch("MESSAGE_CREATE", question)
+            await fake.discord.wait_for(lambda: fake.discord.created.get(thread))
+            await asyncio.sleep(1.0)
+            [declined] = fake.discord.created[thread]
+            assert NOT_COVERED[:40] in declined["content"], "the student is told it was not covered"
+            assert not queue_posts(fake.slack)
+            [lost] = [r for r in caplog.records if r.name == "bot.service.escalation"]
+            assert "could not escalate" in lost.getMessage() and lost.levelname == "WARNING", "logged as lost, not raised"
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        mentor.__dict__["escalations"] = working
+        unreachable.close()
