@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
@@ -268,6 +269,7 @@ class MentorApp:
             course = self.course(name)
             record = self.manifest.course(name)
             live = self.index.live_generation(name)
+            waiting = self.escalations.open_ones(name)
             statuses.append(
                 CourseStatus(
                     course=course,
@@ -281,6 +283,8 @@ class MentorApp:
                     last_run=self.run_history.last(name),
                     running=self.reindex_locks.running(name),
                     next_run=cron_trigger(course).get_next_fire_time(None, datetime.now(timezone.utc)),
+                    escalations_open=len(waiting),
+                    oldest_escalation_s=(time.time() - waiting[0].created_at.timestamp()) if waiting else None,
                 )
             )
         return statuses

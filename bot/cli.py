@@ -295,6 +295,8 @@ def status(
             out.print(f"  last ingest {s.last_ingest_at:%Y-%m-%d %H:%M} UTC: {escape(s.last_report.summary())}")
         else:
             out.print(f"  never ingested: run `mentor ingest --course {escape(s.course.name)}`")
+        if s.escalations_open:
+            out.print(f"  {s.escalations_open} waiting for a TA, the oldest for {age(s.oldest_escalation_s or 0)} (`mentor escalations`)")
         if s.last_run:
             out.print(f"  last reindex #{s.last_run.id} {escape(f'[{s.last_run.outcome}]')} {escape(s.last_run.summary())}", soft_wrap=True)
         if s.running:

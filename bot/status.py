@@ -24,6 +24,9 @@ class CourseStatus:
     running: RunningReindex | None
     next_run: datetime | None
     """When the course's schedule fires next (it runs while `mentor serve` does)."""
+    escalations_open: int = 0
+    """Questions waiting in the course's TA queue."""
+    oldest_escalation_s: float | None = None
 
     @property
     def repository(self) -> str | None:
@@ -44,6 +47,7 @@ class CourseStatus:
             "last_ingest": self.last_ingest_at.isoformat() if self.last_ingest_at else None,
             "last_report": self.last_report.model_dump() if self.last_report else None,
             "collection": self.collection,
+            "escalations": {"open": self.escalations_open, "oldest_s": _rounded(self.oldest_escalation_s)},
         }
 
 
@@ -87,3 +91,7 @@ class RerankerStatus:
 
     def to_json(self) -> dict[str, object]:
         return {"name": self.name, "ready": self.problem is None, "problem": self.problem}
+
+
+def _rounded(seconds: float | None) -> int | None:
+    return None if seconds is None else round(seconds)

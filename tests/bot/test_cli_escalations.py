@@ -1,4 +1,4 @@
-"""`mentor escalations`: the questions waiting in the TA queues, with their age."""
+"""`mentor escalations` and `mentor status`: the questions waiting in the TA queues, with their age."""
 
 from __future__ import annotations
 
@@ -38,3 +38,8 @@ def test_open_escalations_are_listed_oldest_first_with_their_age(tmp_path: Path,
     as_json = json.loads(CliRunner().invoke(app, ["escalations", "--json"], env=env, catch_exceptions=False).output)
     assert [e["question"] for e in as_json] == ["When is the midterm?", "Is there a Java track?"]
     assert as_json[0]["waiting_s"] >= 3 * 3600 and as_json[0]["in_queue"] is False
+
+    status = CliRunner().invoke(app, ["status"], env=env, catch_exceptions=False)
+    assert "2 waiting for a TA, the oldest for 3 h 0 min" in status.output, status.output
+    [course] = json.loads(CliRunner().invoke(app, ["status", "--json"], env=env, catch_exceptions=False).output)["courses"]
+    assert course["escalations"]["open"] == 2 and course["escalations"]["oldest_s"] >= 3 * 3600
