@@ -23,7 +23,7 @@ from models import Answer, Escalation, EscalationPolicy, Question, ReplyPlace
 
 log = logging.getLogger(__name__)
 
-NOT_COVERED = "not covered by the course materials"
+DECLINED_REASON = "not covered by the course materials"
 
 
 class TaQueue(Protocol):
@@ -75,7 +75,7 @@ class EscalationService:
         """A declined question escalates on its own when its course has a TA queue."""
         if answer.kind != "not_covered":
             return None
-        return await self.escalate(question, answer, NOT_COVERED, place, student_name)
+        return await self.escalate(question, answer, DECLINED_REASON, place, student_name)
 
     async def escalate(
         self, question: Question, answer: Answer, reason: str, place: ReplyPlace, student_name: str | None = None
@@ -107,7 +107,7 @@ class EscalationService:
         if not policy.ta_queue:
             return None
         if policy.ta_queue_platform not in self.queues:
-            log.warning("course %s sends questions to a %s TA queue, but %s is not connected", course.name, policy.ta_queue_platform, policy.ta_queue_platform)
+            log.warning("course %s sends questions to a %s TA queue, but %s is not connected", course.name, *[policy.ta_queue_platform] * 2)
             return None
         asker = f"{question.platform}:{question.asker or 'anonymous'}"
         student = self.store.pseudonym(course.name, asker) if policy.pseudonymous else (student_name or question.asker or "a student")
