@@ -136,7 +136,10 @@ class SlackTaQueue:
         if kind in (EDIT, DISMISS) and escalation.status == "open":
             # The trigger expires 3 s after the click: the modal opens before anything slow.
             view = edit_modal(escalation) if kind == EDIT else dismiss_modal(escalation)
-            await self.client.views_open(trigger_id=body["trigger_id"], view=view)
+            try:
+                await self.client.views_open(trigger_id=body["trigger_id"], view=view)
+            except UNDELIVERED as exc:  # an expired trigger, say: the TA clicks again
+                log.warning("slack: could not open the %s modal for escalation %s (%s)", kind, escalation.id, exc)
             await ack()
             return
         await ack()
