@@ -80,6 +80,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.model_probe
 	$(BIN)/python -m bench.load
 	$(BIN)/python -m bench.faults
+	$(BIN)/python -m bench.state_store
 
 clean:
 	rm -rf $(VENV) .mentor

@@ -36,7 +36,7 @@ from tests.postgres_server import PostgresServer
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--writes", type=int, default=500)
-    parser.add_argument("--mentions", type=int, default=200)
+    parser.add_argument("--mentions", type=int, default=200, help="0: the writes only")
     parser.add_argument("--students", type=int, default=200)
     parser.add_argument("--answer-seconds", type=float, default=0.5)
     parser.add_argument("--parallel", type=int, default=4)
@@ -53,6 +53,8 @@ def main() -> None:
             for name, url in urls.items():
                 print(f"| {name} | " + " | ".join(f"{ms:.2f} ms" for ms in _write_latencies(url, args.writes)) + " |", flush=True)
 
+            if not args.mentions:
+                return
             print(f"\nfake LLM: {args.answer_seconds} s an answer, {args.parallel} at once\n")
             print("| state | mentions at once | acknowledged within 3 s | answered | refused | silent | duplicates | time to drain | RSS before → after |")
             print("|---|---|---|---|---|---|---|---|---|")
@@ -67,7 +69,7 @@ def main() -> None:
                 ingesting.close()
                 row = asyncio.run(slack_burst_row(settings, args.mentions, args.students, args))
                 answered = QuestionLog(Database.open(settings.database_url_resolved)).recent(limit=10_000)
-                print(f"| {name} ({len(answered)} logged) " + row.show().removeprefix("|"), flush=True)
+                print(f"| {name} ({len(answered)} logged) |" + row.show().removeprefix("|"), flush=True)
     finally:
         llm.stop()
         postgres.remove()

@@ -8,8 +8,9 @@ wrong). The rest is grouped by job:
 - `service`: the platform-neutral commands (ask, reindex, status), answering off the
   event loop, the worker pool, reindexing and its schedule, event dedupe, the seam that
   chat platforms plug into;
-- `store`: what is kept on disk between runs (reindex history, the question log and
-  feedback, the per-course reindex lock);
+- `store`: what is kept between runs, in the state database (reindex history, the question
+  log and feedback, the per-course reindex lock, schedule claims) and on each host (pending
+  questions);
 - `ops`: what the operator sees (health, metrics, logs) and the one way to listen on a port.
 
 `bot` may import `models`, `rag` and `ingest`; only `adapters` imports `bot`. Inside,

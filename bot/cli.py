@@ -23,6 +23,7 @@ from bot.serve import serve as run_service
 from bot.service.escalation import waited_s
 from bot.service.notices import age
 from bot.service.reindex import ReindexService
+from bot.service.repeats import RepeatFinder
 from models import Escalation, Question, SearchMode
 from rag.model_files import PACKAGED_DEMO
 
@@ -232,6 +233,30 @@ def escalation_json(escalation: Escalation) -> dict[str, object]:
         "waiting_s": round(waited_s(escalation)),
         "in_queue": escalation.queue_ref is not None,
     }
+
+
+@app.command()
+def report(
+    ctx: typer.Context,
+    course: Annotated[Optional[str], typer.Option("--course", "-c", help="Only this course.")] = None,
+    weeks: Annotated[int, typer.Option("--weeks", "-w", min=1, max=52, help="How far back.")] = 4,
+    json_output: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """The questions students keep asking, grouped by meaning, with the pages they were answered from."""
+    with open_mentor(ctx) as mentor:
+        if course is not None:
+            mentor.course(course)
+        clusters = RepeatFinder(mentor.embedder, mentor.question_log, mentor.settings.answer).clusters(course, weeks)
+    if json_output:
+        print(json.dumps([cluster.to_json() for cluster in clusters], indent=2, ensure_ascii=False))
+        return
+    if not clusters:
+        out.print(f"no question was asked twice in the last {weeks} weeks")
+    for cluster in clusters:
+        pages = ", ".join(f"{label} ({cited})" for label, cited in cluster.pages) or "no sources"
+        out.print(f"{cluster.count}x {escape(cluster.course)}: {escape(cluster.question)}  [dim](last {cluster.last_asked:%Y-%m-%d}; {escape(pages)})[/]", soft_wrap=True)
+        for wording in cluster.wordings[1:]:
+            out.print(f"    also: {escape(wording)}", soft_wrap=True)
 
 
 @app.command()

@@ -15,6 +15,7 @@ from bot.ops.health import HealthServer, IndexWatch, ModelWatch, StateWatch
 from bot.ops.metrics import Metrics
 from bot.service.commands import ChatCommands
 from bot.service.dedupe import build_deduper
+from bot.service.digest import DigestScheduler
 from bot.service.platforms import ChatPlatform, configured_platforms
 from bot.service.schedule import ReindexScheduler
 from bot.store.schedule_claims import ScheduleClaims
@@ -64,6 +65,7 @@ async def serve(mentor: MentorApp, announce: Announce, stop: asyncio.Event | Non
     index_watch, model_watch, state_watch = IndexWatch(mentor, announce), ModelWatch(mentor), StateWatch(mentor, announce)
     health: HealthServer | None = None
     scheduler: ReindexScheduler | None = None
+    digests: DigestScheduler | None = None
     started: list[ChatPlatform] = []
     try:
         if lite is not None:
@@ -101,6 +103,9 @@ async def serve(mentor: MentorApp, announce: Announce, stop: asyncio.Event | Non
             scheduler.start()
             for course in courses:
                 announce(f"course {course.name}: next reindex {scheduler.next_run(course.name):%Y-%m-%d %H:%M %Z}")
+        digests = DigestScheduler(mentor, commands.repeats, courses, ScheduleClaims(mentor.database))
+        digests.sinks.extend(commands.digest_sinks)
+        digests.start()
         announce("serving; stop with Ctrl-C or SIGTERM")
         await stop.wait()
     finally:
@@ -108,6 +113,8 @@ async def serve(mentor: MentorApp, announce: Announce, stop: asyncio.Event | Non
             loop.remove_signal_handler(signum)
         if scheduler is not None:
             scheduler.shutdown()
+        if digests is not None:
+            digests.shutdown()
         if health is not None:
             await health.stop()
         # While the platforms are still connected: answers (and reindexes) in flight get the

@@ -3,7 +3,7 @@
 Nothing here imports another package of ours, a platform SDK or a model library.
 """
 
-from models.answer import Answer, AnswerKind, Citation, Question, Timings, Turn, last_turns
+from models.answer import Answer, AnswerKind, Citation, PriorQuestion, Question, Timings, Turn, last_turns
 from models.course import Course, EscalationPolicy
 from models.documents import Chunk, DocumentKind, Locator, Section, SourceDoc
 from models.escalation import Escalation, EscalationStatus, ReplyPlace
@@ -23,6 +23,7 @@ __all__ = [
     "FileFailure",
     "IngestReport",
     "Locator",
+    "PriorQuestion",
     "Question",
     "ReplyPlace",
     "SearchHit",

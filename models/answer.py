@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -43,6 +44,17 @@ class Question(BaseModel):
     platform: str = "cli"
     history: tuple[Turn, ...] = ()
     """Earlier turns of the thread, oldest first."""
+    link: str | None = None
+    """Where it was asked (a message URL), so a later asker of the same question can be pointed there."""
+
+
+class PriorQuestion(BaseModel):
+    """An earlier question close to this one, already answered in a thread of its own."""
+
+    text: str
+    asked_at: datetime
+    link: str
+    similarity: float
 
 
 class Citation(BaseModel):
@@ -104,6 +116,8 @@ class Answer(BaseModel):
     """For operators, not students: why the answer is degraded (e.g. the model file is missing)."""
     question_id: int | None = None
     """The service's record of the question, which feedback on this answer refers to; None when not recorded."""
+    asked_before: PriorQuestion | None = None
+    """The same question asked before in this course and platform: adapters link its thread first."""
 
     def to_json(self) -> dict[str, object]:
         """The documented JSON shape (`mentor ask --json`)."""
@@ -114,6 +128,7 @@ class Answer(BaseModel):
             "kind": self.kind,
             "model": self.model,
             "notice": self.notice,
+            "asked_before": None if self.asked_before is None else self.asked_before.model_dump(mode="json"),
             "timings": {
                 "retrieve_ms": round(self.timings.retrieve_ms, 1),
                 "generate_ms": round(self.timings.generate_ms, 1),

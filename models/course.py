@@ -58,6 +58,9 @@ class Course(BaseModel):
     report_channel: str | None = None
     """A chat channel where scheduled runs that changed or failed something are reported."""
     escalation: EscalationPolicy = EscalationPolicy()
+    digest_schedule: str | None = "0 8 * * 1"
+    """When the instructors' digest of the past period is posted to `report_channel` (cron, in
+    `timezone`; default Mondays 08:00); None turns it off."""
 
     @model_validator(mode="after")
     def _has_materials(self) -> Course:

@@ -7,10 +7,16 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from cachetools import LRUCache
+
 from rag.errors import EmbedderUnavailableError
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
+
+
+RECENT_QUERIES = 64
+"""Questions whose vectors are kept: a question is embedded once however many steps read it."""
 
 
 class TokenCounter(Protocol):
@@ -72,6 +78,7 @@ class SentenceTransformerEmbedder:
         # question never waits behind an ingest's batch nor shares its tokenizer.
         self._documents_lock = threading.RLock()
         self._query_lock = threading.Lock()
+        self._recent_queries: LRUCache[str, tuple[float, ...]] = LRUCache(RECENT_QUERIES)
 
     def warm_up(self) -> None:
         self._loaded()
@@ -145,8 +152,11 @@ class SentenceTransformerEmbedder:
             return _encode(self._loaded(), texts, self._batch_size)
 
     def embed_query(self, text: str) -> list[float]:
+        """Kept for the last few questions: the search, quote mode and the repeat check each embed the same text."""
         with self._query_lock:
-            return _encode(self._loaded_for_queries(), [text], 1)[0]
+            if (vector := self._recent_queries.get(text)) is None:
+                vector = self._recent_queries[text] = tuple(_encode(self._loaded_for_queries(), [text], 1)[0])
+            return list(vector)
 
 
 def _encode(model: SentenceTransformer, texts: list[str], batch_size: int) -> list[list[float]]:

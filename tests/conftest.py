@@ -103,7 +103,8 @@ def server_index(milvus_server: str) -> Iterator[MilvusIndex]:
 
 def example_course_app(data_dir: Path, **course_options: object) -> MentorApp:
     """A real MentorApp over the sample course as `cs101`, ingested, with SmolLM2 kept short and greedy
-    and writing the answers (not quoting them), so the adapters' streaming is exercised."""
+    and writing the answers (not quoting them), so the adapters' streaming is exercised. Repeat links
+    are off: the tests ask the same question again and again (`test_repeats` turns them on)."""
     from bot.app import MentorApp
     from bot.config.sections import AnswerSettings
     from bot.config.settings import LlmSettings, Settings
@@ -113,7 +114,7 @@ def example_course_app(data_dir: Path, **course_options: object) -> MentorApp:
         data_dir=data_dir,
         courses=[Course(name="cs101", sources=(EXAMPLE_COURSE,), **course_options)],
         llm=LlmSettings(temperature=0.0, max_tokens=24, n_ctx=2048),
-        answer=AnswerSettings(mode="generate"),
+        answer=AnswerSettings(mode="generate", repeat_similarity=0),
     )
     app = MentorApp(settings)
     app.ingest("cs101")
@@ -209,3 +210,15 @@ def catalog_in(folder: Path) -> Manifest:
     from bot.store.database import Database
 
     return Manifest(Database.open(f"sqlite:///{folder / 'state.sqlite'}").engine)
+
+
+def record_outcomes(job: object, method: str, outcomes: list[object]) -> None:
+    """Wrap `job.method` (a scheduled coroutine) so each call's result is appended to `outcomes`:
+    how tests see that a firing ran on one replica and was skipped on the others."""
+    original = getattr(job, method)
+
+    async def recorded(*arguments: object) -> object:
+        outcomes.append(await original(*arguments))
+        return outcomes[-1]
+
+    setattr(job, method, recorded)

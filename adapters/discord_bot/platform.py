@@ -13,7 +13,16 @@ from discord.http import Route
 from adapters.discord_bot.delivery import DiscordStudentThread
 from adapters.discord_bot.feedback import ReactionVotes
 from adapters.discord_bot.inflight import InFlight
-from adapters.discord_bot.render import neutralise, render_answer, render_notice, render_report, thread_name, to_question, to_turn
+from adapters.discord_bot.render import (
+    neutralise,
+    render_answer,
+    render_notice,
+    render_report,
+    split_message,
+    thread_name,
+    to_question,
+    to_turn,
+)
 from adapters.discord_bot.slash import NO_MENTIONS, build_tree, sync_commands
 from bot.config.settings import Settings
 from bot.errors import PlatformError
@@ -86,6 +95,7 @@ class DiscordPlatform:
         self._gateway: asyncio.Task[None] | None = None
         commands.report_sinks.append(self.post_report)
         commands.escalations.threads[self.name] = DiscordStudentThread(self.client)
+        commands.digest_sinks.append(self.post_digest)
 
     async def start(self) -> None:
         # Class attributes, read per request and per connect: the only seams discord.py has.
@@ -152,6 +162,7 @@ class DiscordPlatform:
             me=me.id,
             role_id=role.id if role else None,
             course=self.course_of(message.channel, message.guild.id if message.guild else None),
+            link=message.jump_url,
         )
         async with self.inflight.work():
             try:
@@ -231,6 +242,12 @@ class DiscordPlatform:
         if not target or not target.isdigit() or not self.client.is_ready():
             return
         await self._send(self.client.get_partial_messageable(int(target)), render_report(course, record))
+
+    async def post_digest(self, course: Course, text: str) -> None:
+        """The instructors' digest, in the course's report channel when that is a Discord channel."""
+        target = course.report_channel
+        if target and target.isdigit() and self.client.is_ready():
+            await self._send(self.client.get_partial_messageable(int(target)), split_message(neutralise(text)))
 
 
 async def _keep_typing(channel: discord.abc.Messageable) -> None:

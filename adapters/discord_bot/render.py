@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from bot.service.notices import Notice
+from bot.service.notices import Notice, asked_before
 from bot.store.history import RunRecord
 from models import Answer, Citation, Course, Question, Turn
 
@@ -45,6 +45,7 @@ def to_question(
     role_id: int | None,
     course: str | None,
     history: tuple[Turn, ...] = (),
+    link: str | None = None,
 ) -> Question | None:
     """The question a message asks; None when it says nothing but the mention (the asker gets the help text).
 
@@ -53,7 +54,7 @@ def to_question(
     text = strip_mention(content, me, role_id)
     if not text:
         return None
-    return Question(text=text, course=course, asker=str(author_id), platform="discord", history=history)
+    return Question(text=text, course=course, asker=str(author_id), platform="discord", history=history, link=link)
 
 
 def thread_name(question: str) -> str:
@@ -89,6 +90,8 @@ def render_answer(answer: Answer) -> list[str]:
         body = RETRIEVAL_ONLY_MARK + body
     elif answer.kind == "quote":
         body = QUOTE_LABEL + body
+    if answer.asked_before is not None:
+        body = neutralise(asked_before(answer.asked_before)) + "\n\n" + body
     cited = [c for c in answer.citations if not c.see_also]
     extra = [c for c in answer.citations if c.see_also]
     parts = [body]

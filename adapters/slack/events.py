@@ -28,6 +28,16 @@ class BotIdentity:
     user_id: str
     bot_id: str | None
     team_id: str | None
+    workspace_url: str | None = None
+    """`https://<workspace>.slack.com/`, for links to messages."""
+
+    def link_to(self, event: dict[str, Any]) -> str | None:
+        """The message's permalink, built as Slack builds it (no `chat.getPermalink` call per question)."""
+        if not self.workspace_url or "ts" not in event:
+            return None
+        channel, thread = event["channel"], event.get("thread_ts")
+        link = f"{self.workspace_url.rstrip('/')}/archives/{channel}/p{str(event['ts']).replace('.', '')}"
+        return f"{link}?thread_ts={thread}&cid={channel}" if thread else link
 
 
 def to_plain(text: str, bot_user_id: str) -> str:
@@ -45,7 +55,7 @@ def to_question(event: dict[str, Any], bot: BotIdentity, course: str | None, his
     text = to_plain(str(event.get("text", "")), bot.user_id)
     if not text:
         return None
-    return Question(text=text, course=course, asker=event.get("user"), platform="slack", history=history)
+    return Question(text=text, course=course, asker=event.get("user"), platform="slack", history=history, link=bot.link_to(event))
 
 
 def is_from_a_bot(event: dict[str, Any], bot: BotIdentity) -> bool:

@@ -97,6 +97,7 @@ class SlackPlatform:
         else:
             await self._serve_http()
         self.commands.report_sinks.append(self.report)
+        self.commands.digest_sinks.append(self.post_digest)
         log.info("slack: connected as %s (%s mode)", self.bot.user_id, self.settings.mode)
 
     def is_connected(self) -> bool:
@@ -124,6 +125,8 @@ class SlackPlatform:
                 task.cancel()
         if self.report in self.commands.report_sinks:
             self.commands.report_sinks.remove(self.report)
+        if self.post_digest in self.commands.digest_sinks:
+            self.commands.digest_sinks.remove(self.post_digest)
 
     def spawn(self, work: Coroutine[Any, Any, None], what: str) -> None:
         """Run `work` after the ack; `stop()` waits for it."""
@@ -136,6 +139,11 @@ class SlackPlatform:
         if course.report_channel:
             message = render_line(f"Scheduled reindex of {course.name}: {record.summary()}", ":books:")
             await self.client.chat_postMessage(channel=course.report_channel, text=message.text)
+
+    async def post_digest(self, course: Course, text: str) -> None:
+        """The instructors' digest, in the course's report channel (a Discord id is not ours)."""
+        if course.report_channel and not course.report_channel.isdigit():
+            await self.client.chat_postMessage(channel=course.report_channel, text=render_line(text, ":bar_chart:").text)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -164,7 +172,9 @@ class SlackPlatform:
             ) from None
         except NETWORK_ERRORS as exc:
             raise PlatformError(f"Cannot reach the Slack API at {self.settings.api_url} (MENTOR_SLACK__API_URL): {exc}") from None
-        return BotIdentity(user_id=response["user_id"], bot_id=response.get("bot_id"), team_id=response.get("team_id"))
+        return BotIdentity(
+            user_id=response["user_id"], bot_id=response.get("bot_id"), team_id=response.get("team_id"), workspace_url=response.get("url")
+        )
 
     async def _connect_socket(self) -> None:
         token = secret(self.settings.app_token) or ""

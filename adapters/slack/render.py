@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.service.notices import asked_before
 from models import Answer, Citation
 
 SECTION_LIMIT = 3000
@@ -57,6 +58,8 @@ def link(citation: Citation) -> str:
 def render_answer(answer: Answer) -> SlackMessage:
     """The answer in sections of at most 3,000 characters, then its sources."""
     body = [_format(paragraph) for paragraph in _paragraphs(answer.text)]
+    if answer.asked_before is not None:
+        body.insert(0, escape(asked_before(answer.asked_before)))
     label = _kind_label(answer)
     sources = _sources(answer.citations)
     blocks = [_section(chunk) for chunk in _pack(body)]

@@ -82,6 +82,7 @@ class AdminPage:
             ("GET", "/admin/api/status", self.status, "api"),
             ("GET", "/admin/api/history", self.history, "api"),
             ("GET", "/admin/api/gaps", self.gaps, "api"),
+            ("GET", "/admin/api/repeats", self.repeats, "api"),
             ("GET", "/admin/api/questions", self.questions, "api"),
             ("GET", "/admin/api/feedback", self.feedback, "api"),
             ("POST", "/admin/api/reindex/{course}", self.start_reindex, "api"),
@@ -159,6 +160,13 @@ class AdminPage:
         course, limit = self._course(request), limit_of(request)
         gaps = await self.mentor.offloader.run(self.commands.questions.gaps, course, limit)
         return json_response({"gaps": [gap.to_json() for gap in gaps]})
+
+    async def repeats(self, request: web.Request) -> web.Response:
+        """The questions students keep asking, over `weeks` (default 4), grouped by meaning."""
+        course = self._course(request)
+        weeks = limit_of(request, self.mentor.settings.answer.repeat_weeks, name="weeks")
+        clusters = await self.mentor.offloader.run(self.commands.repeats.clusters, course, weeks)
+        return json_response({"repeats": [cluster.to_json() for cluster in clusters]})
 
     async def questions(self, request: web.Request) -> web.Response:
         course, limit = self._course(request), limit_of(request)

@@ -14,15 +14,16 @@ DEFAULT_LIMIT, MAX_LIMIT = 50, 500
 MAX_REQUESTER_CHARS = 64
 
 
-def limit_of(request: web.Request, default: int = DEFAULT_LIMIT) -> int:
-    text = request.query.get("limit")
+def limit_of(request: web.Request, default: int = DEFAULT_LIMIT, name: str = "limit") -> int:
+    """A whole-number query parameter from 1 to MAX_LIMIT (`limit`, or another such as `weeks`)."""
+    text = request.query.get(name)
     try:
         limit = int(text) if text else default
     except ValueError:
         limit = 0
     if not 1 <= limit <= MAX_LIMIT:
         raise web.HTTPBadRequest(
-            text=json.dumps({"error": f"limit is a number from 1 to {MAX_LIMIT}."}), content_type="application/json", headers=API_HEADERS
+            text=json.dumps({"error": f"{name} is a number from 1 to {MAX_LIMIT}."}), content_type="application/json", headers=API_HEADERS
         )
     return limit
 

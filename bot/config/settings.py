@@ -164,24 +164,28 @@ class Settings(BaseSettings):
         )
 
 
-def cron_trigger(course: Course) -> CronTrigger:
-    """The course's schedule as APScheduler reads it; raises ValueError naming what is wrong."""
+def cron_trigger(course: Course, expression: str | None = None) -> CronTrigger:
+    """The course's schedule (or another of its cron `expression`s) as APScheduler reads it, in the
+    course's timezone; raises ValueError naming what is wrong."""
     try:
         zone = ZoneInfo(course.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"timezone {course.timezone!r} is not a known time zone (e.g. 'Europe/Berlin', 'UTC')") from None
     try:
-        return CronTrigger.from_crontab(course.schedule, timezone=zone)
+        return CronTrigger.from_crontab(expression or course.schedule, timezone=zone)
     except ValueError as exc:
-        raise ValueError(f"schedule {course.schedule!r} is not a cron expression of five fields ({exc})") from None
+        raise ValueError(f"{expression or course.schedule!r} is not a cron expression of five fields ({exc})") from None
 
 
 def _check_schedule(number: int, course: Course) -> None:
-    try:
-        cron_trigger(course)
-    except ValueError as exc:
-        key = "timezone" if str(exc).startswith("timezone") else "schedule"
-        raise ValueError(f"courses.{number}.{key} (course {course.name!r}): {exc}") from None
+    for key, expression in (("schedule", course.schedule), ("digest_schedule", course.digest_schedule)):
+        if expression is None:
+            continue
+        try:
+            cron_trigger(course, expression)
+        except ValueError as exc:
+            key = "timezone" if str(exc).startswith("timezone") else key
+            raise ValueError(f"courses.{number}.{key} (course {course.name!r}): {exc}") from None
 
 
 def _check_excludes(number: int, course: Course) -> None:

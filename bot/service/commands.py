@@ -21,10 +21,12 @@ from bot.errors import (
 from bot.ops.metrics import Metrics
 from bot.service.answering import Admission, AnswerService, PartialCallback
 from bot.service.dedupe import EventDeduper, MemoryDeduper
+from bot.service.digest import DigestSink
 from bot.service.escalation import EscalationService
 from bot.service.fair_line import PositionCallback
 from bot.service.notices import SEARCH_DOWN
 from bot.service.reindex import ReindexService, ReportSink
+from bot.service.repeats import RepeatFinder
 from bot.service.student_limits import StudentLimits
 from bot.store.history import RunRecord
 from bot.store.pending import PendingQuestions
@@ -53,6 +55,7 @@ class ChatCommands:
         )
         self.reindexer = ReindexService(mentor, self.metrics)
         self.questions = mentor.question_log
+        self.repeats = RepeatFinder(mentor.embedder, self.questions, mentor.settings.answer)
         self.pending = PendingQuestions(mentor.settings.pending_path)
         """Questions taken and not yet answered: what a crash cut off is answered at the next start."""
         self.deduper = deduper or MemoryDeduper()
@@ -60,6 +63,8 @@ class ChatCommands:
         """TA queues and students' threads register here; a declined question goes to its course's TAs."""
         self.report_sinks: list[ReportSink] = []
         """Where scheduled runs are reported; platforms add theirs, `mentor serve` wires them to the schedule."""
+        self.digest_sinks: list[DigestSink] = []
+        """Where the instructors' digests are posted, the same way."""
 
     def course_for(self, keys: list[str], mapping: dict[str, str]) -> str | None:
         """The course of the first key (channel, then guild or workspace) that the map names."""
@@ -117,8 +122,10 @@ class ChatCommands:
     def _record(self, question: Question, answer: Answer) -> Answer:
         """On the worker thread; a log that cannot be written costs the feedback link, never the answer."""
         course = self.mentor.course(question.course).name
+        vector = self.repeats.vector(question)
+        answer = answer.model_copy(update={"asked_before": self.repeats.earlier(question, course, vector)})
         try:
-            question_id = self.questions.record(question, course, answer)
+            question_id = self.questions.record(question, course, answer, vector)
         except SQLAlchemyError as exc:
             log.warning("could not record a question in the state database (%s); its answer goes out without feedback", exc)
             return answer

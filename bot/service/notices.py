@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Literal
 
 from bot.errors import (
@@ -25,6 +26,7 @@ from bot.errors import (
     UnknownCourseError,
 )
 from ingest.errors import IngestError
+from models import PriorQuestion
 from rag.errors import EmptyQueryError, QuestionTooLongError, RagError, UnknownCourseIndexError
 
 log = logging.getLogger("mentor.failures")
@@ -57,6 +59,14 @@ def place_in_line(ahead: int) -> str:
         return LOOKING
     questions = "1 question is" if ahead == 1 else f"{ahead:,} questions are"
     return f"Got your question. Lots of students are asking right now: {questions} ahead of yours, and I'll answer here."
+
+
+def asked_before(prior: PriorQuestion, now: datetime | None = None) -> str:
+    """The line an answer to a repeat question starts with; each platform turns the URL into a link."""
+    now = now or datetime.now(timezone.utc)
+    days = (now.date() - prior.asked_at.date()).days
+    when = "earlier today" if days == 0 else "yesterday" if days == 1 else f"on {prior.asked_at:%A}" if days < 7 else f"on {prior.asked_at:%b} {prior.asked_at.day}"
+    return f"A similar question was asked {when}: {prior.link}"
 
 
 # Errors whose own message is written for the person who asked: it says what they can change.

@@ -18,7 +18,7 @@ from bot.config.settings import cron_trigger
 from bot.errors import BotError, BusyError, ReindexBusyError
 from bot.service.reindex import ReindexService, ReportSink
 from bot.store.history import RunRecord
-from bot.store.schedule_claims import ScheduleClaims
+from bot.store.schedule_claims import ScheduleClaims, due_slot
 from ingest.errors import IngestError
 from models import Course
 from rag.errors import RagError
@@ -107,12 +107,7 @@ class ReindexScheduler:
         trigger = self._triggers.get(course)
         if trigger is None:
             return None
-        now = datetime.now(timezone.utc)
-        lookback = timedelta(seconds=self.settings.misfire_grace_seconds + self.settings.jitter_seconds + 60)
-        due, fire = None, trigger.get_next_fire_time(None, now - lookback)
-        while fire is not None and fire <= now:
-            due, fire = fire, trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
-        return due
+        return due_slot(trigger, timedelta(seconds=self.settings.misfire_grace_seconds + self.settings.jitter_seconds + 60))
 
     def _retry(self, course: Course, slot: datetime | None) -> None:
         """One more try after `busy_retry_seconds`; a retry that finds the queue full again schedules the next."""

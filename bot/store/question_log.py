@@ -45,6 +45,14 @@ class AskedQuestion:
 
 
 @dataclass(frozen=True)
+class LinkedQuestion:
+    text: str
+    asked_at: datetime
+    link: str
+    embedding: bytes
+
+
+@dataclass(frozen=True)
 class Feedback:
     """One person's 👍 or 👎 on one answer, with what the answer was about."""
 
@@ -85,8 +93,9 @@ class QuestionLog:
     def __init__(self, database: Database) -> None:
         self.engine = database.engine
 
-    def record(self, question: Question, course: str, answer: Answer) -> int:
-        """Store one answered question; returns the id feedback refers to."""
+    def record(self, question: Question, course: str, answer: Answer, embedding: bytes | None = None) -> int:
+        """Store one answered question; returns the id feedback refers to. `embedding`: the question's
+        vector (float32), kept so a later asker of the same question can be pointed to this one."""
         citations = [{"label": c.label(), "url": c.url} for c in answer.citations]
         with self.engine.begin() as db:
             inserted = db.execute(
@@ -100,9 +109,72 @@ class QuestionLog:
                     grounded=answer.grounded,
                     citations=json.dumps(citations),
                     total_ms=answer.timings.retrieve_ms + answer.timings.generate_ms,
+                    link=question.link,
+                    embedding=embedding,
                 )
             )
             return int(inserted.inserted_primary_key[0])
+
+    def answered_with_links(self, course: str, platform: str, since: float, limit: int) -> list[LinkedQuestion]:
+        """The newest answered questions of a course and platform since `since` that have a thread to
+        link and a vector to compare: what a new question may be a repeat of."""
+        query = (
+            select(questions.c.text, questions.c.asked_at, questions.c.link, questions.c.embedding)
+            .where(
+                questions.c.course == course,
+                questions.c.platform == platform,
+                questions.c.grounded,
+                questions.c.asked_at >= since,
+                questions.c.link.is_not(None),
+                questions.c.embedding.is_not(None),
+            )
+            .order_by(questions.c.asked_at.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as db:
+            rows = db.execute(query).all()
+        return [LinkedQuestion(row.text, _utc(row.asked_at), row.link, row.embedding) for row in rows]
+
+    def between(self, course: str, since: float, until: float, limit: int = 100_000) -> list[AskedQuestion]:
+        """A course's questions in a period, oldest first (the digest counts them)."""
+        query = (
+            select(*_ASKED)
+            .where(questions.c.course == course, questions.c.asked_at >= since, questions.c.asked_at < until)
+            .order_by(questions.c.asked_at, questions.c.id)
+            .limit(limit)
+        )
+        with self.engine.connect() as db:
+            return [_asked(row) for row in db.execute(query).all()]
+
+    def downvoted(self, course: str, since: float, until: float, limit: int = 10) -> list[AskedQuestion]:
+        """Questions whose answer got a 👎 in a period, newest vote first, each once."""
+        votes = (
+            select(feedback.c.question_id, func.max(feedback.c.at).label("last"))
+            .where(feedback.c.vote < 0, feedback.c.at >= since, feedback.c.at < until)
+            .group_by(feedback.c.question_id)
+            .subquery()
+        )
+        query = (
+            select(*_ASKED)
+            .join_from(questions, votes, votes.c.question_id == questions.c.id)
+            .where(questions.c.course == course)
+            .order_by(votes.c.last.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as db:
+            return [_asked(row) for row in db.execute(query).all()]
+
+    def with_vectors(self, course: str | None, since: float, limit: int) -> list[tuple[AskedQuestion, bytes]]:
+        """Questions asked since `since` that kept their vector, oldest first: what repeats are clustered from."""
+        query = (
+            select(*_ASKED, questions.c.embedding)
+            .where(_of_course(course), questions.c.asked_at >= since, questions.c.embedding.is_not(None))
+            .order_by(questions.c.asked_at, questions.c.id)
+            .limit(limit)
+        )
+        with self.engine.connect() as db:
+            rows = db.execute(query).all()
+        return [(_asked(row), row.embedding) for row in rows]
 
     def link_messages(self, question_id: int, platform: str, messages: list[str]) -> None:
         """Remember that these platform messages (Slack `channel:ts`, Discord message ids) carry this answer."""
@@ -118,7 +190,7 @@ class QuestionLog:
 
     def get(self, question_id: int) -> AskedQuestion | None:
         with self.engine.connect() as db:
-            row = db.execute(select(questions).where(questions.c.id == question_id)).first()
+            row = db.execute(select(*_ASKED).where(questions.c.id == question_id)).first()
         return _asked(row) if row else None
 
     def set_feedback(self, question_id: int, platform: str, user: str, vote: Vote) -> bool:
@@ -145,7 +217,7 @@ class QuestionLog:
     def feedback(self, course: str | None = None, limit: int = 100) -> list[Feedback]:
         """Newest first."""
         query = (
-            select(questions, feedback.c.platform.label("voted_on"), feedback.c.voter, feedback.c.vote, feedback.c.at)
+            select(*_ASKED, feedback.c.platform.label("voted_on"), feedback.c.voter, feedback.c.vote, feedback.c.at)
             .join_from(feedback, questions, feedback.c.question_id == questions.c.id)
             .where(_of_course(course))
             .order_by(feedback.c.at.desc())
@@ -156,7 +228,7 @@ class QuestionLog:
         return [Feedback(_asked(row), row.voted_on, row.voter, int(row.vote), _utc(row.at)) for row in rows]
 
     def recent(self, course: str | None = None, limit: int = 50) -> list[AskedQuestion]:
-        query = select(questions).where(_of_course(course)).order_by(questions.c.asked_at.desc(), questions.c.id.desc()).limit(limit)
+        query = select(*_ASKED).where(_of_course(course)).order_by(questions.c.asked_at.desc(), questions.c.id.desc()).limit(limit)
         with self.engine.connect() as db:
             rows = db.execute(query).all()
         return [_asked(row) for row in rows]
@@ -175,6 +247,10 @@ class QuestionLog:
         with self.engine.connect() as db:
             rows = db.execute(query).all()
         return [Gap(row[0], row[1], int(row[2]), _utc(row[3])) for row in rows]
+
+
+_ASKED = [column for column in questions.c if column.name not in {"link", "embedding"}]
+"""The columns an `AskedQuestion` reads, in table order (not the vector, which only repeats compare)."""
 
 
 def _of_course(course: str | None) -> ColumnElement[bool]:

@@ -11,8 +11,9 @@ import os
 import secrets
 import socket
 import time
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
+from apscheduler.triggers.base import BaseTrigger
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
@@ -43,3 +44,13 @@ class ScheduleClaims:
                     select(schedule_claims.c.host).where(schedule_claims.c.job == job, schedule_claims.c.slot == row["slot"])
                 ).scalar()
             return None if holder == self.claimant else str(holder)
+
+
+def due_slot(trigger: BaseTrigger, lookback: timedelta) -> datetime | None:
+    """The nominal time of the firing running now: the trigger's last fire time up to now, looking
+    back as far as a firing can run late. The claim's key: every replica computes the same one."""
+    now = datetime.now(timezone.utc)
+    due, fire = None, trigger.get_next_fire_time(None, now - lookback)
+    while fire is not None and fire <= now:
+        due, fire = fire, trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+    return due

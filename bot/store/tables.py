@@ -7,7 +7,7 @@ own (`ingest.manifest`).
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Float, ForeignKey, Index, Integer, MetaData, Table, Text
+from sqlalchemy import Boolean, Column, Float, ForeignKey, Index, Integer, LargeBinary, MetaData, Table, Text
 
 metadata = MetaData()
 
@@ -39,6 +39,8 @@ questions = Table(
     Column("grounded", Boolean, nullable=False),
     Column("citations", Text, nullable=False),
     Column("total_ms", Float, nullable=False),
+    Column("link", Text),
+    Column("embedding", LargeBinary),
     Index("questions_by_kind", "course", "kind", "asked_at"),
 )
 

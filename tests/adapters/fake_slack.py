@@ -19,6 +19,7 @@ from aiohttp import WSMsgType, web
 BOT_USER = "UBOT"
 BOT_ID = "BBOT"
 TEAM = "T1"
+WORKSPACE_URL = "https://cs101-test.slack.com/"
 
 
 @dataclass
@@ -143,7 +144,7 @@ class FakeSlack:
         if method == "auth.test":
             if self.auth_error:
                 return {"ok": False, "error": self.auth_error}
-            return {"ok": True, "user_id": BOT_USER, "bot_id": BOT_ID, "team_id": TEAM, "user": "mentor", "team": "Test"}
+            return {"ok": True, "user_id": BOT_USER, "bot_id": BOT_ID, "team_id": TEAM, "user": "mentor", "team": "Test", "url": WORKSPACE_URL}
         if method == "apps.connections.open":
             return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"}
         if method in ("chat.postMessage", "chat.update"):

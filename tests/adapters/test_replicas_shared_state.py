@@ -32,7 +32,7 @@ from models import Course
 from tests.adapters.fake_slack import BOT_USER, FakeSlack, event_body, reaction, signed_headers
 from tests.adapters.test_slack import answers_in, mention, slash
 from tests.adapters.test_web_admin import bearer, served
-from tests.conftest import EXAMPLE_COURSE, free_port, until
+from tests.conftest import EXAMPLE_COURSE, free_port, record_outcomes, until
 from tests.postgres_server import PostgresServer
 
 SECRET = "replica-signing-secret"
@@ -59,7 +59,7 @@ def replicas(
             database_url=SecretStr(shared_state),
             courses=[Course(name="cs101", sources=(materials,))],
             llm=LlmSettings(base_url=llm.base_url, model="fake", parallel=4, max_tokens=64),
-            answer=AnswerSettings(mode="generate"),
+            answer=AnswerSettings(mode="generate", repeat_similarity=0),
         )
         apps.append(MentorApp(settings))
     apps[0].ingest("cs101")
@@ -178,13 +178,7 @@ def test_a_scheduled_run_fires_on_one_replica(replicas: list[MentorApp]) -> None
         ]
         outcomes: list[object] = []
         for scheduler in schedulers:
-            run_course = scheduler.run_course
-
-            async def recorded(course: Course, slot: datetime | None = None, run_course=run_course) -> object:
-                outcomes.append(await run_course(course, slot))
-                return outcomes[-1]
-
-            scheduler.run_course = recorded  # type: ignore[method-assign]
+            record_outcomes(scheduler, "run_course", outcomes)
             scheduler.start({"cs101": DateTrigger(when)})
         try:
             await until(lambda: len(outcomes) == 3, timeout=120)

@@ -25,7 +25,7 @@ from bot.errors import PlatformError
 from bot.service.commands import HELP, ChatCommands
 from bot.store.history import RunRecord
 from models import Answer, Citation, Question, Turn
-from tests.adapters.fake_slack import BOT_ID, BOT_USER, TEAM, FakeSlack, event_body, reaction, signed_headers
+from tests.adapters.fake_slack import BOT_ID, BOT_USER, TEAM, WORKSPACE_URL, FakeSlack, event_body, reaction, signed_headers
 from tests.conftest import example_course_app, free_port, until
 
 SECRET = "test-signing-secret"
@@ -390,6 +390,13 @@ def test_scheduled_reports_go_to_the_course_report_channel(mentor: MentorApp) ->
         assert post.args["channel"] == "CREPORTS"
         assert "cs101" in post.args["text"] and "<!channel>" not in post.args["text"]
 
+        (digest,) = slack.commands.digest_sinks
+        await digest(mentor.course("cs101"), "Digest for cs101: 4 questions <!here>")
+        await digest(mentor.course("cs101").model_copy(update={"report_channel": "123456789012345678"}), "for Discord")
+        (_, posted) = slack.fake.of("chat.postMessage")
+        assert posted.args["channel"] == "CREPORTS" and "Digest for cs101: 4 questions" in posted.args["text"]
+        assert "<!here>" not in posted.args["text"]
+
     run_slack(mentor, scenario)
 
 
@@ -521,3 +528,24 @@ def test_event_keys_and_thread_turns() -> None:
     assert [turn.text for turn in thread_turns(messages, "1.000013", bot, keep=2)] == ["q11", "an answer & more"]
     assert (turns[-1].role, turns[-1].text) == ("assistant", "an answer & more")
     assert {turn.role for turn in turns[:-1]} == {"user"}
+
+
+def test_a_repeat_question_links_the_thread_where_it_was_answered(mentor: MentorApp) -> None:
+    repeats_on = mentor.settings.model_copy(update={"answer": mentor.settings.answer.model_copy(update={"repeat_similarity": 0.81})})
+    original, mentor.settings = mentor.settings, repeats_on
+
+    async def scenario(slack: Slack) -> None:
+        fake = slack.fake
+        first, second = "1700000800.000100", "1700000900.000100"
+        await fake.send_envelope("events_api", event_body(mention(f"<@{BOT_USER}> how do I stop a loop before it ends?", first), "EvRep1"))
+        await fake.wait_for(lambda: answers_in(fake, "CGENERAL"))
+        await fake.send_envelope("events_api", event_body(mention(f"<@{BOT_USER}> How do I stop a loop before it ends", second), "EvRep2"))
+        answered = await fake.wait_for(lambda: len(answers_in(fake, "CGENERAL")) == 2 and answers_in(fake, "CGENERAL"))
+        assert "asked earlier today" not in block_text(answered[0])
+        link = f"{WORKSPACE_URL}archives/CGENERAL/p{first.replace('.', '')}"
+        assert block_text(answered[1]).startswith(f"A similar question was asked earlier today: {link}")
+
+    try:
+        run_slack(mentor, scenario)
+    finally:
+        mentor.settings = original

@@ -606,3 +606,22 @@ def test_the_page_in_chromium_shows_text_reindexes_and_refuses_without_the_token
     assert found["stranger status"] == 401
     assert "MENTOR_WEB__ADMIN_TOKEN" in str(found["stranger text"]) and TOKEN not in str(found["stranger text"])
     assert found["problems"] == [], "no script errors and no Content-Security-Policy violations"
+
+
+def test_questions_students_keep_asking_are_grouped_with_their_pages(commands: ChatCommands) -> None:
+    asked = "How do I make a loop stop early?"
+
+    async def scenario() -> tuple[list[dict], int]:
+        for n, text in enumerate([asked, asked.lower(), asked.rstrip("?")]):
+            link = f"https://cs101.slack.com/archives/C1/p{n}"  # asked where a thread can be linked
+            await commands.ask(Question(text=text, course="cs101", platform="slack", link=link))
+        async with served(commands, TOKEN) as base, aiohttp.ClientSession(headers=bearer()) as session:
+            async with session.get(f"{base}/admin/api/repeats?course=cs101&weeks=1") as response:
+                repeats = (await response.json())["repeats"]
+            async with session.get(f"{base}/admin/api/repeats?weeks=0") as response:
+                return repeats, response.status
+
+    repeats, bad_weeks = asyncio.run(scenario())
+    (loops,) = [repeat for repeat in repeats if repeat["question"] == asked]
+    assert loops["count"] == 3 and loops["course"] == "cs101" and loops["pages"] and loops["pages"][0]["cited"] >= 1
+    assert bad_weeks == 400

@@ -357,9 +357,10 @@
       const status = await getJson("/admin/api/status");
       showModel(status.model);
       showCourses(status.courses, keepRuns);
-      const [history, gaps, questions, feedback] = await Promise.all([
+      const [history, gaps, repeats, questions, feedback] = await Promise.all([
         getJson("/admin/api/history" + courseQuery({ limit: 20 })),
         getJson("/admin/api/gaps" + courseQuery()),
+        getJson("/admin/api/repeats" + courseQuery()),
         getJson("/admin/api/questions" + courseQuery({ limit: 30 })),
         getJson("/admin/api/feedback" + courseQuery()),
       ]);
@@ -369,6 +370,13 @@
         { cell: (gap) => gap.count, className: () => "number" },
         { cell: (gap) => when(gap.last_asked) },
       ], "No question has gone unanswered.");
+      fillTable("repeats", repeats.repeats, [
+        { cell: (repeat) => repeat.wordings.join(" · ") },
+        { cell: (repeat) => repeat.course },
+        { cell: (repeat) => repeat.count, className: () => "number" },
+        { cell: (repeat) => when(repeat.last_asked) },
+        { cell: (repeat) => repeat.pages.map((page) => `${page.label} (${page.cited})`).join(", ") },
+      ], "No question has been asked twice yet.");
       fillTable("questions", questions.questions, [
         { cell: (question) => when(question.asked_at) },
         { cell: (question) => question.course },

@@ -1,13 +1,13 @@
 """Escalations to a course's TA queue, and the per-course salts of students' pseudonyms.
 
-Revision ID: 0002
+Revision ID: 0003
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 
 
 def upgrade() -> None:
