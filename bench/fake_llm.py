@@ -25,13 +25,16 @@ Fault = Literal["none", "slow", "garbage"]
 
 
 class FakeLLM:
-    """`base_url` ends in `/v1`; `requests` counts the completions asked for, `served` those streamed to the end."""
+    """`base_url` ends in `/v1`; `requests` counts the completions asked for, `served` those streamed to the end,
+    `prompts` keeps each request's messages; `answer` is what it streams."""
 
     def __init__(self, answer_seconds: float = 0.5, slots: int = 4, tokens: int = 20) -> None:
         self.answer_seconds = answer_seconds
         self.slots = slots
         self.tokens = tokens
         self.fault: Fault = "none"
+        self.answer = ANSWER
+        self.prompts: list[list[dict]] = []
         self.slow_seconds = 30.0
         self.requests = 0
         self.served = 0
@@ -88,11 +91,12 @@ class FakeLLM:
     async def _complete(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         self.requests += 1
+        self.prompts.append(body.get("messages", []))
         assert self._busy is not None
         async with self._busy:
             response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
             await response.prepare(request)
-            words = ANSWER.split(" ")
+            words = self.answer.split(" ")
             per_piece = (self.slow_seconds if self.fault == "slow" else self.answer_seconds) / self.tokens
             pieces = _pieces(words, self.tokens)
             for n, piece in enumerate(pieces):

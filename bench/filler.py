@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 
 import numpy as np
 
-from models import Chunk, Locator
+from models import ALWAYS, Chunk, Locator
 from rag.index import INSERT_BATCH, MilvusIndex
 
 FILLER_HASH = "f" * 64
@@ -21,11 +22,14 @@ FILLER_HASH = "f" * 64
 INDEX_TIMEOUT_S = 3600.0
 
 
-def fill(index: MilvusIndex, course: str, rows: int, seed: int = 7) -> tuple[str, int]:
+def fill(
+    index: MilvusIndex, course: str, rows: int, seed: int = 7, release_of: Callable[[int], int] | None = None
+) -> tuple[str, int]:
     """Add filler rows to the course's live generation until it holds `rows`; its name and the filler count.
 
     Each filler row copies a real chunk's title, headings and locator, shuffles its
     words and adds noise to its vector, so BM25 and HNSW see realistic statistics.
+    `release_of` gives filler row i its release time (default: released from the start).
     """
     generation = index.live_generation(course)
     if generation is None:
@@ -57,6 +61,7 @@ def fill(index: MilvusIndex, course: str, rows: int, seed: int = 7) -> tuple[str
                     locator=Locator.model_validate_json(real[base]["locator"]),
                     url=real[base]["url"] or None,
                     file_hash=FILLER_HASH,
+                    release_at=release_of(i) if release_of else ALWAYS,
                 )
             )
             vector = vectors[base] + noise.normal(0, 0.05, vectors.shape[1]).astype(np.float32)

@@ -19,8 +19,8 @@ import argparse
 import os
 import tempfile
 import time
-from collections.abc import Callable
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from bench.evalset import COURSE_DIR, load_questions
@@ -32,14 +32,21 @@ from bot.ops.logs import configure_logging
 from models import Course
 
 
-def main() -> None:
+def arguments() -> argparse.Namespace:
+    """The options every benchmark over the grown eval course takes."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=50_000)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--data-dir", type=Path, help="keep the built index here, and time it again if it is there")
     args = parser.parse_args()
     configure_logging()
+    return args
 
+
+@contextmanager
+def built_index(args: argparse.Namespace, release_of: Callable[[int], int] | None = None) -> Iterator[MentorApp]:
+    """The eval course grown to `args.rows` (built, or found built in `--data-dir`), opened afresh
+    as a service opens it, with its embedder warm and the index checked ready."""
     with nullcontext(str(args.data_dir)) if args.data_dir else tempfile.TemporaryDirectory() as data_dir:
         settings = Settings(data_dir=Path(data_dir), courses=[Course(name="eval", sources=(COURSE_DIR,))])
         mentor = MentorApp(settings)
@@ -47,16 +54,24 @@ def main() -> None:
         if ready(mentor.index, "eval", args.rows) is None:
             print(f"timing the index already built in {data_dir}")
         else:
-            _build(mentor, args.rows)
+            _build(mentor, args.rows, release_of)
         mentor.close()
 
         # Measure as a service sees it: a process that opened the finished index.
         mentor = MentorApp(settings)
         mentor.embedder.warm_up()
-
         problem = ready(mentor.index, "eval", args.rows)
         if problem:
             raise SystemExit(f"not timing an index that is not ready: {problem}")
+        try:
+            yield mentor
+        finally:
+            mentor.close()
+
+
+def main() -> None:
+    args = arguments()
+    with built_index(args) as mentor:
         questions = [q.question for q in load_questions()]
         for question in questions[:10]:  # warm caches, as a running service has them
             mentor.search(question, "eval")
@@ -70,25 +85,25 @@ def main() -> None:
             "end to end (embed + default search)": lambda q: mentor.search(q, "eval"),
         }
         load_before = os.getloadavg()[0]
-        timings = _timings(stages, questions, args.queries)
+        timings = turn_timings(stages, questions, args.queries)
         print(f"{args.queries} queries at {args.rows} chunks, the stages taking turns on each question "
               f"(load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} cores):")
         for label, values in timings.items():
             print(f"  {label:<38} p50 {percentile(values, 0.5):7.1f} ms  p95 {percentile(values, 0.95):7.1f} ms")
         print("target: end to end p95 <= 50 ms")
-        mentor.close()
 
 
-def _build(mentor: MentorApp, rows: int) -> None:
+def _build(mentor: MentorApp, rows: int, release_of: Callable[[int], int] | None = None) -> None:
+    """Ingest the eval course and grow it with filler to `rows` (`release_of`: filler row -> its release time)."""
     mentor.embedder.warm_up()
     mentor.ingest("eval")
     started = time.perf_counter()
-    generation, filler = fill(mentor.index, "eval", rows)
+    generation, filler = fill(mentor.index, "eval", rows, release_of=release_of)
     print(f"{rows - filler} real chunks + {filler} filler chunks = {rows} rows in {generation}, "
           f"written, sealed and indexed in {time.perf_counter() - started:.0f} s")
 
 
-def _timings(stages: dict[str, Callable[[str], object]], questions: list[str], count: int) -> dict[str, list[float]]:
+def turn_timings(stages: dict[str, Callable[[str], object]], questions: list[str], count: int) -> dict[str, list[float]]:
     """Each stage's timings in ms; the stages take turns on each question, so a busy spell on a
     shared machine slows them all alike instead of whichever stage ran then."""
     timings: dict[str, list[float]] = {label: [] for label in stages}

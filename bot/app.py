@@ -18,13 +18,15 @@ from bot.store.history import RunHistory
 from bot.store.legacy_import import adopt as adopt_legacy_files
 from bot.store.question_log import QuestionLog
 from bot.store.reindex_lock import ReindexLocks
+from bot.term_rules import retrieve_in_term
+from ingest.calendar import TermCalendar, term_calendar, upcoming_release
 from ingest.chunker import ChunkingPolicy
 from ingest.git_source import GitSource
 from ingest.git_source import refresh as refresh_git
 from ingest.manifest import Manifest
 from ingest.pipeline import IngestPipeline, ProgressCallback
 from ingest.published import published_file
-from models import Answer, Course, IngestReport, Question, SearchMode, SearchResult
+from models import Answer, Clock, Course, IngestReport, Question, SearchMode, SearchResult, utc_now
 from rag.answerer import Answerer, AnswerPolicy, Draft, TextCallback
 from rag.embedder import SentenceTransformerEmbedder
 from rag.errors import IndexOperationError, IndexUnavailableError, ModelFileError
@@ -46,10 +48,12 @@ class MentorApp:
     """The application object: one per process, built from `Settings` at the edge.
 
     Parts are built on first use, so `mentor status` never loads the embedding model.
+    `clock` is the one "now" that release dates are compared with; tests freeze it.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, clock: Clock = utc_now) -> None:
         self.settings = settings
+        self.clock = clock
 
     @cached_property
     def index(self) -> MilvusIndex:
@@ -104,7 +108,8 @@ class MentorApp:
             search.rerank, dense_weight=search.rerank_dense_weight, model=search.rerank_model, device=self.settings.embedding.device
         )
         return HybridRetriever(
-            self.index, self.embedder, mode=search.mode, fusion=fusion, k=search.k, reranker=reranker, candidates=search.rerank_candidates
+            self.index, self.embedder, mode=search.mode, fusion=fusion, k=search.k, reranker=reranker,
+            candidates=search.rerank_candidates, clock=self.clock,
         )
 
     @property
@@ -214,7 +219,7 @@ class MentorApp:
         return (self.checkout_dir(course), *course.sources) if course.repository else course.sources
 
     def course_file(self, course_name: str, name: str) -> Path | None:
-        """The file `/files` serves for a source name: one the live index holds or that its pages embed."""
+        """The file `/files` serves for a source name: one the live index holds or that its pages embed, once released."""
         course = self.course(course_name)
         try:
             live = self.index.live_generation(course.name)
@@ -223,7 +228,12 @@ class MentorApp:
                 f"The files of {course.name} cannot be looked up right now (the search service is not answering). "
                 "Please try again in a few minutes."
             ) from exc
-        return published_file(course.model_copy(update={"sources": self.source_roots(course)}), self.manifest, live, name)
+        return published_file(course.model_copy(update={"sources": self.source_roots(course)}), self.manifest, live, name, self.clock())
+
+    def calendar(self, course_name: str | None = None) -> TermCalendar:
+        """The course's term now: what its release rules have released and what comes next."""
+        course = self.course(course_name)
+        return term_calendar(course.model_copy(update={"sources": self.source_roots(course)}), self.clock())
 
     def search(self, query: str, course_name: str | None = None, k: int | None = None, mode: SearchMode | None = None) -> SearchResult:
         course = self.course(course_name)
@@ -237,7 +247,7 @@ class MentorApp:
     def retrieve(self, question: Question) -> Answer | Draft:
         """Search and grounding: a decline or a quote is the answer already; a `Draft` goes to `answerer.write`."""
         course = self.course(question.course)
-        return self.answerer.retrieve(question, course, course.answer_mode or self.settings.answer.mode)
+        return retrieve_in_term(self.answerer, question, course, course.answer_mode or self.settings.answer.mode, self.clock())
 
     def model_status(self) -> ModelStatus:
         """What answers students; an in-process model is probed first (once per machine, then cached)."""
@@ -283,6 +293,8 @@ class MentorApp:
                     last_run=self.run_history.last(name),
                     running=self.reindex_locks.running(name),
                     next_run=cron_trigger(course).get_next_fire_time(None, datetime.now(timezone.utc)),
+                    next_release=upcoming_release(course.model_copy(update={"sources": self.source_roots(course)}), self.clock()),
+                    now=self.clock(),
                     escalations_open=len(waiting),
                     oldest_escalation_s=(time.time() - waiting[0].created_at.timestamp()) if waiting else None,
                 )

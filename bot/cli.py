@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from bot.cli_db import db_app
 from bot.cli_models import models_app
-from bot.console import err, open_mentor, out, print_citations, print_model, print_report, print_result
+from bot.console import err, open_mentor, out, print_calendar, print_citations, print_model, print_report, print_result
 from bot.ops.http_site import local_url
 from bot.ops.logs import configure_logging
 from bot.serve import serve as run_service
@@ -148,6 +148,23 @@ def reindex(
         print_report(record.report)
     if record.report and record.report.failed:
         raise typer.Exit(1)
+
+
+@app.command()
+def calendar(
+    ctx: typer.Context,
+    course: Annotated[Optional[str], typer.Option("--course", "-c", help="Only this course (default: every course).")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """The term: which files are released, which come next and when (release dates, README)."""
+    with open_mentor(ctx) as mentor:
+        names = [mentor.course(course).name] if course else mentor.settings.course_names()
+        calendars = [mentor.calendar(name) for name in names]
+    if json_output:
+        print(json.dumps([calendar.to_json() for calendar in calendars], indent=2, ensure_ascii=False))
+        return
+    for calendar in calendars:
+        print_calendar(calendar)
 
 
 @app.command()
@@ -326,6 +343,11 @@ def status(
             out.print(f"  last reindex #{s.last_run.id} {escape(f'[{s.last_run.outcome}]')} {escape(s.last_run.summary())}", soft_wrap=True)
         if s.running:
             out.print(f"  [bold]{escape(s.running.describe())}[/]", soft_wrap=True)
+        if s.next_release:
+            at, files = s.next_release
+            out.print(f"  next release {at:%Y-%m-%d %H:%M %Z}: {len(files)} file(s), e.g. {escape(files[0])}  (`mentor calendar` shows the term)")
+        for assignment, mode in s.assignment_modes():
+            out.print(f"  assignment {escape(assignment.name)} (due {assignment.due:%Y-%m-%d %H:%M %Z}): answered with {mode} now")
         if s.next_run:
             out.print(f"  next scheduled reindex {s.next_run:%Y-%m-%d %H:%M %Z} ({escape(s.course.schedule)}, while `mentor serve` runs)")
 

@@ -16,6 +16,7 @@ from bot.config.settings import load_settings
 from bot.errors import BotError
 from bot.ops.logs import apply_log_settings, secret_values
 from bot.status import ModelStatus
+from ingest.calendar import Scheduled, TermCalendar
 from ingest.errors import IngestError
 from models import Answer, IngestReport, SearchResult
 from rag.errors import RagError
@@ -81,6 +82,46 @@ def print_report(report: IngestReport) -> None:
     if report.skipped:
         out.print(f"  skipped {len(report.skipped)} file(s) of a kind no loader reads: {escape(', '.join(report.skipped[:5]))}"
                   + (" …" if len(report.skipped) > 5 else ""))
+    for source in report.rescheduled:
+        out.print(f"  new release date for {escape(source)}")
+    for warning in report.warnings:
+        out.print(f"  [yellow]warning:[/] {escape(warning)}", soft_wrap=True)
+
+
+def print_calendar(calendar: TermCalendar) -> None:
+    """The term, oldest first: released files, then the next release, then the rest, in the course's zone."""
+    out.print(f"[bold]{escape(calendar.course.name)}[/]  (times in {escape(calendar.course.timezone)}; now {calendar.now:%Y-%m-%d %H:%M})")
+    out.print("  released:" if calendar.released else "  nothing released yet")
+    for item in calendar.released:
+        _print_scheduled(item, calendar)
+    following = calendar.next_release
+    if following is None:
+        out.print("  everything is released")
+    else:
+        out.print(f"  [bold]next: {following[0]:%Y-%m-%d %H:%M}[/] ({len(following[1])} file(s)); upcoming:")
+        for item in calendar.upcoming:
+            _print_scheduled(item, calendar)
+    for assignment in calendar.assignments:
+        out.print(
+            f"  assignment {escape(assignment.name)}: due {assignment.due.astimezone(calendar.course.zone):%Y-%m-%d %H:%M}, "
+            f"{assignment.before} before, {assignment.after} after; now {assignment.mode_at(calendar.now)}",
+            soft_wrap=True,
+        )
+    for exam in calendar.course.exams:
+        zone = calendar.course.zone
+        out.print(
+            f"  exam {escape(exam.name)}: {exam.start.astimezone(zone):%Y-%m-%d %H:%M} to {exam.end.astimezone(zone):%Y-%m-%d %H:%M}, "
+            f"answers {exam.answers}" + ("; [bold]open now[/]" if exam.covers(calendar.now) else ""),
+            soft_wrap=True,
+        )
+    for problem in calendar.problems:
+        out.print(f"  [yellow]warning:[/] {escape(problem)}", soft_wrap=True)
+
+
+def _print_scheduled(item: Scheduled, calendar: TermCalendar) -> None:
+    at = item.release.at
+    when = f"{at.astimezone(calendar.course.zone):%Y-%m-%d %H:%M}" if at else "from the start  "
+    out.print(f"    {when}  {escape(item.source)}  [dim]({escape(item.release.rule)})[/]", soft_wrap=True)
 
 
 def print_result(result: SearchResult) -> None:

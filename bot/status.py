@@ -8,7 +8,7 @@ from datetime import datetime
 from bot.store.history import RunRecord
 from bot.store.reindex_lock import RunningReindex
 from ingest.git_source import redact
-from models import Course, IngestReport
+from models import Assignment, Course, IngestReport
 from rag.model_probe import ProbeResult
 
 
@@ -24,9 +24,19 @@ class CourseStatus:
     running: RunningReindex | None
     next_run: datetime | None
     """When the course's schedule fires next (it runs while `mentor serve` does)."""
+    next_release: tuple[datetime, list[str]] | None = None
+    """When material is released next, in the course's zone, and which files (`mentor calendar` shows the term)."""
+    now: datetime | None = None
+    """The moment the status was taken, by the app's clock: which assignment policies are active."""
     escalations_open: int = 0
     """Questions waiting in the course's TA queue."""
     oldest_escalation_s: float | None = None
+
+    def assignment_modes(self) -> list[tuple[Assignment, str]]:
+        """Each assignment and the mode its questions are answered under now."""
+        if self.now is None:
+            return []
+        return [(assignment, assignment.mode_at(self.now)) for assignment in sorted(self.course.assignments, key=lambda a: a.due)]
 
     @property
     def repository(self) -> str | None:
@@ -47,6 +57,13 @@ class CourseStatus:
             "last_ingest": self.last_ingest_at.isoformat() if self.last_ingest_at else None,
             "last_report": self.last_report.model_dump() if self.last_report else None,
             "collection": self.collection,
+            "assignments": [
+                {"name": assignment.name, "due": assignment.due.isoformat(), "mode_now": mode}
+                for assignment, mode in self.assignment_modes()
+            ],
+            "next_release": (
+                {"at": self.next_release[0].isoformat(), "files": self.next_release[1]} if self.next_release else None
+            ),
             "escalations": {"open": self.escalations_open, "oldest_s": _rounded(self.oldest_escalation_s)},
         }
 

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from ingest.citations import citation_url
-from models import Chunk, Section, SourceDoc
+from models import ALWAYS, Chunk, Section, SourceDoc
 from rag.embedder import TokenCounter
 
 # [CLS] and [SEP] take two places in the window.
@@ -49,6 +49,7 @@ def chunk_document(
     base_url: str | None,
     policy: ChunkingPolicy,
     counter: TokenCounter,
+    release_at: int = ALWAYS,
 ) -> list[Chunk]:
     """Split a document into chunks; a chunk never spans two sections or two files."""
     chunks: list[Chunk] = []
@@ -69,6 +70,7 @@ def chunk_document(
                     locator=section.locator,
                     url=citation_url(base_url, doc.source, section.locator),
                     file_hash=file_hash,
+                    release_at=release_at,
                     context=context,
                 )
             )

@@ -16,6 +16,7 @@ from ingest.errors import UnreadableFileError
 from ingest.exclusion import Exclusions
 from ingest.loaders import is_supported, load_document
 from ingest.manifest import Manifest
+from ingest.releases import ReleaseRules
 from models import Course, FileFailure, IngestReport, SourceDoc
 from rag.embedder import Embedder
 from rag.index import MilvusIndex, collection_name, generation_name
@@ -26,7 +27,8 @@ READ_AHEAD = 2
 # 3: generations behind an alias, so a rebuild never takes the live index away.
 # 4: the heading path embedded with a chunk is capped, so a long title no longer crowds out its text.
 # 5: a PDF page carries its outline's section path (and is cut where a section starts), and its printed page label.
-INDEX_FORMAT = 5
+# 6: every row carries its release time (`release_at`), which searches filter on.
+INDEX_FORMAT = 6
 
 ProgressCallback = Callable[[int, int, str], None]
 """Called with (files done, files to do, current file) as an ingest goes."""
@@ -76,9 +78,14 @@ class IngestPipeline:
         for root in missing:
             report.warnings.append(f"source folder {root} is missing: its documents are kept as they were")
         known = self.manifest.files(generation)
+        rules = ReleaseRules(course)
+        report.warnings.extend(
+            f"releases {pattern!r} matches no file of the course: check the glob" for pattern in rules.unmatched(files)
+        )
 
-        todo: list[tuple[str, Path, str]] = []
+        todo: list[_Todo] = []
         readable: set[str] = set()
+        unchanged_releases: dict[str, int] = {}
         for source, path in files.items():
             if not is_supported(path):
                 report.skipped.append(source)
@@ -86,32 +93,41 @@ class IngestPipeline:
             readable.add(source)
             try:
                 digest = _sha256(path)
+                release_at = rules.release_of(source, path).epoch
             except OSError as exc:
                 report.failed.append(FileFailure(source=source, reason=f"cannot be read: {exc.strerror or exc}"))
                 continue
+            except UnreadableFileError as exc:
+                report.failed.append(FileFailure(source=source, reason=exc.reason))
+                continue
             if source in known and known[source].sha256 == digest:
                 report.unchanged.append(source)
+                unchanged_releases[source] = release_at
             else:
-                todo.append((source, path, digest))
+                todo.append(_Todo(source, path, digest, release_at))
         kept = tuple(source_prefix(course.sources, root) for root in missing)
         removed = sorted(source for source in set(known) - readable if not (kept and source.startswith(kept)))
 
         if todo or rebuilding:
             self.index.ensure_collection(generation, self.embedder.dimension)
-        for done, ((source, _, digest), document) in enumerate(_read_ahead(todo)):
+        for done, (item, document) in enumerate(_read_ahead(todo)):
             if on_progress:
-                on_progress(done, len(todo), source)
+                on_progress(done, len(todo), item.source)
             try:
-                written = self._ingest_file(course, generation, source, document.result(), digest, files)
+                written = self._ingest_file(course, generation, item, document.result(), files)
             except UnreadableFileError as exc:
-                report.failed.append(FileFailure(source=source, reason=exc.reason))
+                report.failed.append(FileFailure(source=item.source, reason=exc.reason))
                 continue
-            (report.changed if source in known else report.added).append(source)
+            (report.changed if item.source in known else report.added).append(item.source)
             report.chunks_written += written
+        # A date moved in the config: the rows of unchanged files take it, with their vectors as they are.
+        for source in sorted(self.index.stale_releases(generation, unchanged_releases)):
+            report.chunks_written += self.index.set_release(generation, source, unchanged_releases[source])
+            report.rescheduled.append(source)
         if rebuilding and live is not None:
             for failure in report.failed:
                 if failure.source not in known:
-                    self._carry_over(course, live, generation, failure.source)
+                    self._carry_over(course, live, generation, failure.source, rules)
         for source in removed:
             self.index.delete_document(generation, source)
             self.manifest.forget_file(generation, source)
@@ -130,53 +146,73 @@ class IngestPipeline:
         self.manifest.record_run(report, sources, fingerprint)
         return report
 
-    def _carry_over(self, course: Course, live: str, generation: str, source: str) -> None:
+    def _carry_over(self, course: Course, live: str, generation: str, source: str, rules: ReleaseRules) -> None:
         """Bring a file that could not be read into the new generation with the chunks it had.
 
         A rebuild must never lose a document to a bad read. Its old texts are embedded again
         rather than their vectors copied: a rebuild happens because the model, the chunking
         or what is embedded changed, so old vectors may not fit or may not mean the same.
-        The manifest entry keeps the old hash, so the file is read again next time.
+        The manifest entry keeps the old hash, so the file is read again next time. Its
+        release is the later of the one its rows had and the one the settings give it now:
+        a file that cannot be read may hold a front matter date no one can see.
         """
         chunks = self.index.document_chunks(live, course.name, source)
         if source not in self.manifest.files(live) or not chunks:
             return
-        chunks = [chunk.model_copy(update={"context": heading_context(chunk.title, chunk.headings, self.embedder)}) for chunk in chunks]
+        configured = rules.configured(source).epoch
+        chunks = [
+            chunk.model_copy(
+                update={
+                    "context": heading_context(chunk.title, chunk.headings, self.embedder),
+                    "release_at": max(chunk.release_at, configured),
+                }
+            )
+            for chunk in chunks
+        ]
         vectors = self.embedder.embed_documents([chunk.embedding_text() for chunk in chunks])
         self.index.write_document(generation, source, chunks, vectors)
         self.manifest.copy_file(live, generation, source)
 
-    def _ingest_file(
-        self, course: Course, generation: str, source: str, document: SourceDoc, digest: str, files: Container[str]
-    ) -> int:
+    def _ingest_file(self, course: Course, generation: str, item: _Todo, document: SourceDoc, files: Container[str]) -> int:
         chunks = chunk_document(
             document,
             course=course.name,
-            file_hash=digest,
+            file_hash=item.digest,
             base_url=course.base_url,
             policy=self.policy,
             counter=self.embedder,
+            release_at=item.release_at,
         )
         if not chunks:
-            raise UnreadableFileError(source, "no text found in the file")
+            raise UnreadableFileError(item.source, "no text found in the file")
         vectors = self.embedder.embed_documents([chunk.embedding_text() for chunk in chunks])
-        self.index.write_document(generation, source, chunks, vectors)
+        self.index.write_document(generation, item.source, chunks, vectors)
         # Only files of the course, not excluded, may be served because a page shows them.
         assets = [asset for asset in document.assets if asset in files]
-        self.manifest.record_file(generation, source, digest, len(chunks), assets)
+        self.manifest.record_file(generation, item.source, item.digest, len(chunks), assets)
         return len(chunks)
 
 
-def _read_ahead(todo: list[tuple[str, Path, str]]) -> Iterator[tuple[tuple[str, Path, str], Future[SourceDoc]]]:
+@dataclass(frozen=True)
+class _Todo:
+    """A new or changed file to read, embed and write."""
+
+    source: str
+    path: Path
+    digest: str
+    release_at: int
+
+
+def _read_ahead(todo: list[_Todo]) -> Iterator[tuple[_Todo, Future[SourceDoc]]]:
     """Parse the next files in a thread while the current one is embedded.
 
     Parsing (lxml, pypdf) and embedding (torch, which releases the GIL) overlap; only the
     loaders run there, never the tokenizer, which must not be used from two threads.
     """
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-reader") as reader:
-        pending: deque[tuple[tuple[str, Path, str], Future[SourceDoc]]] = deque()
+        pending: deque[tuple[_Todo, Future[SourceDoc]]] = deque()
         for item in todo:
-            pending.append((item, reader.submit(load_document, item[1], item[0])))
+            pending.append((item, reader.submit(load_document, item.path, item.source)))
             if len(pending) > READ_AHEAD:
                 yield pending.popleft()
         yield from pending

@@ -3,26 +3,29 @@
 `/files` serves course materials so citations open on a laptop. Instructors keep
 solutions beside the materials, so being inside a source folder is not enough: a file is
 served only when the live generation indexed it (or an indexed HTML page shows it, as an
-image or a stylesheet) and the course's exclusions do not leave it out now. Everything
-else answers like a missing file.
+image or a stylesheet), the course's exclusions do not leave it out now, and it is released
+(`ingest.releases`, as the course's settings and the file's own front matter say now).
+Everything else answers like a missing file.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from ingest.discovery import root_of
-from ingest.errors import ExcludeRulesError
+from ingest.errors import ExcludeRulesError, UnreadableFileError
 from ingest.exclusion import Exclusions
 from ingest.manifest import Manifest
+from ingest.releases import ReleaseRules
 from models import Course
 
 
-def published_file(course: Course, manifest: Manifest, generation: str | None, name: str) -> Path | None:
-    """The file `name` (a citation's `source`) maps to, when the course publishes it; `course.sources` are its roots.
+def published_file(course: Course, manifest: Manifest, generation: str | None, name: str, now: datetime) -> Path | None:
+    """The file `name` (a citation's `source`) maps to, when the course publishes it by `now`; `course.sources` are its roots.
 
     Rules that cannot be read publish nothing: a solution must not leak because its
-    `.mentorignore` broke.
+    `.mentorignore` or its front matter broke.
     """
     if generation is None or not manifest.publishes(generation, name):
         return None
@@ -31,7 +34,13 @@ def published_file(course: Course, manifest: Manifest, generation: str | None, n
             return None
     except ExcludeRulesError:
         return None
-    return locate(course.sources, name)
+    path = locate(course.sources, name)
+    try:
+        if path is None or not ReleaseRules(course).release_of(name, path).released(now):
+            return None
+    except UnreadableFileError:
+        return None
+    return path
 
 
 def locate(roots: tuple[Path, ...], name: str) -> Path | None:

@@ -4,14 +4,27 @@ Nothing here imports another package of ours, a platform SDK or a model library.
 """
 
 from models.answer import Answer, AnswerKind, Citation, PriorQuestion, Question, Timings, Turn, last_turns
+from models.assignment import ActiveAssignment, Assignment, AssignmentMode, ExamWindow
+from models.attachment import Attachment, Unread
 from models.course import Course, EscalationPolicy
 from models.documents import Chunk, DocumentKind, Locator, Section, SourceDoc
 from models.escalation import Escalation, EscalationStatus, ReplyPlace
 from models.ingest import FileFailure, IngestReport
+from models.release import ALWAYS, Clock, epoch_seconds, release_moment, utc_now
 from models.search import SearchHit, SearchMode, SearchResult
 
 __all__ = [
+    "ActiveAssignment",
+    "Assignment",
+    "AssignmentMode",
+    "ExamWindow",
+    "ALWAYS",
+    "Clock",
+    "epoch_seconds",
+    "release_moment",
+    "utc_now",
     "Answer",
+    "Attachment",
     "AnswerKind",
     "Citation",
     "Chunk",
@@ -33,5 +46,6 @@ __all__ = [
     "SourceDoc",
     "Timings",
     "Turn",
+    "Unread",
     "last_turns",
 ]

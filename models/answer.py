@@ -8,14 +8,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from models.attachment import Attachment
 from models.documents import page_text
 
 Role = Literal["user", "assistant"]
-AnswerKind = Literal["answer", "quote", "not_covered", "retrieval_only"]
+AnswerKind = Literal["answer", "quote", "not_covered", "retrieval_only", "exam"]
 """`answer`: written by the model; `quote`: sentences of the course materials, word for word,
 picked without a model (quote mode); `not_covered`: retrieval found nothing relevant, so the
 model was not asked; `retrieval_only`: the model could not be reached, so the best
-passages are shown instead."""
+passages are shown instead; `exam`: an exam window is open, so the question was not answered."""
 
 
 class Turn(BaseModel):
@@ -46,6 +47,8 @@ class Question(BaseModel):
     """Earlier turns of the thread, oldest first."""
     link: str | None = None
     """Where it was asked (a message URL), so a later asker of the same question can be pointed there."""
+    attachments: tuple[Attachment, ...] = ()
+    """Files attached to the question; those read are already part of `text`."""
 
 
 class PriorQuestion(BaseModel):

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import re
+from datetime import date, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from models.assignment import Assignment, ExamWindow
+from models.release import release_moment
 
 COURSE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
@@ -55,6 +60,19 @@ class Course(BaseModel):
     schedule: str = "0 3 * * *"
     """When the scheduled re-ingest runs: a five-field cron expression, in `timezone`."""
     timezone: str = "UTC"
+    """The zone of `schedule`, `start_date` and the `releases` table."""
+    start_date: date | None = None
+    """The first day of week 1: material in a folder named `week-05/` or `w05/` is released at
+    midnight (in `timezone`) four weeks after it. Unset: week folders release nothing later."""
+    releases: tuple[tuple[str, datetime], ...] = ()
+    """Glob -> release date-time, in `timezone` unless it names an offset (`"week-06/**" = 2026-10-05T09:00`).
+    Written in mentor.toml as a table; the most specific glob matching a file wins (`ingest.releases`)."""
+    assignments: tuple[Assignment, ...] = ()
+    """Graded tasks: their materials, deadline and answer mode before and after it (README, "Assignment policies")."""
+    exams: tuple[ExamWindow, ...] = ()
+    """Exam windows: during one the mentor answers only logistics questions, or nothing (README, "Exam windows")."""
+    max_code_lines: int = Field(6, ge=0)
+    """Before an assignment's deadline, an answer with a code block longer than this is replaced by a hint."""
     report_channel: str | None = None
     """A chat channel where scheduled runs that changed or failed something are reported."""
     escalation: EscalationPolicy = EscalationPolicy()
@@ -68,6 +86,10 @@ class Course(BaseModel):
             raise ValueError("a course needs `sources` (folders) or a `repository` (Git), or both")
         return self
 
+    @property
+    def zone(self) -> ZoneInfo:
+        return zone_of(self.timezone)
+
     @field_validator("name")
     @classmethod
     def _name_is_a_slug(cls, value: str) -> str:
@@ -78,6 +100,53 @@ class Course(BaseModel):
             )
         return value
 
+    @field_validator("start_date", mode="before")
+    @classmethod
+    def _start_date(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str):
+            try:
+                return date.fromisoformat(value.strip())
+            except ValueError:
+                raise ValueError(f"{value!r} is not a date (write e.g. 2026-09-07) (course {info.data.get('name')!r})") from None
+        return value
+
+    @field_validator("releases", mode="before")
+    @classmethod
+    def _release_dates(cls, value: Any, info: ValidationInfo) -> Any:
+        """Read each date in the course's zone here, so a bad one stops start-up naming the course and the glob."""
+        items = value.items() if isinstance(value, dict) else value
+        zone = zone_of(info.data.get("timezone", "UTC"))
+        parsed = []
+        for glob, moment in items:
+            try:
+                parsed.append((str(glob), release_moment(moment, zone)))
+            except ValueError as exc:
+                raise ValueError(f"{glob!r}: {exc} (course {info.data.get('name')!r})") from None
+        return tuple(parsed)
+
+    @field_validator("assignments", "exams", mode="before")
+    @classmethod
+    def _dates_in_zone(cls, value: Any, info: ValidationInfo) -> Any:
+        """Deadlines and exam times are read in the course's zone, like release dates."""
+        if not isinstance(value, list | tuple):
+            return value
+        zone = zone_of(info.data.get("timezone", "UTC"))
+        what = "assignment" if info.field_name == "assignments" else "exam"
+        read = []
+        for number, item in enumerate(value):
+            if isinstance(item, dict):
+                for key in ("due", "start", "end"):
+                    if key not in item:
+                        continue
+                    try:
+                        item = {**item, key: release_moment(item[key], zone)}
+                    except ValueError as exc:
+                        raise ValueError(
+                            f"{what} {number} ({item.get('name')!r}): {key} {exc} (course {info.data.get('name')!r})"
+                        ) from None
+            read.append(item)
+        return read
+
     @field_validator("base_url")
     @classmethod
     def _base_url_without_trailing_slash(cls, value: str | None) -> str | None:
@@ -87,3 +156,12 @@ class Course(BaseModel):
         if not re.match(r"^https?://", value):
             raise ValueError(f"base_url must start with http:// or https:// (got {value!r})")
         return value.rstrip("/")
+
+
+def zone_of(name: str) -> ZoneInfo:
+    """The course's time zone, or UTC where it names none: settings refuse such a course at start-up
+    (`courses.N.timezone`), so dates read in UTC meanwhile are never used."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")

@@ -85,6 +85,8 @@ class Chunk(BaseModel):
     locator: Locator
     url: str | None = None
     file_hash: str
+    release_at: int = 0
+    """When the material is released, in UTC epoch seconds (`models.release`); 0: always visible."""
     context: str = ""
     """The heading path embedded before the text, as the chunker capped it to fit the
     embedder's window (`ingest.chunker.heading_context`); empty embeds the text alone."""

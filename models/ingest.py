@@ -26,12 +26,15 @@ class IngestReport(BaseModel):
     seconds: float = 0.0
     rebuilt: bool = False
     """The index was rebuilt beside the old one (a new model, chunking or schema) and switched to."""
+    rescheduled: list[str] = Field(default_factory=list)
+    """Unchanged files whose release date moved (the config changed): their rows took it, with their vectors."""
     warnings: list[str] = Field(default_factory=list)
-    """Sources that could not be refreshed or found; what they held is kept as it was."""
+    """Sources that could not be refreshed or found (what they held is kept as it was), and
+    `releases` globs that match no file."""
 
     @property
     def changed_anything(self) -> bool:
-        return bool(self.added or self.changed or self.removed or self.failed or self.warnings)
+        return bool(self.added or self.changed or self.removed or self.failed or self.rescheduled or self.warnings)
 
     def summary(self) -> str:
         text = (
@@ -39,4 +42,6 @@ class IngestReport(BaseModel):
             f"{len(self.removed)} removed, {len(self.unchanged)} unchanged, "
             f"{len(self.failed)} failed; {self.chunks_written} chunks written in {self.seconds:.1f} s"
         )
+        if self.rescheduled:
+            text += f"; {len(self.rescheduled)} given a new release date"
         return text + (" (index rebuilt and switched)" if self.rebuilt else "")

@@ -8,12 +8,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from models import Answer, Course, Question, SearchHit, Timings, Turn, last_turns
+from models import ActiveAssignment, Answer, Course, Question, SearchHit, Timings, Turn, last_turns
+from rag.assignment_guard import guarded, instruction
 from rag.citations import citation_for, partial_text, resolve_citations
 from rag.errors import EmptyQueryError, LanguageModelError, QuestionTooLongError
 from rag.grounding import grounding_score
 from rag.llm import GenerationSettings, LanguageModel
-from rag.prompt import build_prompt, source_label
+from rag.prompt import DEFAULT_POLICY, build_prompt, source_label
 from rag.quotes import QuotePicker, compose
 from rag.retriever import HybridRetriever
 from rag.sections import widened_hits
@@ -48,6 +49,8 @@ class Draft:
     course: Course
     mode: AnswerMode
     retrieve_ms: float
+    assignment: ActiveAssignment | None = None
+    """The assignment the question touches and its mode now (set by the caller, which knows the clock)."""
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,9 @@ class Answerer:
         """The second step: the model writes the answer from the draft's passages."""
         text, hits, retrieve_ms = draft.question, list(draft.hits), draft.retrieve_ms
         started = time.perf_counter()
+        rule = instruction(draft.assignment)
+        if rule is not None:
+            on_text = None  # the answer is checked whole before anyone sees it
         try:
             model = self.model()
             prompt = build_prompt(
@@ -137,7 +143,7 @@ class Answerer:
                 count_tokens=model.count_tokens,
                 context_window=model.context_window,
                 answer_tokens=self.generation.max_tokens,
-                policy=draft.course.policy,
+                policy=f"{draft.course.policy or DEFAULT_POLICY}\n\n{rule}" if rule else draft.course.policy,
             )
             pieces: list[str] = []
 
@@ -156,7 +162,7 @@ class Answerer:
                 return self._quoted(text, draft.course, hits, retrieve_ms).model_copy(update={"notice": notice})
             log.warning("answering from retrieval only: %s", notice)
             return self._retrieval_only(hits, retrieve_ms, notice)
-        answer_text, citations = resolve_citations(generation.text, prompt.sources)
+        answer_text, citations = resolve_citations(guarded(generation.text, draft.assignment), prompt.sources)
         return Answer(
             text=answer_text,
             citations=citations,

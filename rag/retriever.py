@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from models import SearchMode, SearchResult
+from models import Clock, SearchMode, SearchResult, epoch_seconds, utc_now
 from rag.embedder import Embedder
 from rag.errors import EmptyQueryError, RerankerUnavailableError
 from rag.index import Fusion, MilvusIndex
@@ -36,6 +36,8 @@ class HybridRetriever:
     k: int = 5
     reranker: Reranker | None = None
     candidates: int = 30
+    clock: Clock = utc_now
+    """What "now" is for release dates; tests freeze it."""
     _failure: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def search(self, course: str, query: str, *, k: int | None = None, mode: SearchMode | None = None) -> SearchResult:
@@ -46,7 +48,15 @@ class HybridRetriever:
         k = k or self.k
         vector = self.embedder.embed_query(text)
         reranking = self.reranker is not None and self._failure is None
-        hits = self.index.search(course, text, vector, k=max(k, self.candidates) if reranking else k, mode=mode, fusion=self.fusion)
+        hits = self.index.search(
+            course,
+            text,
+            vector,
+            k=max(k, self.candidates) if reranking else k,
+            mode=mode,
+            fusion=self.fusion,
+            released_by=epoch_seconds(self.clock()),
+        )
         if reranking:
             try:
                 hits = self.reranker.rerank(text, hits)

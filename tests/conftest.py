@@ -10,6 +10,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -222,3 +223,13 @@ def record_outcomes(job: object, method: str, outcomes: list[object]) -> None:
         return outcomes[-1]
 
     setattr(job, method, recorded)
+
+
+class FrozenClock:
+    """The one clock a `MentorApp` reads (`clock=`), frozen; a test moves it by hand."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now

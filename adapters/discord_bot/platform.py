@@ -13,6 +13,7 @@ from discord.http import Route
 from adapters.discord_bot.delivery import DiscordStudentThread
 from adapters.discord_bot.feedback import ReactionVotes
 from adapters.discord_bot.inflight import InFlight
+from adapters.discord_bot.posts import forum_problems, heard, is_post, is_ta, read_question, reply_target
 from adapters.discord_bot.render import (
     neutralise,
     render_answer,
@@ -24,10 +25,12 @@ from adapters.discord_bot.render import (
     to_turn,
 )
 from adapters.discord_bot.slash import NO_MENTIONS, build_tree, sync_commands
+from bot.config.sections import ChannelRoute, DiscordSettings
 from bot.config.settings import Settings
 from bot.errors import PlatformError
+from bot.service.channels import TaReplies, route_for
 from bot.service.commands import HELP, ChatCommands
-from bot.service.notices import for_student, place_in_line
+from bot.service.notices import attachment_notice, for_student, paste_the_text, place_in_line
 from bot.store.history import RunRecord
 from models import Answer, Course, Question, ReplyPlace, Turn
 
@@ -43,16 +46,17 @@ PLACE_SHOWN_FROM = 3
 THREADS = (discord.ChannelType.public_thread, discord.ChannelType.private_thread, discord.ChannelType.news_thread)
 
 
-def mentor_intents() -> discord.Intents:
-    """The default intents, none of them privileged: no message content, members or presences.
+def mentor_intents(reads_every_message: bool = False) -> discord.Intents:
+    """The default intents, none of them privileged unless a channel is in `forum` mode.
 
     Discord still delivers the content of messages that mention the bot (and of DMs) without
     the Message Content intent, which is all a mention-driven mentor reads; so the bot needs
-    no approval and reads nothing else said in the server. Reactions (in servers and DMs,
-    not privileged either) carry the votes on answers.
+    no approval and reads nothing else said in the server. A forum-mode channel is answered
+    without mentions, so its posts' text needs the Message Content intent (switched on in the
+    developer portal too). Reactions (in servers and DMs, not privileged) carry the votes.
     """
     intents = discord.Intents.default()
-    intents.message_content = False
+    intents.message_content = reads_every_message
     intents.members = False
     intents.presences = False
     intents.guild_reactions = True
@@ -60,9 +64,13 @@ def mentor_intents() -> discord.Intents:
     return intents
 
 
+def _reads_every_message(settings: DiscordSettings) -> bool:
+    return any(route.mode == "forum" for route in settings.channels.values())
+
+
 class _Client(discord.Client):
-    def __init__(self, platform: DiscordPlatform) -> None:
-        super().__init__(intents=mentor_intents(), allowed_mentions=NO_MENTIONS, chunk_guilds_at_startup=False)
+    def __init__(self, platform: DiscordPlatform, *, reads_every_message: bool) -> None:
+        super().__init__(intents=mentor_intents(reads_every_message), allowed_mentions=NO_MENTIONS, chunk_guilds_at_startup=False)
         self.platform = platform
 
     async def on_message(self, message: discord.Message) -> None:
@@ -87,9 +95,12 @@ class DiscordPlatform:
     def __init__(self, settings: Settings, commands: ChatCommands) -> None:
         self.settings = settings.discord
         self.history_turns = settings.answer.history_turns
+        self.max_question_chars = settings.answer.max_question_chars
+        self.attachment_bytes = settings.attachments.max_bytes
         self.commands = commands
         self.inflight = InFlight()
-        self.client = _Client(self)
+        self.ta_replies = TaReplies()
+        self.client = _Client(self, reads_every_message=_reads_every_message(self.settings))
         self.votes = ReactionVotes(self.client, commands, self.inflight)
         self.tree = build_tree(self.client, commands, self.settings, self.course_of, self.inflight)
         self._gateway: asyncio.Task[None] | None = None
@@ -120,6 +131,8 @@ class DiscordPlatform:
             await self.stop()
             raise PlatformError(f"Cannot connect to the Discord gateway (MENTOR_DISCORD__GATEWAY_URL): {failure}")
         self._gateway.add_done_callback(_log_gateway_end)
+        for problem in forum_problems(self.client, self.settings, self.route_of):
+            log.warning(problem)
         try:
             await sync_commands(self.tree, self.settings.guilds)
         except discord.HTTPException as exc:
@@ -137,53 +150,69 @@ class DiscordPlatform:
         if self._gateway is not None:
             await asyncio.gather(self._gateway, return_exceptions=True)
 
-    def course_of(self, channel: discord.abc.Snowflake | None, guild_id: int | None) -> str | None:
-        """A thread belongs to its parent channel's course; a channel to its own, else its guild's."""
+    def route_of(self, channel: discord.abc.Snowflake | None, guild_id: int | None) -> ChannelRoute:
+        """A thread follows its parent channel's entry; a channel its own, else its guild's."""
         keys = [str(channel.id)] if channel else []
         if parent_id := getattr(channel, "parent_id", None):
             keys.append(str(parent_id))
         if guild_id:
             keys.append(str(guild_id))
-        return self.commands.course_for(keys, self.settings.channels)
+        return route_for(keys, self.settings.channels)
+
+    def course_of(self, channel: discord.abc.Snowflake | None, guild_id: int | None) -> str | None:
+        return self.route_of(channel, guild_id).course
 
     async def on_message(self, message: discord.Message) -> None:
         me = self.client.user
-        if self.inflight.closed or me is None or message.author.bot or message.webhook_id:
+        if self.inflight.closed or me is None or message.webhook_id:
+            return
+        if isinstance(message.channel, discord.Thread) and is_ta(message.author, self.settings):
+            self.ta_replies.note(str(message.channel.id))
+        if message.author.bot:
             return
         role = message.guild.self_role if message.guild else None
         mentioned = me.id in message.raw_mentions or (role is not None and role.id in message.raw_role_mentions)
-        if message.guild is not None and not mentioned:
+        route = self.route_of(message.channel, message.guild.id if message.guild else None)
+        if message.guild is not None and not await heard(message, route, me.id, mentioned, self.ta_replies):
             return
         if not await self.commands.deduper.first_time(f"discord:{message.id}"):
             return  # a resumed gateway replays events; each question is answered once
-        question = to_question(
-            message.content,
-            author_id=message.author.id,
-            me=me.id,
-            role_id=role.id if role else None,
-            course=self.course_of(message.channel, message.guild.id if message.guild else None),
-            link=message.jump_url,
-        )
         async with self.inflight.work():
             try:
-                await self._answer(message, question)
+                await self._take(message, route.course, role.id if role else None, unasked=message.guild is not None and not mentioned)
+            except discord.NotFound:  # the post (or its thread) was deleted before the answer was ready
+                log.info("discord: message %s in %s was deleted before its answer", message.id, message.channel)
             except discord.HTTPException:  # Discord refused our reply: nobody to tell but the log
                 log.exception("discord: could not answer message %s in %s", message.id, message.channel)
 
-    async def _answer(self, message: discord.Message, question: Question | None) -> None:
+    async def _take(self, message: discord.Message, course: str | None, role_id: int | None, *, unasked: bool) -> None:
+        """Read the attachments into the question, then answer it (or say what is missing)."""
+        composed = await read_question(message, self.client, role_id, self.attachment_bytes, self.max_question_chars)
+        if composed.asked_nothing:
+            await self._send(message.channel, [neutralise(paste_the_text(composed.attachments))], reply_to=reply_target(message))
+            return
+        me = self.client.user.id if self.client.user else 0
+        question = to_question(composed.text, author_id=message.author.id, me=me, role_id=role_id, course=course, link=message.jump_url)
+        if question is not None:
+            question = question.model_copy(update={"attachments": composed.attachments})
+        await self._answer(message, question, attachment_notice(composed.attachments, self.attachment_bytes), unasked=unasked)
+
+    async def _answer(self, message: discord.Message, question: Question | None, preface: str | None, *, unasked: bool) -> None:
         if question is None:
-            await self._send(message.channel, [HELP], reply_to=message)
+            await self._send(message.channel, [HELP], reply_to=reply_target(message))
             return
         try:
             admission = await self.commands.admit(question)
         except Exception as exc:  # over the student's rate (told once) or a full line
             notice = for_student(exc, f"discord question in {message.channel.id}")
             if notice.kind != "ignored":
-                await self._send(message.channel, [render_notice(notice)], reply_to=message)
+                await self._send(message.channel, [render_notice(notice)], reply_to=reply_target(message))
             return
         with admission:  # the place in line is given back if the thread cannot be opened
             channel, reply_to = message.channel, None
-            if getattr(channel, "type", None) in THREADS or message.guild is None:
+            if is_post(message):
+                pass  # a forum post is its own thread, with no earlier messages
+            elif getattr(channel, "type", None) in THREADS or message.guild is None:
                 question = question.model_copy(update={"history": await self._history(channel, message)})
             else:
                 try:
@@ -197,11 +226,14 @@ class DiscordPlatform:
             answer: Answer | None = None
             try:
                 answer = await self.commands.ask(question, admission=admission)
-                chunks = render_answer(answer)
+                chunks = render_answer(answer, preface)
             except Exception as exc:
                 chunks = [render_notice(for_student(exc, f"discord question in {channel.id}"))]
             finally:
                 typing.cancel()
+        if unasked and str(channel.id) in self.ta_replies:  # a TA answered while the bot was writing
+            log.info("discord: a TA answered in %s first; the bot's answer is not posted", channel)
+            return
         sent = await self._send(channel, chunks, reply_to=reply_to)
         if answer is not None:
             await self.votes.offer(answer, sent)

@@ -81,8 +81,9 @@ def citation_line(citation: Citation) -> str:
     return f"[{citation.n}] {linked}"
 
 
-def render_answer(answer: Answer) -> list[str]:
-    """The answer as Discord messages, each under 2,000 characters, sources last."""
+def render_answer(answer: Answer, preface: str | None = None) -> list[str]:
+    """The answer as Discord messages, each under 2,000 characters, sources last; `preface`
+    (what was not read of the attachments) in italics first."""
     body = neutralise(answer.text.strip())
     if answer.kind == "not_covered":
         body = NOT_COVERED_MARK + body
@@ -94,7 +95,7 @@ def render_answer(answer: Answer) -> list[str]:
         body = neutralise(asked_before(answer.asked_before)) + "\n\n" + body
     cited = [c for c in answer.citations if not c.see_also]
     extra = [c for c in answer.citations if c.see_also]
-    parts = [body]
+    parts = [f"*{neutralise(preface)}*", body] if preface else [body]
     for title, citations in ((SOURCES, cited), (SEE_ALSO, extra)):
         # retrieval_only text already numbers its passages; the links still help.
         if citations:

@@ -16,4 +16,4 @@ def create_platform(settings: Settings, commands: ChatCommands) -> SlackPlatform
     """The Slack platform, or None when no bot token is set (Slack is not used)."""
     if not settings.slack.enabled:
         return None
-    return SlackPlatform(settings.slack, commands, settings.answer.history_turns)
+    return SlackPlatform(settings.slack, commands, settings.answer, settings.attachments)

@@ -50,9 +50,14 @@ def to_plain(text: str, bot_user_id: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").strip()
 
 
-def to_question(event: dict[str, Any], bot: BotIdentity, course: str | None, history: tuple[Turn, ...] = ()) -> Question | None:
-    """The question a message event asks, in the core's words; None when it says nothing but the mention."""
-    text = to_plain(str(event.get("text", "")), bot.user_id)
+def to_question(
+    event: dict[str, Any], bot: BotIdentity, course: str | None, history: tuple[Turn, ...] = (), text: str | None = None
+) -> Question | None:
+    """The question a message event asks, in the core's words; None when it says nothing but the mention.
+
+    `text` replaces the event's own (already plain) when files were read into it.
+    """
+    text = to_plain(str(event.get("text", "")), bot.user_id) if text is None else text.strip()
     if not text:
         return None
     return Question(text=text, course=course, asker=event.get("user"), platform="slack", history=history, link=bot.link_to(event))
@@ -65,6 +70,20 @@ def is_from_a_bot(event: dict[str, Any], bot: BotIdentity) -> bool:
 
 def is_question(event: dict[str, Any], bot: BotIdentity) -> bool:
     return not is_from_a_bot(event, bot) and event.get("subtype") in ANSWERED_SUBTYPES and bool(event.get("user"))
+
+
+def mentions(event: dict[str, Any], bot: BotIdentity) -> bool:
+    return f"<@{bot.user_id}" in str(event.get("text", ""))
+
+
+def unasked(event: dict[str, Any], bot: BotIdentity) -> bool:
+    """A channel message that does not mention the bot: answered only because of its channel's mode."""
+    return event.get("channel_type") != "im" and event.get("type") != "app_mention" and not mentions(event, bot)
+
+
+def is_new_post(event: dict[str, Any]) -> bool:
+    """A top-level message (a thread's parent), not a reply in a thread."""
+    return not event.get("thread_ts") or event.get("thread_ts") == event.get("ts")
 
 
 def missing_fields(event: dict[str, Any]) -> list[str]:

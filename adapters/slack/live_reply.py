@@ -76,6 +76,13 @@ class LiveReply:
         await self._remove_placeholder()
         return posted
 
+    async def withdraw(self) -> None:
+        """No answer after all (a TA answered first): the placeholder goes."""
+        if self._pending is not None:
+            await self._pending
+        if self.ts is not None:
+            await self._remove_placeholder()
+
     async def _post(self, message: SlackMessage) -> str:
         """The answer as a new message in the thread; a Slack that fails is tried again, a few times."""
         attempt = 1

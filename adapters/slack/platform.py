@@ -25,20 +25,22 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.events import BotIdentity, event_key, is_question, missing_fields, thread_of, thread_turns, to_question
+from adapters.slack.channels import ChannelListener
+from adapters.slack.events import BotIdentity, event_key, missing_fields, thread_of, thread_turns, unasked
 from adapters.slack.feedback import ReactionVotes
+from adapters.slack.files import read_question
 from adapters.slack.live_reply import NETWORK_ERRORS, UNDELIVERED, LiveReply
-from adapters.slack.render import SlackMessage, render_answer, render_line, render_text
+from adapters.slack.render import SlackMessage, render_answer, render_line
 from adapters.slack.slash import SlashCommand
 from adapters.slack.student_thread import SlackStudentThread
 from adapters.slack.ta_queue import SlackTaQueue
-from bot.config.sections import SlackSettings
+from bot.config.sections import AnswerSettings, AttachmentSettings, SlackSettings
 from bot.errors import PlatformError
 from bot.ops.http_site import listen
-from bot.service.commands import HELP, ChatCommands
-from bot.service.notices import for_student, place_in_line
+from bot.service.commands import ChatCommands
+from bot.service.notices import attachment_notice, for_student, place_in_line
 from bot.store.history import RunRecord
-from models import Answer, Course, ReplyPlace, Turn
+from models import Answer, Course, Question, ReplyPlace, Turn
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +60,15 @@ class SlackPlatform:
 
     name = "slack"
 
-    def __init__(self, settings: SlackSettings, commands: ChatCommands, history_turns: int) -> None:
+    def __init__(
+        self,
+        settings: SlackSettings,
+        commands: ChatCommands,
+        answer: AnswerSettings = AnswerSettings(),
+        files: AttachmentSettings = AttachmentSettings(),
+    ) -> None:
         self.settings = settings
-        self.history_turns = history_turns
+        self.history_turns, self.max_question_chars, self.attachment_bytes = answer.history_turns, answer.max_question_chars, files.max_bytes
         self.commands = commands
         self.client = AsyncWebClient(
             base_url=settings.api_url,
@@ -77,12 +85,13 @@ class SlackPlatform:
         self._socket: AsyncSocketModeHandler | None = None
         self._runner: web.AppRunner | None = None
         self.app.middleware(self._drop_repeats)
-        # The TA queue's listeners go first: a reply in a queue thread is taken before `_on_message`.
+        # The TA queue's listeners go first: a reply in a queue thread is taken before the channel listener.
         self.ta_queue = SlackTaQueue(self.client, commands.escalations, commands.mentor.settings.courses, self.spawn)
         self.ta_queue.register(self.app)
         commands.escalations.threads[self.name] = SlackStudentThread(self.client)
-        self.app.event("app_mention")(self._on_mention)
-        self.app.event("message")(self._on_message)
+        self.channels = ChannelListener(settings, self.client, lambda: self.bot, self._take, self.spawn)
+        self.app.event("app_mention")(self.channels.on_mention)
+        self.app.event("message")(self.channels.on_message)
         SlashCommand(commands, settings, self.spawn, self.failure).register(self.app)
         self.votes = ReactionVotes(commands, self.client, lambda: self.bot, self.spawn)
         self.votes.register(self.app)
@@ -90,6 +99,7 @@ class SlackPlatform:
     async def start(self) -> None:
         self._check_settings()
         self.bot = await self._authenticate()
+        await self.channels.check_forums()
         await self.ta_queue.start()
         self._answer_left_over()
         if self.settings.mode == "socket":
@@ -213,15 +223,6 @@ class SlackPlatform:
             return BoltResponse(status=200, body="")
         return await next_()
 
-    async def _on_mention(self, body: dict[str, Any], event: dict[str, Any]) -> None:
-        if is_question(event, self.bot):
-            self._take(body, event)
-
-    async def _on_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
-        # Channel messages arrive too (a mention is also a message); only DMs are questions here.
-        if event.get("channel_type") == "im" and is_question(event, self.bot):
-            self._take(body, event)
-
     def _take(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         if missing := missing_fields(event):
             log.warning("slack: ignored a %s event without %s (event %s)", event.get("type"), " or ".join(missing), body.get("event_id"))
@@ -256,9 +257,10 @@ class SlackPlatform:
 
     async def _answer(self, team: str, event: dict[str, Any], key: str, placeholder: str | None = None) -> None:
         channel, thread = str(event["channel"]), thread_of(event)
-        question = to_question(event, self.bot, self.commands.course_for([channel, team], self.settings.channels))
-        if question is None:
-            await self._post(channel, thread, render_text(HELP))
+        course = self.commands.course_for([channel, team], self.settings.channels)
+        question = await read_question(event, self.bot, course, self.settings.bot_token, self.attachment_bytes, self.max_question_chars)
+        if not isinstance(question, Question):  # a reply that stands for an answer
+            await self._post(channel, thread, question)
             return
         try:
             admission = await self.commands.admit(question)
@@ -278,9 +280,12 @@ class SlackPlatform:
                 if event.get("thread_ts") and self.history_turns:
                     question = question.model_copy(update={"history": await self._history(channel, event)})
                 answer = await self.commands.ask(question, reply.partial, admission=admission, on_position=reply.waiting)
-                message = render_answer(answer)
+                message = render_answer(answer, attachment_notice(question.attachments, self.attachment_bytes))
             except Exception as exc:  # the asker always hears back, in one line
                 message = self.failure(exc, channel)
+        if unasked(event, self.bot) and f"{channel}:{thread}" in self.channels.ta_replies:  # a TA answered meanwhile
+            await reply.withdraw()
+            return
         shown = await reply.finish(message)
         if answer is not None:
             await self.votes.offer(answer, channel, shown)

@@ -55,12 +55,13 @@ def link(citation: Citation) -> str:
     return label
 
 
-def render_answer(answer: Answer) -> SlackMessage:
-    """The answer in sections of at most 3,000 characters, then its sources."""
+def render_answer(answer: Answer, preface: str | None = None) -> SlackMessage:
+    """The answer in sections of at most 3,000 characters, then its sources; `preface` (what was
+    not read of the attachments) first, as a context line."""
     body = [_format(paragraph) for paragraph in _paragraphs(answer.text)]
     if answer.asked_before is not None:
         body.insert(0, escape(asked_before(answer.asked_before)))
-    label = _kind_label(answer)
+    label = "\n".join(line for line in (preface and f":paperclip: {escape(preface)}", _kind_label(answer)) if line) or None
     sources = _sources(answer.citations)
     blocks = [_section(chunk) for chunk in _pack(body)]
     if label:

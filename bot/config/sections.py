@@ -4,7 +4,7 @@ fields are what `MENTOR_<SECTION>__<NAME>` and `[section]` in `mentor.toml` set.
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -120,6 +120,40 @@ class AnswerSettings(_Section):
     """How far back an earlier question may be linked."""
 
 
+ChannelMode = Literal["mention", "forum", "off"]
+"""`mention`: answer messages that mention the bot; `forum`: answer every new post (a Discord
+forum post, a top-level Slack message) in its own thread, no mention needed; `off`: answer nothing."""
+
+
+class ChannelRoute(_Section):
+    """One entry of a platform's channel map: the course a channel (or guild, or workspace) asks
+    about, and how the bot listens there. A bare course name (`"C0123" = "cs101"`) sets only the course.
+
+    A channel's entry wins over its guild's, field by field: a guild can name the course and
+    one of its channels only the mode.
+    """
+
+    course: str | None = None
+    """None: the course of the guild or workspace entry, else the default course."""
+    mode: ChannelMode = "mention"
+    follow_ups: Literal["mention", "always"] = "mention"
+    """In `forum` mode, later messages in a post's thread: answered when they mention the bot, or always."""
+
+
+def _routes(value: Any) -> Any:
+    """The channel map as `ChannelRoute`s, a bare course name being the course alone."""
+    if isinstance(value, dict):
+        return {key: {"course": route} if isinstance(route, str) else route for key, route in value.items()}
+    return value
+
+
+class AttachmentSettings(_Section):
+    """Files attached to questions: text and code files are read into the question; others are named in the reply."""
+
+    max_bytes: int = Field(100_000, ge=0)
+    """A text or code file up to this size is downloaded and read (0: none is); a larger file is not downloaded."""
+
+
 class ScheduleSettings(_Section):
     """Reindexing: how `mentor serve` runs each course's cron schedule (the expression itself
     is per course), and how many runs may wait for the reindex worker."""
@@ -158,8 +192,12 @@ class SlackSettings(_Section):
     api_url: str = "https://slack.com/api/"
     instructors: list[str] = []
     """User IDs (`U…`) allowed to `/mentor reindex`."""
-    channels: dict[str, str] = {}
-    """Channel ID → course name; other channels use the default course."""
+    channels: dict[str, ChannelRoute] = {}
+    """Channel or workspace ID → course name, or `{course, mode, follow_ups}`; others use the default course, `mention` mode."""
+    ta_users: list[str] = []
+    """User IDs (`U…`) of TAs: a thread a TA has answered in gets no unasked answer from the bot."""
+
+    _channel_routes = field_validator("channels", mode="before")(_routes)
 
     @property
     def enabled(self) -> bool:
@@ -176,8 +214,14 @@ class DiscordSettings(_Section):
     """Role IDs allowed to `/reindex`, besides members with Manage Server."""
     guilds: list[int] = []
     """Guild IDs to sync slash commands to at startup (instant); empty syncs globally."""
-    channels: dict[str, str] = {}
-    """Guild or channel ID → course name; others use the default course."""
+    channels: dict[str, ChannelRoute] = {}
+    """Guild or channel ID → course name, or `{course, mode, follow_ups}`; others use the default course, `mention` mode."""
+    ta_roles: list[int] = []
+    """Role IDs of TAs: a thread a TA has answered in gets no unasked answer from the bot."""
+    ta_users: list[int] = []
+    """User IDs of TAs, for TAs without a TA role."""
+
+    _channel_routes = field_validator("channels", mode="before")(_routes)
 
     @property
     def enabled(self) -> bool:

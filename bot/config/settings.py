@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -20,6 +21,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from bot.config.sections import (
     AnswerSettings,
+    AttachmentSettings,
     ChunkingSettings,
     DedupeSettings,
     DiscordSettings,
@@ -67,6 +69,7 @@ class Settings(BaseSettings):
     search: SearchSettings = SearchSettings()
     llm: LlmSettings = LlmSettings()
     answer: AnswerSettings = AnswerSettings()
+    attachments: AttachmentSettings = AttachmentSettings()
     reindex: ScheduleSettings = ScheduleSettings()
     serve: ServeSettings = ServeSettings()
     slack: SlackSettings = SlackSettings()
@@ -84,6 +87,9 @@ class Settings(BaseSettings):
         for number, course in enumerate(courses):
             _check_schedule(number, course)
             _check_excludes(number, course)
+            _check_releases(number, course)
+            _check_assignments(number, course)
+            _check_exams(number, course)
             clash = seen.setdefault(collection_name(course.name), course.name)
             if clash != course.name:
                 raise ValueError(f"courses {clash!r} and {course.name!r} would share one index: rename one")
@@ -93,10 +99,10 @@ class Settings(BaseSettings):
     def _channels_name_known_courses(self) -> Settings:
         known = set(self.course_names())
         for platform, channels in (("slack", self.slack.channels), ("discord", self.discord.channels)):
-            for channel, course in channels.items():
-                if course not in known:
+            for channel, route in channels.items():
+                if route.course is not None and route.course not in known:
                     raise ValueError(
-                        f"{platform}.channels maps {channel} to the course {course!r}, which is not configured "
+                        f"{platform}.channels maps {channel} to the course {route.course!r}, which is not configured "
                         f"(courses: {', '.join(sorted(known))})"
                     )
         return self
@@ -164,9 +170,9 @@ class Settings(BaseSettings):
         )
 
 
-def cron_trigger(course: Course, expression: str | None = None) -> CronTrigger:
-    """The course's schedule (or another of its cron `expression`s) as APScheduler reads it, in the
-    course's timezone; raises ValueError naming what is wrong."""
+def cron_trigger(course: Course, expression: str | None = None, key: str = "schedule") -> CronTrigger:
+    """The course's schedule (or another of its cron `expression`s, named `key`) as APScheduler reads
+    it, in the course's timezone; raises ValueError naming what is wrong."""
     try:
         zone = ZoneInfo(course.timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -174,7 +180,7 @@ def cron_trigger(course: Course, expression: str | None = None) -> CronTrigger:
     try:
         return CronTrigger.from_crontab(expression or course.schedule, timezone=zone)
     except ValueError as exc:
-        raise ValueError(f"{expression or course.schedule!r} is not a cron expression of five fields ({exc})") from None
+        raise ValueError(f"{key} {expression or course.schedule!r} is not a cron expression of five fields ({exc})") from None
 
 
 def _check_schedule(number: int, course: Course) -> None:
@@ -182,18 +188,50 @@ def _check_schedule(number: int, course: Course) -> None:
         if expression is None:
             continue
         try:
-            cron_trigger(course, expression)
+            cron_trigger(course, expression, key)
         except ValueError as exc:
             key = "timezone" if str(exc).startswith("timezone") else key
             raise ValueError(f"courses.{number}.{key} (course {course.name!r}): {exc}") from None
 
 
-def _check_excludes(number: int, course: Course) -> None:
-    for pattern in course.exclude:
+def _check_globs(patterns: Sequence[str], where: str) -> None:
+    """Every glob of one setting compiles; `where` names the key and the course in the error."""
+    for pattern in patterns:
         try:
             compile_glob(pattern)
         except ValueError as exc:
-            raise ValueError(f"courses.{number}.exclude (course {course.name!r}): {exc}") from None
+            raise ValueError(f"{where}: {exc}") from None
+
+
+def _check_excludes(number: int, course: Course) -> None:
+    _check_globs(course.exclude, f"courses.{number}.exclude (course {course.name!r})")
+
+
+def _check_releases(number: int, course: Course) -> None:
+    for pattern, _ in course.releases:
+        try:
+            if compile_glob(pattern).negated:
+                raise ValueError(f"pattern {pattern!r} starts with '!', which releases nothing: name the files to release")
+        except ValueError as exc:
+            raise ValueError(f"courses.{number}.releases (course {course.name!r}): {exc}") from None
+
+
+def _check_assignments(number: int, course: Course) -> None:
+    owners: dict[str, str] = {}
+    for assignment in course.assignments:
+        _check_globs(assignment.files, f"courses.{number}.assignments (course {course.name!r}, {assignment.name!r})")
+        for pattern in assignment.files:
+            other = owners.setdefault(pattern, assignment.name)
+            if other != assignment.name:
+                raise ValueError(
+                    f"courses.{number}.assignments (course {course.name!r}): {other!r} and {assignment.name!r} both claim "
+                    f"{pattern!r}: give the files to one of them, or make one glob more specific"
+                )
+
+
+def _check_exams(number: int, course: Course) -> None:
+    for exam in course.exams:
+        _check_globs(exam.logistics, f"courses.{number}.exams (course {course.name!r}, {exam.name!r})")
 
 
 class TomlFileSource(PydanticBaseSettingsSource):

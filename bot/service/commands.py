@@ -7,11 +7,12 @@ module knows no platform.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app import MentorApp
+from bot.config.sections import ChannelRoute
 from bot.errors import (
     BusyError,
     NotAllowedError,
@@ -20,6 +21,7 @@ from bot.errors import (
 )
 from bot.ops.metrics import Metrics
 from bot.service.answering import Admission, AnswerService, PartialCallback
+from bot.service.channels import route_for
 from bot.service.dedupe import EventDeduper, MemoryDeduper
 from bot.service.digest import DigestSink
 from bot.service.escalation import EscalationService
@@ -66,9 +68,9 @@ class ChatCommands:
         self.digest_sinks: list[DigestSink] = []
         """Where the instructors' digests are posted, the same way."""
 
-    def course_for(self, keys: list[str], mapping: dict[str, str]) -> str | None:
-        """The course of the first key (channel, then guild or workspace) that the map names."""
-        return next((mapping[key] for key in keys if key in mapping), None)
+    def course_for(self, keys: list[str], mapping: Mapping[str, ChannelRoute]) -> str | None:
+        """The course of the first key (channel, then guild or workspace) that the map names a course for."""
+        return route_for(keys, mapping).course
 
     async def admit(self, question: Question) -> Admission:
         """Let a question into the line, or raise `RateLimitedError` or `LineFullError`; the adapter
@@ -217,6 +219,12 @@ class ChatCommands:
                 line += f", last ingest {course.last_ingest_at:%Y-%m-%d %H:%M} UTC"
             if course.running:
                 line += f"; {course.running.describe()}"
+            if course.next_release:
+                at, files = course.next_release
+                line += f"; next release {at:%Y-%m-%d %H:%M %Z} ({len(files)} file(s))"
+            restricted = [f"{assignment.name}: {mode}" for assignment, mode in course.assignment_modes() if mode != "full"]
+            if restricted:
+                line += f"; assignment policies now: {', '.join(restricted)}"
             lines.append(line)
         return "\n".join(lines)
 

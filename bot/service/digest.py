@@ -100,7 +100,7 @@ class DigestScheduler:
     def start(self, triggers: dict[str, BaseTrigger] | None = None) -> None:
         """`triggers` replaces a course's cron (tests fire at once)."""
         for course in self.courses:
-            trigger = (triggers or {}).get(course.name) or cron_trigger(course, course.digest_schedule)
+            trigger = (triggers or {}).get(course.name) or cron_trigger(course, course.digest_schedule, "digest_schedule")
             self._scheduler.add_job(self.post, trigger, args=[course, trigger], id=course.name, name=f"digest {course.name}", coalesce=True)
         if self.courses:
             self._scheduler.start()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Literal
@@ -26,7 +27,7 @@ from bot.errors import (
     UnknownCourseError,
 )
 from ingest.errors import IngestError
-from models import PriorQuestion
+from models import Attachment, PriorQuestion
 from rag.errors import EmptyQueryError, QuestionTooLongError, RagError, UnknownCourseIndexError
 
 log = logging.getLogger("mentor.failures")
@@ -67,6 +68,41 @@ def asked_before(prior: PriorQuestion, now: datetime | None = None) -> str:
     days = (now.date() - prior.asked_at.date()).days
     when = "earlier today" if days == 0 else "yesterday" if days == 1 else f"on {prior.asked_at:%A}" if days < 7 else f"on {prior.asked_at:%b} {prior.asked_at.day}"
     return f"A similar question was asked {when}: {prior.link}"
+
+
+PASTE_THE_TEXT = (
+    "I can't look at images or attached files like {names} yet. Please paste the error message or the code "
+    "as text (in a code block), and I'll answer from the course materials."
+)
+_UNREAD = {
+    "image": "I can't look at images, so I didn't read {name}: if it shows an error, paste the error text.",
+    "not_text": "I only read text and code files, so I didn't read {name}.",
+    "too_large": "I didn't download {name} ({size}): I read text and code files up to {limit}. Paste the part that matters as text.",
+    "unreadable": "I couldn't download {name}, so I didn't read it.",
+}
+CUT = "{name} is longer than I can read along with the question, so I read only its beginning."
+
+
+def paste_the_text(attachments: Sequence[Attachment]) -> str:
+    """The reply to a question that is only files the bot cannot read (a screenshot of an error)."""
+    return PASTE_THE_TEXT.format(names=", ".join(attachment.name for attachment in attachments))
+
+
+def attachment_notice(attachments: Sequence[Attachment], max_bytes: int) -> str | None:
+    """One line per attachment that was not read whole, for the top of the answer; None when all were read."""
+    lines = []
+    for attachment in attachments:
+        if attachment.unread is not None:
+            lines.append(_UNREAD[attachment.unread].format(name=attachment.name, size=_bytes(attachment.size), limit=_bytes(max_bytes)))
+        elif attachment.cut:
+            lines.append(CUT.format(name=attachment.name))
+    return " ".join(lines) or None
+
+
+def _bytes(size: int) -> str:
+    if size >= 1_000_000:
+        return f"{size / 1_000_000:.1f} MB"
+    return f"{max(1, round(size / 1000))} kB" if size >= 1000 else f"{size} bytes"
 
 
 # Errors whose own message is written for the person who asked: it says what they can change.

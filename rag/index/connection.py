@@ -51,11 +51,12 @@ class MilvusConnection:
         self._lock = MilvusLiteLock(Path(uri).resolve()) if is_local_uri(uri) else None
         self._server_has_bm25: bool | None = None
         self._server_version: str | None = None
-        self._collection_has_bm25: dict[str, bool] = {}
+        self._collection_fields: dict[str, frozenset[str]] = {}
         self._loading = threading.Lock()
         """One load at a time: two searches that both find a collection released would load it twice,
         and Milvus Lite answers a search that lands between the two with "released"."""
         self._noticed_dense_only = False
+        self._noticed_no_release: dict[str, bool] = {}
         self.via_shared_server: str | None = None
         """The loopback server this process reaches a Lite database through, when another process serves it."""
         # While a server is down, every question tries to connect; one attempt at a time.
@@ -165,11 +166,25 @@ class MilvusConnection:
             if getattr(state, "name", str(state)) != "Loaded":
                 self.client.load_collection(name)
 
-    def _has_bm25(self, name: str) -> bool:
-        if name not in self._collection_has_bm25:
+    def _fields(self, name: str) -> frozenset[str]:
+        if name not in self._collection_fields:
             fields = self.client.describe_collection(name).get("fields", [])
-            self._collection_has_bm25[name] = any(field["name"] == "sparse" for field in fields)
-        return self._collection_has_bm25[name]
+            self._collection_fields[name] = frozenset(field["name"] for field in fields)
+        return self._collection_fields[name]
+
+    def _has_bm25(self, name: str) -> bool:
+        return "sparse" in self._fields(name)
+
+    def _has_release(self, name: str) -> bool:
+        """Rows carry `release_at`; a collection built before release dates has none until it is rebuilt.
+
+        Only a yes is remembered: an alias (what searches name) moves to a rebuilt generation, maybe
+        published by another process, and from then on its release times must be honoured.
+        """
+        if "release_at" not in self._fields(name):
+            self._collection_fields.pop(name, None)
+            return "release_at" in self._fields(name)
+        return True
 
 
 def _supports_bm25(version: str) -> bool:

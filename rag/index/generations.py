@@ -47,7 +47,7 @@ class Generations(MilvusConnection):
             # The pre-alias layout: its collection holds the alias's name, so it must go
             # first. The only moment without an index, once, at the upgrade.
             self.client.drop_collection(alias)
-            self._collection_has_bm25.pop(alias, None)
+            self._collection_fields.pop(alias, None)
             live = None
         if self.is_lite2:
             self._pointers.set(alias, generation)
@@ -58,7 +58,7 @@ class Generations(MilvusConnection):
         for name in collections:
             if name.startswith(alias + "__") and name != generation:
                 self.client.drop_collection(name)
-                self._collection_has_bm25.pop(name, None)
+                self._collection_fields.pop(name, None)
 
     @milvus_errors
     def drop_course(self, course: str) -> None:
@@ -72,7 +72,7 @@ class Generations(MilvusConnection):
         for name in self.client.list_collections():
             if name == alias or name.startswith(alias + "__"):
                 self.client.drop_collection(name)
-                self._collection_has_bm25.pop(name, None)
+                self._collection_fields.pop(name, None)
 
     def _create(self, name: str, dimension: int) -> None:
         from pymilvus import DataType, Function, FunctionType, MilvusClient
@@ -88,6 +88,8 @@ class Generations(MilvusConnection):
         schema.add_field("url", DataType.VARCHAR, max_length=4096)
         schema.add_field("text", DataType.VARCHAR, max_length=MAX_VARCHAR)
         schema.add_field("dense", DataType.FLOAT_VECTOR, dim=dimension)
+        # When the material is released (UTC epoch seconds): searches filter on it, so it appears on time without a reindex.
+        schema.add_field("release_at", DataType.INT64)
         index_params = self.client.prepare_index_params()
         if self.is_lite2:
             # Milvus Lite 2.x refuses HNSW ("local mode only support FLAT IVF_FLAT AUTOINDEX").
@@ -109,4 +111,4 @@ class Generations(MilvusConnection):
             )
             index_params.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
         self.client.create_collection(name, schema=schema, index_params=index_params, consistency_level="Strong")
-        self._collection_has_bm25[name] = with_bm25
+        self._collection_fields.pop(name, None)

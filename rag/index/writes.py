@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Mapping
 
-from models import Chunk, Locator
+from models import ALWAYS, Chunk, Locator
 from rag.errors import IndexOperationError
 from rag.index.connection import MilvusConnection, milvus_errors
 from rag.lexical import bm25_text
@@ -18,7 +19,9 @@ MAX_VARCHAR = 65_535
 INSERT_BATCH = 256
 # The most rows one Milvus query returns.
 QUERY_WINDOW = 16_384
-STORED_FIELDS = ["id", "source", "file_hash", "title", "headings", "locator", "url", "text"]
+STORED_FIELDS = ["id", "source", "file_hash", "title", "headings", "locator", "url", "text", "release_at"]
+# Sources asked about in one filter expression.
+SOURCE_BATCH = 512
 
 
 class Writes(MilvusConnection):
@@ -56,9 +59,8 @@ class Writes(MilvusConnection):
         if not self.client.has_collection(collection):
             return []
         self._load(collection)
-        rows = self.client.query(
-            collection, filter=f"source == {literal(source)}", output_fields=STORED_FIELDS, limit=QUERY_WINDOW
-        )
+        fields = [field for field in STORED_FIELDS if field in self._fields(collection)]
+        rows = self.client.query(collection, filter=f"source == {literal(source)}", output_fields=fields, limit=QUERY_WINDOW)
         return [
             Chunk(
                 id=row["id"],
@@ -70,9 +72,51 @@ class Writes(MilvusConnection):
                 locator=Locator.model_validate_json(row["locator"]),
                 url=row["url"] or None,
                 file_hash=row["file_hash"],
+                release_at=row.get("release_at", ALWAYS),
             )
             for row in sorted(rows, key=lambda row: row["id"])
         ]
+
+    @milvus_errors
+    def stale_releases(self, collection: str, wanted: Mapping[str, int]) -> set[str]:
+        """The sources among `wanted` whose rows carry another release time than the one given.
+
+        One query per distinct release time (a term has a few dozen) and batch of sources,
+        so a reindex finds the dates the config moved without reading any file again.
+        """
+        if not wanted or not self.client.has_collection(collection):
+            return set()
+        self._load(collection)
+        by_time: dict[int, list[str]] = {}
+        for source, release_at in wanted.items():
+            by_time.setdefault(release_at, []).append(source)
+        stale: set[str] = set()
+        for release_at, sources in by_time.items():
+            for start in range(0, len(sources), SOURCE_BATCH):
+                pending = sources[start : start + SOURCE_BATCH]
+                while pending:
+                    rows = self.client.query(
+                        collection,
+                        filter=f"source in {literal(pending)} and release_at != {int(release_at)}",
+                        output_fields=["source"],
+                        limit=QUERY_WINDOW,
+                    )
+                    found = {row["source"] for row in rows}
+                    stale |= found
+                    # A full window may hide more sources: ask again without the ones found.
+                    pending = [source for source in pending if source not in found] if len(rows) == QUERY_WINDOW else []
+        return stale
+
+    @milvus_errors
+    def set_release(self, collection: str, source: str, release_at: int) -> int:
+        """Give one document's rows a new release time, keeping their vectors: no re-embedding. Returns the rows moved."""
+        self._load(collection)
+        fields = [*STORED_FIELDS, "dense"] + (["search_text"] if self._has_bm25(collection) else [])
+        rows = self.client.query(collection, filter=f"source == {literal(source)}", output_fields=fields, limit=QUERY_WINDOW)
+        moved = [{**{field: row[field] for field in fields}, "release_at": int(release_at)} for row in rows]
+        for start in range(0, len(moved), INSERT_BATCH):
+            self.client.upsert(collection, moved[start : start + INSERT_BATCH])
+        return len(moved)
 
     @milvus_errors
     def finalize(self, collection: str, timeout: float = 300.0) -> None:
@@ -115,6 +159,7 @@ def _row(chunk: Chunk, vector: list[float], with_bm25: bool) -> dict[str, object
         "url": _clip(chunk.url or "", 4096),
         "text": _clip(chunk.text),
         "dense": vector,
+        "release_at": chunk.release_at,
     }
     if with_bm25:
         row["search_text"] = _clip(bm25_text(chunk.embedding_text()))

@@ -27,7 +27,13 @@ TEACHER = 877777777777777777
 OTHER_BOT = 888888888888888888
 TA_ROLE = 899999999999999999
 BOT_ROLE = 899999999999999998
+FORUM = 822222222222222223
+"""A forum channel (type 15) where the bot's role may view, read history and post in threads."""
+LOCKED_FORUM = 822222222222222224
+"""A forum channel where the bot may do nothing (no permission overwrite for its role)."""
 MANAGE_GUILD = 1 << 5
+FORUM_PERMISSIONS = (1 << 10) | (1 << 16) | (1 << 38)
+"""View Channel, Read Message History, Send Messages in Threads."""
 NOW = "2024-09-01T10:00:00.000000+00:00"
 
 _ids = itertools.count(900000000000000000)
@@ -69,16 +75,25 @@ def text_channel(cid: int) -> dict[str, Any]:
             "nsfw": False, "parent_id": None, "topic": None, "last_message_id": None, "rate_limit_per_user": 0, "flags": 0}
 
 
-def thread(tid: int, parent: int, name: str) -> dict[str, Any]:
+def forum_channel(cid: int, name: str, bot_allowed: int = 0) -> dict[str, Any]:
+    """A forum channel (type 15); `bot_allowed`: the permissions an overwrite grants the bot's role there."""
+    overwrites = [{"id": str(BOT_ROLE), "type": 0, "allow": str(bot_allowed), "deny": "0"}] if bot_allowed else []
+    return {"id": str(cid), "type": 15, "guild_id": str(GUILD), "name": name, "position": 1, "permission_overwrites": overwrites,
+            "nsfw": False, "parent_id": None, "topic": None, "last_message_id": None, "rate_limit_per_user": 0, "flags": 0,
+            "available_tags": [], "default_reaction_emoji": None, "default_thread_rate_limit_per_user": 0,
+            "default_sort_order": None, "default_forum_layout": 0}
+
+
+def thread(tid: int, parent: int, name: str, owner: int = BOT) -> dict[str, Any]:
     return {
-        "id": str(tid), "type": 11, "guild_id": str(GUILD), "parent_id": str(parent), "owner_id": str(BOT), "name": name,
+        "id": str(tid), "type": 11, "guild_id": str(GUILD), "parent_id": str(parent), "owner_id": str(owner), "name": name,
         "message_count": 0, "member_count": 1, "rate_limit_per_user": 0, "flags": 0, "last_message_id": None,
         "thread_metadata": {"archived": False, "auto_archive_duration": 1440, "archive_timestamp": NOW, "locked": False},
     }
 
 
 def message(channel: int, author: dict[str, Any], content: str, *, mentions: list[dict[str, Any]] = (), guild: bool = True,
-            mid: int | None = None, kind: int = 0, referenced: dict[str, Any] | None = None) -> dict[str, Any]:
+            mid: int | None = None, kind: int = 0, referenced: dict[str, Any] | None = None, roles: list[int] = ()) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "id": str(mid or snowflake()), "channel_id": str(channel), "author": author, "content": content, "timestamp": NOW,
         "edited_timestamp": None, "tts": False, "mention_everyone": False, "mentions": list(mentions), "mention_roles": [],
@@ -86,11 +101,21 @@ def message(channel: int, author: dict[str, Any], content: str, *, mentions: lis
     }
     if guild:
         payload["guild_id"] = str(GUILD)
-        payload["member"] = {k: v for k, v in member(int(author["id"]), author["username"]).items() if k != "user"}
+        payload["member"] = {k: v for k, v in member(int(author["id"]), author["username"], roles).items() if k != "user"}
     if referenced is not None:
         payload["message_reference"] = {"message_id": referenced["id"], "channel_id": referenced["channel_id"], "guild_id": str(GUILD)}
         payload["referenced_message"] = referenced
     return payload
+
+
+def forum_post(title: str, content: str, *, forum: int = FORUM, author_id: int = STUDENT, bot: bool = False,
+               attachments: list[dict[str, Any]] = ()) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A new forum post as the gateway sends it: THREAD_CREATE, then MESSAGE_CREATE of its starter (same id)."""
+    tid = snowflake()
+    created = thread(tid, forum, title, owner=author_id) | {"newly_created": True}
+    starter = message(tid, user(author_id, "bot" if bot else "student", bot), content, mid=tid)
+    starter["attachments"] = list(attachments)
+    return created, starter
 
 
 def mention(content: str, *, channel: int = CHANNEL, author_id: int = STUDENT, bot: bool = False, mid: int | None = None) -> dict[str, Any]:
@@ -145,6 +170,10 @@ class FakeDiscord:
     """Events sent again after the next RESUME, as a real gateway replays what the client missed."""
     created: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     """Channel id → the messages the bot posted there, as returned to it (ids included)."""
+    files: dict[str, bytes] = field(default_factory=dict)
+    """Attachment path (`/attachments/{id}/{name}`) → its bytes, served as Discord's CDN serves them."""
+    downloads: list[str] = field(default_factory=list)
+    """Attachment paths fetched, in order."""
 
     def __post_init__(self) -> None:
         self._seq = 0
@@ -160,9 +189,29 @@ class FakeDiscord:
     def gateway_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/gateway"
 
+    def attachment(self, name: str, data: bytes, content_type: str | None, size: int | None = None) -> dict[str, Any]:
+        """An attachment payload whose URL this fake serves; `size` may claim more than `data` (a file not worth serving)."""
+        aid = snowflake()
+        path = f"/attachments/{aid}/{name}"
+        self.files[path] = data
+        url = f"http://127.0.0.1:{self.port}{path}"
+        payload: dict[str, Any] = {"id": str(aid), "filename": name, "size": len(data) if size is None else size, "url": url,
+                                   "proxy_url": url}
+        if content_type is not None:
+            payload["content_type"] = content_type
+        return payload
+
+    async def post(self, title: str, content: str, **options: Any) -> dict[str, Any]:
+        """Dispatch a new forum post (`forum_post`'s options); returns its starter message."""
+        created, starter = forum_post(title, content, **options)
+        await self.dispatch("THREAD_CREATE", created)
+        await self.dispatch("MESSAGE_CREATE", starter)
+        return starter
+
     async def start(self) -> None:
         app = web.Application()
         app.router.add_get("/gateway", self._gateway)
+        app.router.add_get("/attachments/{id}/{name}", self._file)
         app.router.add_route("*", "/api/v10/{tail:.*}", self._rest)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
@@ -250,11 +299,17 @@ class FakeDiscord:
             "premium_progress_bar_enabled": False, "joined_at": NOW, "large": False, "unavailable": False,
             "member_count": 3, "roles": [role(GUILD, "@everyone"), role(TA_ROLE, "TA"), role(BOT_ROLE, "mentor", bot_id=BOT)],
             "emojis": [], "stickers": [], "members": [member(BOT, "mentor", [BOT_ROLE], bot=True)],
-            "channels": [text_channel(CHANNEL)], "threads": [thread(THREAD, CHANNEL, "loops")], "voice_states": [],
+            "channels": [text_channel(CHANNEL), forum_channel(FORUM, "help", FORUM_PERMISSIONS), forum_channel(LOCKED_FORUM, "locked")],
+            "threads": [thread(THREAD, CHANNEL, "loops")], "voice_states": [],
             "presences": [], "stage_instances": [], "guild_scheduled_events": [], "soundboard_sounds": [],
         }
 
     # REST ------------------------------------------------------------------------
+
+    async def _file(self, request: web.Request) -> web.Response:
+        self.downloads.append(request.path)
+        data = self.files.get(request.path)
+        return web.Response(body=data) if data is not None else web.Response(status=404)
 
     async def _rest(self, request: web.Request) -> web.Response:
         path = "/" + request.match_info["tail"]
@@ -286,6 +341,9 @@ class FakeDiscord:
             return _json(thread(int(parts[3]), int(parts[1]), body["name"]), 201)
         if parts[0] == "channels" and "reactions" in parts:
             return web.Response(status=204)
+        if parts[0] == "channels" and len(parts) == 4 and parts[2] == "messages" and method == "GET":
+            known = [m for m in self.history.get(int(parts[1]), []) if m["id"] == parts[3]]
+            return _json(known[0]) if known else _json({"message": "Unknown Message", "code": 10008}, 404)
         if parts[0] == "channels" and parts[-1] == "messages":
             channel = int(parts[1])
             if method == "GET":

@@ -51,8 +51,16 @@ class FakeSlack:
         """Method → how many of its next calls Slack carries out but whose reply is cut off on the way back."""
         self.messages: dict[str, dict[str, Any]] = {}
         """ts → the bot's messages as chat.postMessage and chat.update left them."""
-        self.channels: dict[str, dict[str, Any]] = {}
-        """Channel id → what conversations.info returns (`is_member` says whether the bot is in it)."""
+        self.channels: dict[str, dict[str, Any]] = {
+            "CGENERAL": {"id": "CGENERAL", "name": "general", "is_member": True},
+            "CHELP": {"id": "CHELP", "name": "help", "is_member": True},
+            "COUTSIDE": {"id": "COUTSIDE", "name": "outside", "is_member": False},
+        }
+        """Channel ID → what conversations.info says of it (others are `channel_not_found`)."""
+        self.files: dict[str, bytes] = {}
+        """File path (`/files/{id}/{name}`) → its bytes, served to the bot token only, as `url_private` is."""
+        self.downloads: list[tuple[str, str | None]] = []
+        """(file path, Authorization header) of every file request, in order."""
         self.names: dict[str, str] = {}
         """User id → the display name users.info returns."""
         self._ts = itertools.count(first_ts)
@@ -76,6 +84,7 @@ class FakeSlack:
         server.router.add_route("*", "/api/{method}", self._api)
         server.router.add_get("/socket", self._websocket)
         server.router.add_post("/respond/{id}", self._respond)
+        server.router.add_get("/files/{id}/{name}", self._file)
         self._runner = web.AppRunner(server, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -96,6 +105,21 @@ class FakeSlack:
         async with self._changed:
             await asyncio.wait_for(self._changed.wait_for(predicate), timeout)
         return predicate()
+
+    def file(self, name: str, data: bytes, mimetype: str, size: int | None = None) -> dict[str, Any]:
+        """A file object as a `message` event lists it; `size` may claim more than `data`."""
+        fid = f"F{next(self._ids)}"
+        path = f"/files/{fid}/{name}"
+        self.files[path] = data
+        url = f"http://127.0.0.1:{self.port}{path}"
+        return {"id": fid, "name": name, "title": name, "mimetype": mimetype, "filetype": name.rsplit(".", 1)[-1],
+                "size": len(data) if size is None else size, "url_private": url, "url_private_download": url}
+
+    async def _file(self, request: web.Request) -> web.Response:
+        self.downloads.append((request.path, request.headers.get("Authorization")))
+        if request.headers.get("Authorization") != "Bearer xoxb-test" or request.path not in self.files:
+            return web.Response(text="<html>Sign in to Slack</html>", content_type="text/html")
+        return web.Response(body=self.files[request.path], content_type="application/octet-stream")
 
     async def send_envelope(self, kind: str, payload: dict[str, Any], retry_attempt: int = 0) -> dict[str, Any]:
         """Deliver one Socket Mode envelope and wait for its ack; returns the ack."""
@@ -162,8 +186,8 @@ class FakeSlack:
             view = args["view"] if isinstance(args.get("view"), dict) else json.loads(args["view"])
             return {"ok": True, "view": {"id": f"V{next(self._ids)}", **view}}
         if method == "conversations.info":
-            channel = self.channels.get(str(args.get("channel")))
-            return {"ok": True, "channel": channel} if channel else {"ok": False, "error": "channel_not_found"}
+            known = self.channels.get(str(args.get("channel")))
+            return {"ok": True, "channel": known} if known else {"ok": False, "error": "channel_not_found"}
         if method == "users.info":
             uid = str(args.get("user"))
             name = self.names.get(uid, uid.lower())

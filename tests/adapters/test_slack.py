@@ -407,7 +407,7 @@ def test_missing_or_rejected_tokens_name_the_setting(mentor: MentorApp) -> None:
     async def start(fake: FakeSlack | None, **slack: Any) -> str:
         settings = SlackSettings(bot_token="xoxb-test", api_url=fake.api_url if fake else "http://127.0.0.1:9/api/", **slack)
         with pytest.raises(PlatformError) as refused:
-            await SlackPlatform(settings, commands, history_turns=10).start()
+            await SlackPlatform(settings, commands).start()
         return str(refused.value)
 
     async def main() -> None:

@@ -321,3 +321,36 @@ def test_serve_shares_the_index_with_other_commands_and_stops_cleanly_on_sigterm
         server.kill()
     again = mentor({**env, "MENTOR_COURSES": courses}, "status", "--json")
     assert json.loads(again.stdout)["courses"][0]["documents"] == 1, "after serve stops, commands open the file directly"
+
+
+def test_calendar_prints_the_term_as_the_config_sets_it(env: dict[str, str], tmp_path: Path) -> None:
+    root = tmp_path / "term"
+    for relative in ("syllabus.md", "week-01/intro.md", "week-40/review.md", "homework/hw1-solution.md"):
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_text(f"# {relative}\n\nSome words about {relative}.\n", encoding="utf-8")
+    (tmp_path / "mentor.toml").write_text(
+        '[[courses]]\nname = "cs101"\nsources = ["term"]\ntimezone = "America/New_York"\nstart_date = 2020-01-06\n'
+        '[courses.releases]\n"homework/*-solution.md" = 2099-05-01T17:00:00\n"labs/**" = 2020-02-01\n'
+        '[[courses.assignments]]\nname = "HW1"\nfiles = ["homework/hw1*"]\ndue = 2099-05-01T17:00:00\nbefore = "concepts"\n'
+        '[[courses.exams]]\nname = "final"\nstart = 2099-06-01T09:00:00\nend = 2099-06-01T12:00:00\nanswers = "nothing"\n'
+    )
+    shown = mentor(env, "calendar")
+    assert shown.exit_code == 0, shown.output
+    lines = [line.strip() for line in shown.output.splitlines()]
+    assert lines[0].startswith("cs101  (times in America/New_York; now ")
+    assert lines[1:] == [
+        "released:",
+        "from the start    syllabus.md  (no release date)",
+        "2020-01-06 00:00  week-01/intro.md  (week folder week-01)",
+        "2020-10-05 00:00  week-40/review.md  (week folder week-40)",
+        "next: 2099-05-01 17:00 (1 file(s)); upcoming:",
+        "2099-05-01 17:00  homework/hw1-solution.md  (releases 'homework/*-solution.md')",
+        "assignment HW1: due 2099-05-01 17:00, concepts before, full after; now concepts",
+        "exam final: 2099-06-01 09:00 to 2099-06-01 12:00, answers nothing",
+        "warning: releases 'labs/**' matches no file of the course",
+    ]
+    calendar = json.loads(mentor(env, "calendar", "--json").output)[0]
+    assert calendar["next_release"] == {"at": "2099-05-01T17:00:00-04:00", "files": ["homework/hw1-solution.md"]}
+    status = json.loads(mentor(env, "status", "--json").output)["courses"][0]
+    assert status["next_release"] == calendar["next_release"]
+    assert status["assignments"] == [{"name": "HW1", "due": "2099-05-01T17:00:00-04:00", "mode_now": "concepts"}]

@@ -68,7 +68,16 @@ def test_env_overrides_the_file_and_dotenv_is_read(tmp_path: Path, monkeypatch: 
         ("[search]\nmode = \"fuzzy\"\n", r"search\.mode"),
         ('[search]\nrerank = "cross-encoder"\n', r"needs search\.rerank_model: a local cross-encoder folder"),
         ('[slack.channels]\nC0123 = "cs999"\n', r"slack\.channels maps C0123 to the course 'cs999', which is not configured \(courses: default\)"),
+        ('[discord.channels]\n"811111111111111111" = { course = "cs999", mode = "forum" }\n', r"discord\.channels maps 811111111111111111 to the course 'cs999'"),
+        ('[slack.channels]\nC0123 = { mode = "loud" }\n', r"slack\.channels\.C0123\.mode: Input should be 'mention', 'forum' or 'off'"),
         ("x = [\n", r"mentor\.toml is not valid TOML"),
+        ('[[courses]]\nname = "cs101"\nsources = ["x"]\nstart_date = "2026-09-31"\n', r"courses\.0\.start_date: '2026-09-31' is not a date .*\(course 'cs101'\)"),
+        ('[[courses]]\nname = "cs101"\nsources = ["x"]\n[courses.releases]\n"w06/**" = "2026-13-01"\n', r"courses\.0\.releases: 'w06/\*\*': '2026-13-01' is not a date or date-time .*\(course 'cs101'\)"),
+        ('[[courses]]\nname = "cs101"\nsources = ["x"]\n[courses.releases]\n"!w06/**" = 2026-10-01\n', r"courses\.0\.releases \(course 'cs101'\): pattern '!w06/\*\*' starts with '!'"),
+        ('[[courses]]\nname = "cs101"\nsources = ["x"]\n[[courses.assignments]]\nname = "HW1"\nfiles = ["hw1/**"]\ndue = "soon"\n', r"courses\.0\.assignments: assignment 0 \('HW1'\): due 'soon' is not a date or date-time .*\(course 'cs101'\)"),
+        ('[[courses]]\nname = "cs101"\nsources = ["x"]\n[[courses.assignments]]\nname = "HW1"\nfiles = ["hw/**"]\ndue = 2026-10-01\n[[courses.assignments]]\nname = "HW2"\nfiles = ["hw/**"]\ndue = 2026-11-01\n', r"courses\.0\.assignments \(course 'cs101'\): 'HW1' and 'HW2' both claim 'hw/\*\*'"),
+        ('[[courses]]\nname = "cs101"\nsources = ["x"]\n[[courses.exams]]\nname = "midterm"\nstart = 2026-11-02T11:00:00\nend = 2026-11-02T09:00:00\n', r"courses\.0\.exams\.0: .*exam 'midterm' ends \(2026-11-02T09:00:00\+00:00\) before it starts"),
+        ('[[courses]]\nname = "cs101"\nsources = ["x"]\n[courses.releases]\n"lab[12.md" = 2026-10-01\n', r"courses\.0\.releases \(course 'cs101'\): '\[' in 'lab\[12\.md' is never closed"),
     ],
 )
 def test_an_invalid_config_says_which_key_is_wrong(tmp_path: Path, toml: str, message: str) -> None:

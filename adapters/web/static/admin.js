@@ -142,6 +142,12 @@
     return el("ul", { className: "warning" }, ...notes.map((note) => el("li", { text: note })));
   }
 
+  function nextRelease(release) {
+    if (!release) return "everything is released";
+    const files = release.files || [];
+    return `${when(release.at)}: ${files.slice(0, 3).join(", ")}${files.length > 3 ? ` and ${files.length - 3} more` : ""}`;
+  }
+
   function courseCard(course) {
     const card = el("article", { className: "course", dataset: { course: course.course, state: "idle" } });
     const details = el("dl");
@@ -151,6 +157,7 @@
       ["Last ingest", when(course.last_ingest)],
       ["Last reindex", lastRunText(course.last_run)],
       ["Next reindex", when(course.next_run)],
+      ["Next release", nextRelease(course.next_release)],
       ["Running now", course.running || "no"],
       ["Sources", (course.sources || []).join(", ") || "—"],
     ];

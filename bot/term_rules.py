@@ -1,0 +1,55 @@
+"""What the course's calendar changes about an answer: exam windows (only logistics, or nothing,
+and the student is told so) and assignment policies (the mode a draft is written under)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from ingest.assignments import AssignmentRules
+from ingest.exclusion import compile_glob
+from models import Answer, Course, ExamWindow, Question
+from rag.answerer import Answerer, AnswerMode, Draft
+
+PAUSED = (
+    "The {name} is under way until {end}, so I'm not answering course questions until then. "
+    "Good luck! For anything urgent, ask the invigilator or a TA."
+)
+LOGISTICS_ONLY = (
+    "The {name} is under way until {end}, so I can only answer questions about logistics "
+    "(times, rooms, rules) until then. Good luck!"
+)
+
+
+def retrieve_in_term(answerer: Answerer, question: Question, course: Course, mode: AnswerMode, now: datetime) -> Answer | Draft:
+    """The answerer's first step, under the exam window open `now` and the assignment the question touches."""
+    window = open_window(course, now)
+    if window is not None and window.answers == "nothing":
+        return paused(window)
+    outcome = answerer.retrieve(question, course, mode)
+    declined = isinstance(outcome, Answer) and not outcome.grounded
+    if window is not None and not declined and not is_logistics(window, outcome):
+        return paused(window)
+    if isinstance(outcome, Answer) or not course.assignments:
+        return outcome
+    sources = [hit.source for hit in outcome.hits]
+    return replace(outcome, assignment=AssignmentRules(course).active(outcome.question, sources, now))
+
+
+def open_window(course: Course, now: datetime) -> ExamWindow | None:
+    return next((window for window in course.exams if window.covers(now)), None)
+
+
+def paused(window: ExamWindow) -> Answer:
+    """The answer a student gets instead of one about the course while the window is open."""
+    template = PAUSED if window.answers == "nothing" else LOGISTICS_ONLY
+    return Answer(text=template.format(name=window.name, end=f"{window.end:%Y-%m-%d %H:%M %Z}".strip()), grounded=False, kind="exam")
+
+
+def is_logistics(window: ExamWindow, outcome: Answer | Draft) -> bool:
+    """Whether the best source of what was found is one of the window's logistics files."""
+    if isinstance(outcome, Draft):
+        best = outcome.hits[0].source if outcome.hits else None
+    else:
+        best = outcome.citations[0].source if outcome.citations else None
+    return best is not None and any(compile_glob(pattern).matches(best) for pattern in window.logistics)

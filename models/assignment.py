@@ -1,0 +1,70 @@
+"""Assignments and the answer mode each one asks for, before and after its deadline; exam windows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+AssignmentMode = Literal["concepts", "hints", "full"]
+"""`concepts`: explain the ideas, no code for this task; `hints`: guiding questions and
+pointers, no complete solution; `full`: a normal answer."""
+
+
+class Assignment(BaseModel):
+    """One graded task of a course, as `[[courses.assignments]]` in mentor.toml declares it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1)
+    files: tuple[str, ...] = ()
+    """Globs of the assignment's materials (as `releases`); a question whose top sources are
+    among them, or that names the assignment, is answered under its mode."""
+    due: datetime
+    """Aware: read in the course's timezone unless it names an offset (`models.course`)."""
+    before: AssignmentMode = "hints"
+    after: AssignmentMode = "full"
+
+    def mode_at(self, now: datetime) -> AssignmentMode:
+        return self.before if now < self.due else self.after
+
+
+class ActiveAssignment(BaseModel):
+    """The assignment a question touches and the mode it is answered under now: what the answerer needs."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    due: datetime
+    mode: AssignmentMode
+    max_code_lines: int
+    """Before the deadline, an answer with a longer code block is replaced by a hint."""
+
+    @property
+    def restricted(self) -> bool:
+        return self.mode != "full"
+
+
+class ExamWindow(BaseModel):
+    """A time during which the mentor answers only logistics questions, or nothing, and says so."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1)
+    start: datetime
+    end: datetime
+    """Both aware: read in the course's timezone unless they name an offset (`models.course`)."""
+    answers: Literal["logistics", "nothing"] = "logistics"
+    logistics: tuple[str, ...] = ()
+    """Globs of the files that hold logistics (syllabus, exam rules): with `answers = "logistics"`,
+    a question is answered only when its best source is one of them."""
+
+    @model_validator(mode="after")
+    def _ends_after_it_starts(self) -> ExamWindow:
+        if self.end <= self.start:
+            raise ValueError(f"exam {self.name!r} ends ({self.end.isoformat()}) before it starts ({self.start.isoformat()})")
+        return self
+
+    def covers(self, now: datetime) -> bool:
+        return self.start <= now < self.end

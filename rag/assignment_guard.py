@@ -1,0 +1,57 @@
+"""Answers about an assignment before its deadline: the instruction the model gets, and the
+check that replaces a code dump with a hint.
+
+The prompt asks for hints; a small model does not always listen, so the answer is
+checked too: a fenced code block longer than the course's `max_code_lines` is taken out,
+and the student is told why.
+"""
+
+from __future__ import annotations
+
+import re
+
+from models import ActiveAssignment
+
+INSTRUCTION = {
+    "concepts": (
+        "This question is about the graded assignment {name}, due {due}. Explain only the ideas and "
+        "concepts it rests on, with examples that are not this task. Write no code for this task."
+    ),
+    "hints": (
+        "This question is about the graded assignment {name}, due {due}. Do not give a complete "
+        "solution or code that solves it: ask guiding questions, point to the sources, and give hints "
+        "the student can act on."
+    ),
+}
+FENCED = re.compile(r"^[ \t]*(```|~~~)[^\n]*\n(.*?)^[ \t]*\1[ \t]*$\n?", re.MULTILINE | re.DOTALL)
+WITHHELD = (
+    "This question is about {name}, which is due {due}. Until then I can give hints, not code that "
+    "solves it, so I left out {count} code block(s) of my answer."
+)
+NOTHING_LEFT = "Have a look at the sources below, and try writing the first step yourself; ask again about the part that blocks you."
+
+
+def instruction(assignment: ActiveAssignment | None) -> str | None:
+    """What the system prompt adds for this assignment's mode now; None for a normal answer."""
+    if assignment is None or not assignment.restricted:
+        return None
+    return INSTRUCTION[assignment.mode].format(name=assignment.name, due=_when(assignment))
+
+
+def guarded(text: str, assignment: ActiveAssignment | None) -> str:
+    """The answer with every code block over the limit taken out, and why, while the assignment is restricted."""
+    if assignment is None or not assignment.restricted:
+        return text
+    long_blocks = [m for m in FENCED.finditer(text) if len(m.group(2).strip("\n").splitlines()) > assignment.max_code_lines]
+    if not long_blocks:
+        return text
+    kept = text
+    for match in reversed(long_blocks):
+        kept = kept[: match.start()] + kept[match.end() :]
+    kept = re.sub(r"\n{3,}", "\n\n", kept).strip() or NOTHING_LEFT
+    notice = WITHHELD.format(name=assignment.name, due=_when(assignment), count=len(long_blocks))
+    return f"{notice}\n\n{kept}"
+
+
+def _when(assignment: ActiveAssignment) -> str:
+    return f"{assignment.due:%Y-%m-%d %H:%M %Z}".strip()

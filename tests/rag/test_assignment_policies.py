@@ -1,0 +1,146 @@
+"""Assignment policies: the mode a question is answered under, the prompt it gets and the code-dump check,
+through a real MentorApp (MiniLM, Milvus Lite) and an OpenAI-compatible server on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from bench.fake_llm import FakeLLM
+from bot.app import MentorApp
+from bot.config.sections import AnswerSettings, LlmSettings
+from bot.config.settings import Settings
+from ingest.assignments import AssignmentRules
+from models import ActiveAssignment, Course, Question
+from rag.assignment_guard import guarded
+from tests.conftest import FrozenClock
+
+DUE = datetime(2026, 10, 20, 15, 0, tzinfo=timezone.utc)
+HOMEWORK = (
+    "# Homework 3: word counts\n\nWrite a function count_words(path) that reads a text file and returns a "
+    "dictionary from each word to how often it occurs. Lowercase the words and strip punctuation first.\n"
+)
+LECTURE = "# Dictionaries\n\nA dictionary maps keys to values. d.get(key, 0) returns 0 when the key is missing.\n"
+CODE_DUMP = (
+    "Here is the whole thing [1]:\n\n```python\nimport string\n\ndef count_words(path):\n    counts = {}\n"
+    "    with open(path) as f:\n        for line in f:\n            for word in line.lower().split():\n"
+    "                word = word.strip(string.punctuation)\n                counts[word] = counts.get(word, 0) + 1\n"
+    "    return counts\n```\n\nThat returns the counts."
+)
+EXAM_RULES = "# Exam rules\n\nThe midterm is in room B12. Bring your student card; one page of handwritten notes is allowed.\n"
+MIDTERM = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
+FINAL = datetime(2026, 12, 14, 9, 0, tzinfo=timezone.utc)
+QUESTION = "How do I write count_words for homework 3 so it counts each word in the file?"
+
+
+@pytest.fixture(scope="module")
+def llm() -> Iterator[FakeLLM]:
+    server = FakeLLM(answer_seconds=0.05, tokens=5).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def course_app(tmp_path_factory: pytest.TempPathFactory, llm: FakeLLM) -> Iterator[tuple[MentorApp, FrozenClock]]:
+    root = tmp_path_factory.mktemp("course")
+    (root / "homework").mkdir()
+    (root / "homework/hw3.md").write_text(HOMEWORK, encoding="utf-8")
+    (root / "dicts.md").write_text(LECTURE, encoding="utf-8")
+    (root / "exam-rules.md").write_text(EXAM_RULES, encoding="utf-8")
+    course = Course.model_validate(
+        {"name": "cs101", "sources": [str(root)], "max_code_lines": 4,
+         "assignments": [{"name": "Homework 3", "files": ["homework/hw3*"], "due": DUE.isoformat(), "before": "hints"}],
+         "exams": [
+             {"name": "midterm", "start": MIDTERM.isoformat(), "end": (MIDTERM + timedelta(hours=2)).isoformat(), "logistics": ["exam-rules.md"]},
+             {"name": "final exam", "start": FINAL.isoformat(), "end": (FINAL + timedelta(hours=3)).isoformat(), "answers": "nothing"},
+         ]}
+    )
+    clock = FrozenClock(DUE - timedelta(days=1))
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("state"),
+        courses=[course],
+        llm=LlmSettings(base_url=llm.base_url, model="fake", max_tokens=128),
+        answer=AnswerSettings(mode="generate"),
+    )
+    app = MentorApp(settings, clock=clock)
+    app.ingest("cs101")
+    yield app, clock
+    app.close()
+
+
+def system_prompt(llm: FakeLLM) -> str:
+    return next(message["content"] for message in llm.prompts[-1] if message["role"] == "system")
+
+
+def test_a_homework_question_gets_hints_before_the_deadline_and_a_full_answer_after(
+    course_app: tuple[MentorApp, FrozenClock], llm: FakeLLM
+) -> None:
+    app, clock = course_app
+    llm.answer = CODE_DUMP
+    clock.now = DUE - timedelta(minutes=1)
+    before = app.ask(Question(text=QUESTION, course="cs101"))
+    assert "graded assignment Homework 3, due 2026-10-20 15:00 UTC. Do not give a complete solution" in system_prompt(llm)
+    assert before.text.startswith("This question is about Homework 3, which is due 2026-10-20 15:00 UTC.")
+    assert "def count_words" not in before.text and "That returns the counts." in before.text
+    assert before.citations, "the hint still carries its sources"
+
+    clock.now = DUE
+    after = app.ask(Question(text=QUESTION, course="cs101"))
+    assert "assignment Homework 3" not in system_prompt(llm)
+    assert "def count_words" in after.text
+
+
+def test_a_question_about_other_material_is_answered_normally_before_the_deadline(
+    course_app: tuple[MentorApp, FrozenClock], llm: FakeLLM
+) -> None:
+    app, clock = course_app
+    llm.answer = CODE_DUMP
+    clock.now = DUE - timedelta(days=1)
+    answer = app.ask(Question(text="What does d.get(key, 0) return when a dictionary lacks the key?", course="cs101"))
+    assert "assignment Homework 3" not in system_prompt(llm)
+    assert "def count_words" in answer.text
+
+
+def test_short_code_stays_and_the_most_specific_glob_names_the_assignment(tmp_path: Path) -> None:
+    hint = ActiveAssignment(name="Lab 2", due=DUE, mode="hints", max_code_lines=4)
+    short = "Try this shape [1]:\n\n```python\nfor word in words:\n    ...\n```"
+    assert guarded(short, hint) == short
+    assert guarded(CODE_DUMP, hint.model_copy(update={"mode": "full"})) == CODE_DUMP
+    course = Course.model_validate(
+        {"name": "cs101", "sources": [str(tmp_path)], "assignments": [
+            {"name": "Labs", "files": ["labs/**"], "due": "2026-12-01", "before": "concepts"},
+            {"name": "Lab 2", "files": ["labs/lab2/**"], "due": "2026-10-01"},
+        ]}
+    )
+    rules = AssignmentRules(course)
+    assert rules.touched("how do I start?", ["labs/lab2/task.md"]).name == "Lab 2"
+    assert rules.touched("how do I start?", ["labs/lab5/task.md"]).name == "Labs"
+    assert rules.touched("is lab 2 graded on style?", ["notes/style.md"]).name == "Lab 2"
+    assert rules.touched("how do I start?", ["notes/style.md"]) is None
+    active = rules.active("how do I start?", ["labs/lab5/task.md"], datetime(2026, 11, 1, tzinfo=timezone.utc))
+    assert (active.mode, active.restricted) == ("concepts", True)
+
+
+def test_during_an_exam_only_logistics_are_answered_and_the_student_is_told_why(
+    course_app: tuple[MentorApp, FrozenClock], llm: FakeLLM
+) -> None:
+    app, clock = course_app
+    llm.answer = "The midterm is in room B12 [1]."
+    clock.now = MIDTERM + timedelta(minutes=30)
+    asked = llm.requests
+    refused = app.ask(Question(text="What does d.get(key, 0) return when a dictionary lacks the key?", course="cs101"))
+    assert refused.kind == "exam" and not refused.citations
+    assert refused.text.startswith("The midterm is under way until 2026-11-02 11:00 UTC, so I can only answer questions about logistics")
+    assert llm.requests == asked, "the model is not asked"
+    logistics = app.ask(Question(text="Which room is the midterm in, and may I bring notes?", course="cs101"))
+    assert logistics.kind == "answer" and logistics.citations[0].source == "exam-rules.md"
+
+    clock.now = FINAL + timedelta(hours=1)
+    closed = app.ask(Question(text="Which room is the exam in?", course="cs101"))
+    assert closed.kind == "exam" and "not answering course questions until then" in closed.text
+
+    clock.now = FINAL + timedelta(hours=3)
+    assert app.ask(Question(text="What does d.get(key, 0) return when a dictionary lacks the key?", course="cs101")).kind == "answer"
