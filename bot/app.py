@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
@@ -12,6 +13,7 @@ from bot.errors import SearchUnavailableError
 from bot.service.offload import Offloader
 from bot.status import CourseStatus, ModelStatus, RerankerStatus
 from bot.store.database import Database
+from bot.store.escalations import EscalationStore
 from bot.store.history import RunHistory
 from bot.store.legacy_import import adopt as adopt_legacy_files
 from bot.store.question_log import QuestionLog
@@ -82,6 +84,11 @@ class MentorApp:
     @cached_property
     def question_log(self) -> QuestionLog:
         return QuestionLog(self.database)
+
+    @cached_property
+    def escalations(self) -> EscalationStore:
+        """Questions handed to the courses' TAs, and where their answers go back to."""
+        return EscalationStore(self.database)
 
     @cached_property
     def reindex_locks(self) -> ReindexLocks:
@@ -272,6 +279,7 @@ class MentorApp:
             course = self.course(name)
             record = self.manifest.course(name)
             live = self.index.live_generation(name)
+            waiting = self.escalations.open_ones(name)
             statuses.append(
                 CourseStatus(
                     course=course,
@@ -287,6 +295,8 @@ class MentorApp:
                     next_run=cron_trigger(course).get_next_fire_time(None, datetime.now(timezone.utc)),
                     next_release=upcoming_release(course.model_copy(update={"sources": self.source_roots(course)}), self.clock()),
                     now=self.clock(),
+                    escalations_open=len(waiting),
+                    oldest_escalation_s=(time.time() - waiting[0].created_at.timestamp()) if waiting else None,
                 )
             )
         return statuses

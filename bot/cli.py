@@ -20,9 +20,11 @@ from bot.console import err, open_mentor, out, print_calendar, print_citations, 
 from bot.ops.http_site import local_url
 from bot.ops.logs import configure_logging
 from bot.serve import serve as run_service
+from bot.service.escalation import waited_s
+from bot.service.notices import age
 from bot.service.reindex import ReindexService
 from bot.service.repeats import RepeatFinder
-from models import Question, SearchMode
+from models import Escalation, Question, SearchMode
 from rag.model_files import PACKAGED_DEMO
 
 app = typer.Typer(help="AI Mentor: answers from the course materials, with links to the page it used.", no_args_is_help=True)
@@ -213,6 +215,44 @@ def feedback(
 
 
 @app.command()
+def escalations(
+    ctx: typer.Context,
+    course: Annotated[Optional[str], typer.Option("--course", "-c", help="Only this course.")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Questions waiting in the TA queues, oldest first, with how long each has waited."""
+    with open_mentor(ctx) as mentor:
+        if course is not None:
+            mentor.course(course)
+        waiting = mentor.escalations.open_ones(course)
+    if json_output:
+        print(json.dumps([escalation_json(e) for e in waiting], indent=2, ensure_ascii=False))
+        return
+    if not waiting:
+        out.print("no open escalations")
+    for escalation in waiting:
+        out.print(
+            f"#{escalation.id} {escape(escalation.course)} waiting {age(waited_s(escalation))} "
+            f"({escape(escalation.place.platform)}, {escape(escalation.student)}): {escape(escalation.question)}",
+            soft_wrap=True,
+        )
+
+
+def escalation_json(escalation: Escalation) -> dict[str, object]:
+    return {
+        "id": escalation.id,
+        "course": escalation.course,
+        "question": escalation.question,
+        "platform": escalation.place.platform,
+        "student": escalation.student,
+        "reason": escalation.reason,
+        "created_at": escalation.created_at.isoformat(),
+        "waiting_s": round(waited_s(escalation)),
+        "in_queue": escalation.queue_ref is not None,
+    }
+
+
+@app.command()
 def report(
     ctx: typer.Context,
     course: Annotated[Optional[str], typer.Option("--course", "-c", help="Only this course.")] = None,
@@ -297,6 +337,8 @@ def status(
             out.print(f"  last ingest {s.last_ingest_at:%Y-%m-%d %H:%M} UTC: {escape(s.last_report.summary())}")
         else:
             out.print(f"  never ingested: run `mentor ingest --course {escape(s.course.name)}`")
+        if s.escalations_open:
+            out.print(f"  {s.escalations_open} waiting for a TA, the oldest for {age(s.oldest_escalation_s or 0)} (`mentor escalations`)")
         if s.last_run:
             out.print(f"  last reindex #{s.last_run.id} {escape(f'[{s.last_run.outcome}]')} {escape(s.last_run.summary())}", soft_wrap=True)
         if s.running:

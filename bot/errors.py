@@ -64,3 +64,7 @@ class DatabaseUnavailableError(BotError):
 
 class StateImportError(BotError):
     """An old SQLite state file that `mentor db import` cannot import (imported already, or not ours)."""
+
+
+class ThreadGoneError(BotError):
+    """The student's thread was deleted or archived, so a TA's answer cannot be posted there."""

@@ -28,6 +28,9 @@ class CourseStatus:
     """When material is released next, in the course's zone, and which files (`mentor calendar` shows the term)."""
     now: datetime | None = None
     """The moment the status was taken, by the app's clock: which assignment policies are active."""
+    escalations_open: int = 0
+    """Questions waiting in the course's TA queue."""
+    oldest_escalation_s: float | None = None
 
     def assignment_modes(self) -> list[tuple[Assignment, str]]:
         """Each assignment and the mode its questions are answered under now."""
@@ -61,6 +64,7 @@ class CourseStatus:
             "next_release": (
                 {"at": self.next_release[0].isoformat(), "files": self.next_release[1]} if self.next_release else None
             ),
+            "escalations": {"open": self.escalations_open, "oldest_s": _rounded(self.oldest_escalation_s)},
         }
 
 
@@ -104,3 +108,7 @@ class RerankerStatus:
 
     def to_json(self) -> dict[str, object]:
         return {"name": self.name, "ready": self.problem is None, "problem": self.problem}
+
+
+def _rounded(seconds: float | None) -> int | None:
+    return None if seconds is None else round(seconds)

@@ -6,8 +6,9 @@ Nothing here imports another package of ours, a platform SDK or a model library.
 from models.answer import Answer, AnswerKind, Citation, PriorQuestion, Question, Timings, Turn, last_turns
 from models.assignment import ActiveAssignment, Assignment, AssignmentMode, ExamWindow
 from models.attachment import Attachment, Unread
-from models.course import Course
+from models.course import Course, EscalationPolicy
 from models.documents import Chunk, DocumentKind, Locator, Section, SourceDoc
+from models.escalation import Escalation, EscalationStatus, ReplyPlace
 from models.ingest import FileFailure, IngestReport
 from models.release import ALWAYS, Clock, epoch_seconds, release_moment, utc_now
 from models.search import SearchHit, SearchMode, SearchResult
@@ -29,11 +30,15 @@ __all__ = [
     "Chunk",
     "Course",
     "DocumentKind",
+    "Escalation",
+    "EscalationPolicy",
+    "EscalationStatus",
     "FileFailure",
     "IngestReport",
     "Locator",
     "PriorQuestion",
     "Question",
+    "ReplyPlace",
     "SearchHit",
     "SearchMode",
     "SearchResult",

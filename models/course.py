@@ -16,6 +16,23 @@ from models.release import release_moment
 COURSE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 
+class EscalationPolicy(BaseModel):
+    """Where a course's questions go when the bot cannot answer them (README, "Escalating to a TA")."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ta_queue: str | None = None
+    """The TA queue: a Slack channel id (`C…`); unset: nothing escalates."""
+    ta_queue_platform: Literal["slack"] = "slack"
+    """The platform of the queue: Slack for now (`TaQueue` is the seam a Discord queue would implement)."""
+    pseudonymous: bool = True
+    """TAs see a stable per-course pseudonym ("Student 4F2A") instead of the student's name."""
+    name_ta: bool = True
+    """The student's answer names the TA who wrote it; off: "a TA"."""
+    repost_after_minutes: int = Field(0, ge=0)
+    """A question still open this long is posted to the queue again, once; 0: never."""
+
+
 class Course(BaseModel):
     """One course: its name, the folders its materials live in, and where they are published.
 
@@ -58,6 +75,7 @@ class Course(BaseModel):
     """Before an assignment's deadline, an answer with a code block longer than this is replaced by a hint."""
     report_channel: str | None = None
     """A chat channel where scheduled runs that changed or failed something are reported."""
+    escalation: EscalationPolicy = EscalationPolicy()
     digest_schedule: str | None = "0 8 * * 1"
     """When the instructors' digest of the past period is posted to `report_channel` (cron, in
     `timezone`; default Mondays 08:00); None turns it off."""

@@ -10,6 +10,7 @@ import yarl
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
+from adapters.discord_bot.delivery import DiscordStudentThread
 from adapters.discord_bot.feedback import ReactionVotes
 from adapters.discord_bot.inflight import InFlight
 from adapters.discord_bot.posts import forum_problems, heard, is_post, is_ta, read_question, reply_target
@@ -31,7 +32,7 @@ from bot.service.channels import TaReplies, route_for
 from bot.service.commands import HELP, ChatCommands
 from bot.service.notices import attachment_notice, for_student, paste_the_text, place_in_line
 from bot.store.history import RunRecord
-from models import Answer, Course, Question, Turn
+from models import Answer, Course, Question, ReplyPlace, Turn
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,7 @@ class DiscordPlatform:
         self.tree = build_tree(self.client, commands, self.settings, self.course_of, self.inflight)
         self._gateway: asyncio.Task[None] | None = None
         commands.report_sinks.append(self.post_report)
+        commands.escalations.threads[self.name] = DiscordStudentThread(self.client)
         commands.digest_sinks.append(self.post_digest)
 
     async def start(self) -> None:
@@ -235,6 +237,8 @@ class DiscordPlatform:
         sent = await self._send(channel, chunks, reply_to=reply_to)
         if answer is not None:
             await self.votes.offer(answer, sent)
+            place = ReplyPlace(platform=self.name, channel=str(channel.id), link=message.jump_url)
+            await self.commands.escalations.after_answer(question, answer, place, message.author.display_name)
 
     async def _history(self, channel: discord.abc.Messageable, before: discord.Message) -> tuple[Turn, ...]:
         """The thread's (or DM's) earlier messages, oldest first; the thread's starter is the first question."""

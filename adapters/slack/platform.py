@@ -32,13 +32,15 @@ from adapters.slack.files import read_question
 from adapters.slack.live_reply import NETWORK_ERRORS, UNDELIVERED, LiveReply
 from adapters.slack.render import SlackMessage, render_answer, render_line
 from adapters.slack.slash import SlashCommand
+from adapters.slack.student_thread import SlackStudentThread
+from adapters.slack.ta_queue import SlackTaQueue
 from bot.config.sections import AnswerSettings, AttachmentSettings, SlackSettings
 from bot.errors import PlatformError
 from bot.ops.http_site import listen
 from bot.service.commands import ChatCommands
 from bot.service.notices import attachment_notice, for_student, place_in_line
 from bot.store.history import RunRecord
-from models import Answer, Course, Question, Turn
+from models import Answer, Course, Question, ReplyPlace, Turn
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +85,10 @@ class SlackPlatform:
         self._socket: AsyncSocketModeHandler | None = None
         self._runner: web.AppRunner | None = None
         self.app.middleware(self._drop_repeats)
+        # The TA queue's listeners go first: a reply in a queue thread is taken before the channel listener.
+        self.ta_queue = SlackTaQueue(self.client, commands.escalations, commands.mentor.settings.courses, self.spawn)
+        self.ta_queue.register(self.app)
+        commands.escalations.threads[self.name] = SlackStudentThread(self.client)
         self.channels = ChannelListener(settings, self.client, lambda: self.bot, self._take, self.spawn)
         self.app.event("app_mention")(self.channels.on_mention)
         self.app.event("message")(self.channels.on_message)
@@ -94,6 +100,7 @@ class SlackPlatform:
         self._check_settings()
         self.bot = await self._authenticate()
         await self.channels.check_forums()
+        await self.ta_queue.start()
         self._answer_left_over()
         if self.settings.mode == "socket":
             await self._connect_socket()
@@ -114,6 +121,7 @@ class SlackPlatform:
         return self._runner is not None and bool(self._runner.addresses)
 
     async def stop(self) -> None:
+        await self.ta_queue.stop()
         if self._socket is not None:
             await self._socket.close_async()
             self._socket = None
@@ -281,6 +289,7 @@ class SlackPlatform:
         shown = await reply.finish(message)
         if answer is not None:
             await self.votes.offer(answer, channel, shown)
+            await self.commands.escalations.after_answer(question, answer, ReplyPlace(platform=self.name, channel=channel, thread=thread))
 
     async def _placeholder(self, channel: str, thread: str, ahead: int) -> str | None:
         """The message that says the question was taken (and its place in line); None when Slack

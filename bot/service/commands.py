@@ -24,6 +24,7 @@ from bot.service.answering import Admission, AnswerService, PartialCallback
 from bot.service.channels import route_for
 from bot.service.dedupe import EventDeduper, MemoryDeduper
 from bot.service.digest import DigestSink
+from bot.service.escalation import EscalationService
 from bot.service.fair_line import PositionCallback
 from bot.service.notices import SEARCH_DOWN
 from bot.service.reindex import ReindexService, ReportSink
@@ -60,6 +61,8 @@ class ChatCommands:
         self.pending = PendingQuestions(mentor.settings.pending_path)
         """Questions taken and not yet answered: what a crash cut off is answered at the next start."""
         self.deduper = deduper or MemoryDeduper()
+        self.escalations = EscalationService(mentor)
+        """TA queues and students' threads register here; a declined question goes to its course's TAs."""
         self.report_sinks: list[ReportSink] = []
         """Where scheduled runs are reported; platforms add theirs, `mentor serve` wires them to the schedule."""
         self.digest_sinks: list[DigestSink] = []

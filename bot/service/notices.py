@@ -170,3 +170,49 @@ def _log(exc: BaseException, context: str, level: int) -> str:
         extra={"fields": {"reference": reference, "context": context, "error": type(exc).__name__}},
     )
     return reference
+
+
+# --- escalations: what the student and the TAs read --------------------------------------
+
+ESCALATED = "I've passed your question on to the course's TAs; their answer will appear here."
+UNKNOWN_ESCALATION = (
+    "This question is not in the TA queue's records (it may belong to another installation of the bot), so nothing was sent."
+)
+ANSWER_IN_THREAD = "Reply in this message's thread: your first reply there goes to the student as your answer."
+EMPTY_TA_ANSWER = "The answer is empty, so nothing was sent. Write the answer, then send it."
+
+
+def ta_answer_heading(ta: str | None) -> str:
+    """The line above a TA's answer in the student's thread: marked as a person's, not the bot's."""
+    return f"Answer from a TA ({ta})" if ta else "Answer from a TA"
+
+
+def dismissed_note_heading() -> str:
+    return "A TA looked at your question and left a note"
+
+
+def age(seconds: float) -> str:
+    """`just now`, `12 min`, `3 h 5 min`, `2 d`: how long a question has waited."""
+    minutes = int(seconds // 60)
+    if minutes < 1:
+        return "just now"
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if hours < 24 else f"{hours // 24} d"
+
+
+def closed_line(status: str, by: str, waited_s: float) -> str:
+    """The queue message once it is done: "Answered by Grace, 12 min"."""
+    verb = "Answered" if status == "answered" else "Dismissed"
+    return f"{verb} by {by}, {age(waited_s)}"
+
+
+def closed_already(status: str, by: str | None) -> str:
+    """The second TA to click: told who was first, and that their answer was not sent."""
+    verb = "answered" if status == "answered" else "dismissed"
+    return f"{by or 'Another TA'} {verb} this question first, so yours was not sent."
+
+
+def not_delivered(problem: str) -> str:
+    return f"Your answer could not be posted to the student: {problem}. It is kept with the question."

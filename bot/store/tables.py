@@ -88,3 +88,36 @@ legacy_imports = Table(
     Column("rows", Integer, nullable=False),
 )
 """The pre-database SQLite files already imported, so a second import is refused."""
+
+escalations = Table(
+    "escalations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("course", Text, nullable=False),
+    Column("question", Text, nullable=False),
+    Column("context", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("place", Text, nullable=False),
+    Column("student", Text, nullable=False),
+    Column("draft", Text),
+    Column("sources", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("queue_ref", Text, unique=True),
+    Column("claimed_by", Text),
+    Column("answer", Text),
+    Column("answered_by", Text),
+    Column("answered_at", Float),
+    Column("delivery_problem", Text),
+    Column("created_at", Float, nullable=False),
+    Column("reposted", Boolean, nullable=False),
+    Index("escalations_by_status", "course", "status", "created_at"),
+)
+"""Questions handed to a course's TAs (`bot.store.escalations`); a button works after a restart because it lives here."""
+
+pseudonym_salts = Table(
+    "pseudonym_salts",
+    metadata,
+    Column("course", Text, primary_key=True),
+    Column("salt", Text, nullable=False),
+)
+"""One random salt per course, made once and shared by replicas, so a student's pseudonym is stable."""

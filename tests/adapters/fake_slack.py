@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import WSMsgType, web
 
@@ -30,7 +31,9 @@ class Call:
 
 
 class FakeSlack:
-    def __init__(self) -> None:
+    def __init__(self, first_ts: int = 1) -> None:
+        """`first_ts` numbers this workspace's messages from there, so fakes started one after another
+        against one database (a restart) never reuse a message's ts."""
         self.calls: list[Call] = []
         self.acks: dict[str, dict[str, Any]] = {}
         self.auth_error: str | None = None
@@ -58,7 +61,9 @@ class FakeSlack:
         """File path (`/files/{id}/{name}`) → its bytes, served to the bot token only, as `url_private` is."""
         self.downloads: list[tuple[str, str | None]] = []
         """(file path, Authorization header) of every file request, in order."""
-        self._ts = itertools.count(1)
+        self.names: dict[str, str] = {}
+        """User id → the display name users.info returns."""
+        self._ts = itertools.count(first_ts)
         self._ids = itertools.count(1)
         self._socket: web.WebSocketResponse | None = None
         self._socket_open = asyncio.Event()
@@ -175,9 +180,18 @@ class FakeSlack:
             return {"ok": self.messages.pop(str(args.get("ts")), None) is not None, "ts": args.get("ts")}
         if method == "reactions.add":
             return {"ok": True}
+        if method == "chat.postEphemeral":
+            return {"ok": True, "message_ts": f"1700000200.{next(self._ts):06d}"}
+        if method == "views.open":
+            view = args["view"] if isinstance(args.get("view"), dict) else json.loads(args["view"])
+            return {"ok": True, "view": {"id": f"V{next(self._ids)}", **view}}
         if method == "conversations.info":
             known = self.channels.get(str(args.get("channel")))
             return {"ok": True, "channel": known} if known else {"ok": False, "error": "channel_not_found"}
+        if method == "users.info":
+            uid = str(args.get("user"))
+            name = self.names.get(uid, uid.lower())
+            return {"ok": True, "user": {"id": uid, "name": uid.lower(), "real_name": name, "profile": {"display_name": name}}}
         if method == "conversations.replies":
             thread = str(args.get("ts"))
             messages = self.threads.get(thread, []) + [m for m in self.messages.values() if m["thread_ts"] == thread]
@@ -250,3 +264,32 @@ def event_body(event: dict[str, Any], event_id: str) -> dict[str, Any]:
         "event_time": int(time.time()),
         "authorizations": [{"team_id": TEAM, "user_id": BOT_USER, "is_bot": True}],
     }
+
+
+def block_action(action_id: str, value: str, *, user: str = "UTA1", channel: str = "CTAQUEUE", message_ts: str = "") -> dict[str, Any]:
+    """A `block_actions` payload: a button clicked on a message (sent as `payload=` in HTTP mode)."""
+    return {
+        "type": "block_actions", "team": {"id": TEAM}, "api_app_id": "A1", "token": "legacy",
+        "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": TEAM},
+        "channel": {"id": channel, "name": "ta-queue"}, "container": {"type": "message", "message_ts": message_ts, "channel_id": channel},
+        "message": {"ts": message_ts, "type": "message"}, "trigger_id": f"trigger-{time.time_ns()}",
+        "response_url": "", "actions": [{"action_id": action_id, "block_id": f"escalation_{value}", "type": "button", "value": value,
+                                        "action_ts": f"{time.time():.6f}"}],
+    }
+
+
+def view_submission(view: dict[str, Any], values: dict[str, str], *, user: str = "UTA1") -> dict[str, Any]:
+    """A `view_submission` payload: the modal `views.open` was given, submitted with `values` (block id → text)."""
+    state = {"values": {block: {"text": {"type": "plain_text_input", "value": text}} for block, text in values.items()}}
+    return {
+        "type": "view_submission", "team": {"id": TEAM}, "api_app_id": "A1", "token": "legacy",
+        "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": TEAM},
+        "trigger_id": f"trigger-{time.time_ns()}", "view": {**view, "id": "V1", "state": state},
+    }
+
+
+def signed_form(secret: str, payload: dict[str, Any], timestamp: int | None = None) -> tuple[str, dict[str, str]]:
+    """An interactive request as Slack posts it over HTTP: `payload=<json>`, form-encoded and signed."""
+    body = urlencode({"payload": json.dumps(payload)})
+    headers = signed_headers(secret, body, timestamp) | {"Content-Type": "application/x-www-form-urlencoded"}
+    return body, headers

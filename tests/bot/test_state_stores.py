@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -26,14 +25,6 @@ from ingest.manifest import Manifest
 from ingest.manifest import metadata as catalog_tables
 from models import Answer, Citation, IngestReport, Question
 from tests.conftest import free_port
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    url = f"sqlite:///{tmp_path / 'state.sqlite'}" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
-    opened = Database.open(url)
-    yield opened
-    opened.close()
 
 
 def answer(kind: str = "answer", *cited: str) -> Answer:

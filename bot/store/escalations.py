@@ -1,0 +1,152 @@
+"""The escalations: questions handed to a course's TAs, kept in the state database.
+
+State lives here, not in memory, so a queue button clicked after a restart (or on another
+replica) still finds its question. Answering and dismissing are one conditional UPDATE on
+an open row: of two TAs clicking at once, exactly one gets the row back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from sqlalchemy import Row, insert, select, update
+
+from bot.store.database import Database, upsert
+from bot.store.tables import escalations, pseudonym_salts
+from models import Citation, Escalation, EscalationStatus, ReplyPlace, Turn
+
+PSEUDONYM_DIGITS = 4
+
+
+@dataclass(frozen=True)
+class NewEscalation:
+    """What `open` needs; the store adds the id, the status and the time."""
+
+    course: str
+    question: str
+    reason: str
+    place: ReplyPlace
+    student: str
+    context: tuple[Turn, ...] = ()
+    draft: str | None = None
+    sources: tuple[Citation, ...] = ()
+
+
+class EscalationStore:
+    """`open` a question, find it by id or by its queue message, and close it once."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def open(self, new: NewEscalation, now: float | None = None) -> Escalation:
+        values = {
+            "course": new.course,
+            "question": new.question,
+            "context": json.dumps([turn.model_dump() for turn in new.context]),
+            "reason": new.reason,
+            "place": new.place.model_dump_json(),
+            "student": new.student,
+            "draft": new.draft,
+            "sources": json.dumps([citation.model_dump(mode="json") for citation in new.sources]),
+            "status": "open",
+            "created_at": time.time() if now is None else now,
+            "reposted": False,
+        }
+        with self.database.engine.begin() as db:
+            row = db.execute(insert(escalations).values(values).returning(*escalations.columns)).one()
+        return _escalation(row)
+
+    def get(self, escalation_id: int) -> Escalation | None:
+        return self._one(escalations.c.id == escalation_id)
+
+    def by_queue_message(self, queue_ref: str) -> Escalation | None:
+        return self._one(escalations.c.queue_ref == queue_ref)
+
+    def set_queue_message(self, escalation_id: int, queue_ref: str) -> None:
+        self._update(escalations.c.id == escalation_id, queue_ref=queue_ref)
+
+    def claim(self, escalation_id: int, ta: str) -> Escalation | None:
+        """The TA who will answer in the queue thread; None when the question is not open any more."""
+        return self._update((escalations.c.id == escalation_id) & (escalations.c.status == "open"), claimed_by=ta)
+
+    def close(
+        self, escalation_id: int, status: EscalationStatus, ta: str, answer: str | None = None, now: float | None = None
+    ) -> Escalation | None:
+        """Answer or dismiss an open question; None when it was closed already (another TA was first) or is unknown."""
+        return self._update(
+            (escalations.c.id == escalation_id) & (escalations.c.status == "open"),
+            status=status,
+            answered_by=ta,
+            answer=answer,
+            answered_at=time.time() if now is None else now,
+        )
+
+    def note_delivery_problem(self, escalation_id: int, problem: str) -> None:
+        self._update(escalations.c.id == escalation_id, delivery_problem=problem)
+
+    def open_ones(self, course: str | None = None) -> list[Escalation]:
+        """Open escalations, oldest first."""
+        where = escalations.c.status == "open"
+        if course is not None:
+            where &= escalations.c.course == course
+        with self.database.engine.connect() as db:
+            rows = db.execute(select(escalations).where(where).order_by(escalations.c.created_at, escalations.c.id)).all()
+        return [_escalation(row) for row in rows]
+
+    def mark_reposted(self, escalation_id: int) -> bool:
+        """True for the one replica that gets to re-post a stale question (once, ever)."""
+        where = (escalations.c.id == escalation_id) & (escalations.c.status == "open") & escalations.c.reposted.is_(False)
+        return self._update(where, reposted=True) is not None
+
+    def pseudonym(self, course: str, student: str) -> str:
+        """`Student 4F2A`: the same for one student in one course, on every replica, and unlinkable across courses."""
+        with self.database.engine.begin() as db:
+            upsert(db, pseudonym_salts, {"course": course, "salt": secrets.token_hex(16)}, ["course"], replace=False)
+            salt = db.execute(select(pseudonym_salts.c.salt).where(pseudonym_salts.c.course == course)).scalar_one()
+        digest = hmac.new(salt.encode(), student.encode(), hashlib.sha256).hexdigest()
+        return f"Student {digest[:PSEUDONYM_DIGITS].upper()}"
+
+    def _one(self, where: object) -> Escalation | None:
+        with self.database.engine.connect() as db:
+            row = db.execute(select(escalations).where(where)).first()  # type: ignore[arg-type]
+        return None if row is None else _escalation(row)
+
+    def _update(self, where: object, **values: object) -> Escalation | None:
+        # RETURNING, not rowcount: psycopg may report -1, and the row is what the caller wants anyway.
+        with self.database.engine.begin() as db:
+            row = db.execute(update(escalations).where(where).values(**values).returning(*escalations.columns)).first()  # type: ignore[arg-type]
+        return None if row is None else _escalation(row)
+
+
+def _escalation(row: Row) -> Escalation:
+    fields = row._mapping
+    return Escalation(
+        id=fields["id"],
+        course=fields["course"],
+        question=fields["question"],
+        context=tuple(Turn(**turn) for turn in json.loads(fields["context"])),
+        reason=fields["reason"],
+        place=ReplyPlace.model_validate_json(fields["place"]),
+        student=fields["student"],
+        draft=fields["draft"],
+        sources=tuple(Citation(**citation) for citation in json.loads(fields["sources"])),
+        status=fields["status"],
+        queue_ref=fields["queue_ref"],
+        claimed_by=fields["claimed_by"],
+        answer=fields["answer"],
+        answered_by=fields["answered_by"],
+        answered_at=_time(fields["answered_at"]),
+        delivery_problem=fields["delivery_problem"],
+        created_at=_time(fields["created_at"]),
+        reposted=bool(fields["reposted"]),
+    )
+
+
+def _time(seconds: float | None) -> datetime | None:
+    return None if seconds is None else datetime.fromtimestamp(seconds, tz=timezone.utc)

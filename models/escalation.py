@@ -1,0 +1,58 @@
+"""A question handed to the course's TAs, and where its answer must go back to."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from models.answer import Citation, Turn
+
+EscalationStatus = Literal["open", "answered", "dismissed"]
+
+
+class ReplyPlace(BaseModel):
+    """Where a student asked, in the platform's own ids, so a TA's answer can be posted there later.
+
+    Slack: `channel` and the thread's `thread` ts; Discord: the thread (or channel) id in
+    `channel`; the web page: its conversation id in `channel`. `link` opens the thread where
+    the platform gives one.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    platform: str
+    channel: str
+    thread: str | None = None
+    link: str | None = None
+
+
+class Escalation(BaseModel):
+    """One question in a TA queue: open until a TA answers or dismisses it (first one wins)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    course: str
+    question: str
+    context: tuple[Turn, ...] = ()
+    """The thread's earlier turns, oldest first."""
+    reason: str
+    place: ReplyPlace
+    student: str
+    """The name shown to TAs: the student's own, or the course's stable pseudonym for them."""
+    draft: str | None = None
+    sources: tuple[Citation, ...] = ()
+    status: EscalationStatus = "open"
+    queue_ref: str | None = None
+    """The queue message (`channel:ts` on Slack), so a thread reply or an update finds it."""
+    claimed_by: str | None = None
+    """The TA who chose "Answer in thread": their next reply in the queue thread is the answer."""
+    answer: str | None = None
+    answered_by: str | None = None
+    answered_at: datetime | None = None
+    delivery_problem: str | None = None
+    """Why the answer could not be posted to the student (thread deleted, archived); it is kept."""
+    created_at: datetime
+    reposted: bool = False
