@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import logging
-import time
-from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
 
-from bot.config.settings import DEFAULT_COURSE, Settings, cron_trigger
+from bot.config.settings import DEFAULT_COURSE, Settings
 from bot.errors import SearchUnavailableError
 from bot.service.offload import Offloader
-from bot.status import CourseStatus, ModelStatus, RerankerStatus
+from bot.status import CourseStatus, ModelStatus, RerankerStatus, course_status
 from bot.store.database import Database
 from bot.store.escalations import EscalationStore
 from bot.store.history import RunHistory
@@ -19,21 +17,36 @@ from bot.store.legacy_import import adopt as adopt_legacy_files
 from bot.store.question_log import QuestionLog
 from bot.store.reindex_lock import ReindexLocks
 from bot.term_rules import retrieve_in_term
-from ingest.calendar import TermCalendar, term_calendar, upcoming_release
+from ingest.calendar import TermCalendar, term_calendar
 from ingest.chunker import ChunkingPolicy
 from ingest.git_source import GitSource
 from ingest.git_source import refresh as refresh_git
 from ingest.manifest import Manifest
 from ingest.pipeline import IngestPipeline, ProgressCallback
 from ingest.published import published_file
-from models import Answer, Clock, Course, IngestReport, Question, SearchMode, SearchResult, utc_now
+from models import (
+    Answer,
+    Clock,
+    Course,
+    IngestReport,
+    Question,
+    SearchMode,
+    SearchResult,
+    utc_now,
+)
 from rag.answerer import Answerer, AnswerPolicy, Draft, TextCallback
 from rag.embedder import SentenceTransformerEmbedder
 from rag.errors import IndexOperationError, IndexUnavailableError, ModelFileError
-from rag.index import Fusion, MilvusIndex, collection_name
+from rag.index import Fusion, MilvusIndex
 from rag.llama_cpp_model import LlamaCppModel, check_loadable, gpu_build_problem
 from rag.llm import GenerationSettings, LanguageModel
-from rag.model_files import PACKAGED_DEMO, PACKAGED_DISTRIBUTION, ModelFile, is_packaged_demo, resolve_model
+from rag.model_files import (
+    PACKAGED_DEMO,
+    PACKAGED_DISTRIBUTION,
+    ModelFile,
+    is_packaged_demo,
+    resolve_model,
+)
 from rag.model_probe import ModelProbe
 from rag.openai_http import OpenAIChatModel
 from rag.rerank import make_reranker
@@ -274,32 +287,7 @@ class MentorApp:
         return RerankerStatus(self.settings.search.rerank, self.retriever.reranker_problem())
 
     def status(self) -> list[CourseStatus]:
-        statuses = []
-        for name in self.settings.course_names():
-            course = self.course(name)
-            record = self.manifest.course(name)
-            live = self.index.live_generation(name)
-            waiting = self.escalations.open_ones(name)
-            statuses.append(
-                CourseStatus(
-                    course=course,
-                    documents=len(self.manifest.files(live)) if live else 0,
-                    chunks=self.index.count_chunks(name),
-                    last_ingest_at=(
-                        datetime.fromtimestamp(record.last_ingest_at, tz=timezone.utc) if record.last_ingest_at else None
-                    ),
-                    last_report=record.last_report,
-                    collection=live or collection_name(name),
-                    last_run=self.run_history.last(name),
-                    running=self.reindex_locks.running(name),
-                    next_run=cron_trigger(course).get_next_fire_time(None, datetime.now(timezone.utc)),
-                    next_release=upcoming_release(course.model_copy(update={"sources": self.source_roots(course)}), self.clock()),
-                    now=self.clock(),
-                    escalations_open=len(waiting),
-                    oldest_escalation_s=(time.time() - waiting[0].created_at.timestamp()) if waiting else None,
-                )
-            )
-        return statuses
+        return [course_status(self, name) for name in self.settings.course_names()]
 
     def close(self) -> None:
         """Answers and reindexes still running end first (within `serve.stop_grace_seconds`, counted

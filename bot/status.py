@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
+from bot.config.settings import cron_trigger
 from bot.store.history import RunRecord
 from bot.store.reindex_lock import RunningReindex
+from ingest.calendar import upcoming_release
 from ingest.git_source import redact
 from models import Assignment, Course, IngestReport
+from rag.index import collection_name
 from rag.model_probe import ProbeResult
+
+if TYPE_CHECKING:
+    from bot.app import MentorApp
 
 
 @dataclass(frozen=True)
@@ -112,3 +120,26 @@ class RerankerStatus:
 
 def _rounded(seconds: float | None) -> int | None:
     return None if seconds is None else round(seconds)
+
+
+def course_status(mentor: MentorApp, name: str) -> CourseStatus:
+    """What `mentor status`, `/mentor status` and the admin page show of one course."""
+    course = mentor.course(name)
+    record = mentor.manifest.course(name)
+    live = mentor.index.live_generation(name)
+    waiting = mentor.escalations.open_ones(name)
+    return CourseStatus(
+        course=course,
+        documents=len(mentor.manifest.files(live)) if live else 0,
+        chunks=mentor.index.count_chunks(name),
+        last_ingest_at=datetime.fromtimestamp(record.last_ingest_at, tz=timezone.utc) if record.last_ingest_at else None,
+        last_report=record.last_report,
+        collection=live or collection_name(name),
+        last_run=mentor.run_history.last(name),
+        running=mentor.reindex_locks.running(name),
+        next_run=cron_trigger(course).get_next_fire_time(None, datetime.now(timezone.utc)),
+        next_release=upcoming_release(course.model_copy(update={"sources": mentor.source_roots(course)}), mentor.clock()),
+        now=mentor.clock(),
+        escalations_open=len(waiting),
+        oldest_escalation_s=(time.time() - waiting[0].created_at.timestamp()) if waiting else None,
+    )

@@ -1,6 +1,6 @@
 """The instructors' digest: what a course's students asked over a period, posted to its report channel.
 
-Counts (asked, answered, declined), the questions asked again and again with their pages,
+Counts (asked, answered, declined, sent to the TAs, answered by a TA), the questions asked again and again with their pages,
 the pages cited most, and the questions whose answers got a 👎. It names no student: the
 question log keeps who asked only as a platform id, and the digest never prints it.
 """
@@ -19,6 +19,7 @@ from apscheduler.triggers.base import BaseTrigger
 from bot.app import MentorApp
 from bot.config.settings import cron_trigger
 from bot.service.repeats import RepeatCluster, RepeatFinder
+from bot.store.escalations import EscalationStore
 from bot.store.question_log import QuestionLog
 from bot.store.schedule_claims import ScheduleClaims, due_slot
 from models import Course
@@ -37,6 +38,8 @@ class Digest:
     repeats: list[RepeatCluster]
     pages: list[tuple[str, int]]
     downvoted: list[str]
+    escalated: int = 0
+    answered_by_ta: int = 0
 
     @property
     def asked(self) -> int:
@@ -47,7 +50,8 @@ class Digest:
         answered = self.outcomes["answer"] + self.outcomes["quote"] + self.outcomes["retrieval_only"]
         lines = [
             f"Digest for {self.course}, {self.since:%b} {self.since.day} – {self.until:%b} {self.until.day}: "
-            f"{self.asked} questions, {answered} answered from the materials, {self.outcomes['not_covered']} not covered."
+            f"{self.asked} questions, {answered} answered from the materials, {self.outcomes['not_covered']} not covered; "
+            f"{self.escalated} sent to the TAs, {self.answered_by_ta} answered by a TA."
         ]
         if self.repeats:
             lines.append("Asked again and again:")
@@ -65,9 +69,12 @@ class Digest:
         return "\n".join(lines)
 
 
-def build_digest(questions: QuestionLog, repeats: RepeatFinder, course: str, since: datetime, until: datetime) -> Digest:
+def build_digest(
+    questions: QuestionLog, escalations: EscalationStore, repeats: RepeatFinder, course: str, since: datetime, until: datetime
+) -> Digest:
     """On a worker thread: one period's digest of one course."""
     asked = questions.between(course, since.timestamp(), until.timestamp())
+    escalated, answered_by_ta = escalations.counted(course, since.timestamp(), until.timestamp())
     pages = Counter(citation.label for question in asked for citation in question.citations)
     weeks = max(1, round((until - since).days / 7))
     return Digest(
@@ -78,6 +85,8 @@ def build_digest(questions: QuestionLog, repeats: RepeatFinder, course: str, sin
         repeats=[cluster for cluster in repeats.clusters(course, weeks) if cluster.last_asked >= since],
         pages=pages.most_common(TOP),
         downvoted=[question.text for question in questions.downvoted(course, since.timestamp(), until.timestamp())],
+        escalated=escalated,
+        answered_by_ta=answered_by_ta,
     )
 
 
@@ -116,7 +125,9 @@ class DigestScheduler:
         if claimed_by := await self.mentor.offloader.run(self.claims.claim, f"digest {course.name}", slot):
             log.info("the digest of %s is posted by %s", course.name, claimed_by)
             return None
-        digest = await self.mentor.offloader.run(build_digest, self.mentor.question_log, self.repeats, course.name, now - period(trigger, now), now)
+        digest = await self.mentor.offloader.run(
+            build_digest, self.mentor.question_log, self.mentor.escalations, self.repeats, course.name, now - period(trigger, now), now
+        )
         for sink in self.sinks:
             try:
                 await sink(course, digest.to_text())

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, func, insert, select, update
 
 from bot.store.database import Database, upsert
 from bot.store.tables import escalations, pseudonym_salts
@@ -98,6 +98,15 @@ class EscalationStore:
         with self.database.engine.connect() as db:
             rows = db.execute(select(escalations).where(where).order_by(escalations.c.created_at, escalations.c.id)).all()
         return [_escalation(row) for row in rows]
+
+    def counted(self, course: str, since: float, until: float) -> tuple[int, int]:
+        """For the digest: questions escalated in a period, and those a TA answered in it."""
+        window = (escalations.c.course == course) & (escalations.c.created_at >= since) & (escalations.c.created_at < until)
+        answered = (escalations.c.course == course) & (escalations.c.answered_at >= since) & (escalations.c.answered_at < until)
+        with self.database.engine.connect() as db:
+            escalated = db.execute(select(func.count()).where(window)).scalar() or 0
+            by_ta = db.execute(select(func.count()).where(answered, escalations.c.status == "answered")).scalar() or 0
+        return int(escalated), int(by_ta)
 
     def mark_reposted(self, escalation_id: int) -> bool:
         """True for the one replica that gets to re-post a stale question (once, ever)."""

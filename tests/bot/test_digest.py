@@ -59,7 +59,7 @@ def test_the_digest_counts_the_week_and_one_replica_posts_it(embedder: SentenceT
     assert sum(outcome is not None for outcome in outcomes) == 1, "one replica posts each firing"
     ((name, text),) = posted
     assert name == "cs101"
-    assert "4 questions, 3 answered from the materials, 1 not covered." in text
+    assert "4 questions, 3 answered from the materials, 1 not covered; 0 sent to the TAs, 0 answered by a TA." in text
     assert "• 2× “What does break do in a loop?” (Loops)" in text
     assert "Pages cited most: Loops (3)" in text
     assert "Answers marked 👎:\n• “How do I make an empty set?”" in text

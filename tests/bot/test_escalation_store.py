@@ -101,3 +101,16 @@ def test_a_pseudonym_is_stable_per_course_and_differs_between_courses(database: 
     assert other_replica.pseudonym("cs101", "discord:42") == ada
     assert store.pseudonym("cs101", "discord:43") != ada
     assert store.pseudonym("cs202", "discord:42") != ada, "a student is not linkable across courses"
+
+
+def test_the_digest_counts_a_period_escalations_and_ta_answers(database: Database) -> None:
+    store = EscalationStore(database)
+    answered = store.open(new(), now=1_700_000_000)
+    store.open(new("Is there a Java track?"), now=1_700_000_100)
+    dismissed = store.open(new("Where do I park?"), now=1_700_000_200)
+    store.open(new("Other course", course="cs202"), now=1_700_000_300)
+    store.close(answered.id, "answered", "Grace", "Week 8.", now=1_700_000_400)
+    store.close(dismissed.id, "dismissed", "Grace", now=1_700_000_500)
+    assert store.counted("cs101", 1_700_000_000, 1_700_001_000) == (3, 1)
+    assert store.counted("cs101", 1_700_000_050, 1_700_000_450) == (2, 1), "escalated and answered each in its own window"
+    assert store.counted("cs101", 1_800_000_000, 1_800_001_000) == (0, 0)
