@@ -81,6 +81,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.load
 	$(BIN)/python -m bench.faults
 	$(BIN)/python -m bench.state_store
+	$(BIN)/python -m bench.repeats
 
 clean:
 	rm -rf $(VENV) .mentor
