@@ -12,19 +12,33 @@ from typing import Annotated, Optional
 import httpx
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from bot.cli_db import db_app
+from bot.cli_log import escalations, feedback, history, report
 from bot.cli_models import models_app
-from bot.console import err, open_mentor, out, print_calendar, print_citations, print_model, print_report, print_result
+from bot.console import (
+    err,
+    open_mentor,
+    out,
+    print_calendar,
+    print_citations,
+    print_model,
+    print_report,
+    print_result,
+)
 from bot.ops.http_site import local_url
 from bot.ops.logs import configure_logging
 from bot.serve import serve as run_service
-from bot.service.escalation import waited_s
 from bot.service.notices import age
 from bot.service.reindex import ReindexService
-from bot.service.repeats import RepeatFinder
-from models import Escalation, Question, SearchMode
+from models import Question, SearchMode
 from rag.model_files import PACKAGED_DEMO
 
 app = typer.Typer(help="AI Mentor: answers from the course materials, with links to the page it used.", no_args_is_help=True)
@@ -167,113 +181,8 @@ def calendar(
         print_calendar(calendar)
 
 
-@app.command()
-def history(
-    ctx: typer.Context,
-    course: Annotated[Optional[str], typer.Option("--course", "-c", help="Only this course.")] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000, help="How many runs.")] = 20,
-    json_output: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
-) -> None:
-    """The latest reindex runs: trigger, who, when, how long, what changed, how it ended."""
-    with open_mentor(ctx) as mentor:
-        if course is not None:
-            mentor.course(course)
-        runs = ReindexService(mentor).history.runs(course, limit)
-    if json_output:
-        print(json.dumps([run.to_json() for run in runs], indent=2))
-        return
-    if not runs:
-        out.print("no reindex runs yet")
-    for run in runs:
-        out.print(f"#{run.id} {escape(run.course)} {escape(f'[{run.outcome}]')} {escape(run.summary())}", soft_wrap=True)
-
-
-@app.command()
-def feedback(
-    ctx: typer.Context,
-    course: Annotated[Optional[str], typer.Option("--course", "-c", help="Only this course.")] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=10000, help="How many votes.")] = 100,
-    json_output: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
-) -> None:
-    """Votes on answers (👍/👎 from the web page, Slack and Discord reactions), newest first."""
-    with open_mentor(ctx) as mentor:
-        if course is not None:
-            mentor.course(course)
-        votes = mentor.question_log.feedback(course, limit)
-    if json_output:
-        print(json.dumps([vote.to_json() for vote in votes], indent=2, ensure_ascii=False))
-        return
-    if not votes:
-        out.print("no feedback yet")
-    for vote in votes:
-        sources = ", ".join(c.label for c in vote.question.citations) or "no sources"
-        out.print(
-            f"{vote.at:%Y-%m-%d %H:%M} {'+1' if vote.vote > 0 else '-1'} {escape(vote.platform)} "
-            f"{escape(vote.question.course)}: {escape(vote.question.text)}  [dim]({escape(sources)})[/]",
-            soft_wrap=True,
-        )
-
-
-@app.command()
-def escalations(
-    ctx: typer.Context,
-    course: Annotated[Optional[str], typer.Option("--course", "-c", help="Only this course.")] = None,
-    json_output: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
-) -> None:
-    """Questions waiting in the TA queues, oldest first, with how long each has waited."""
-    with open_mentor(ctx) as mentor:
-        if course is not None:
-            mentor.course(course)
-        waiting = mentor.escalations.open_ones(course)
-    if json_output:
-        print(json.dumps([escalation_json(e) for e in waiting], indent=2, ensure_ascii=False))
-        return
-    if not waiting:
-        out.print("no open escalations")
-    for escalation in waiting:
-        out.print(
-            f"#{escalation.id} {escape(escalation.course)} waiting {age(waited_s(escalation))} "
-            f"({escape(escalation.place.platform)}, {escape(escalation.student)}): {escape(escalation.question)}",
-            soft_wrap=True,
-        )
-
-
-def escalation_json(escalation: Escalation) -> dict[str, object]:
-    return {
-        "id": escalation.id,
-        "course": escalation.course,
-        "question": escalation.question,
-        "platform": escalation.place.platform,
-        "student": escalation.student,
-        "reason": escalation.reason,
-        "created_at": escalation.created_at.isoformat(),
-        "waiting_s": round(waited_s(escalation)),
-        "in_queue": escalation.queue_ref is not None,
-    }
-
-
-@app.command()
-def report(
-    ctx: typer.Context,
-    course: Annotated[Optional[str], typer.Option("--course", "-c", help="Only this course.")] = None,
-    weeks: Annotated[int, typer.Option("--weeks", "-w", min=1, max=52, help="How far back.")] = 4,
-    json_output: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
-) -> None:
-    """The questions students keep asking, grouped by meaning, with the pages they were answered from."""
-    with open_mentor(ctx) as mentor:
-        if course is not None:
-            mentor.course(course)
-        clusters = RepeatFinder(mentor.embedder, mentor.question_log, mentor.settings.answer).clusters(course, weeks)
-    if json_output:
-        print(json.dumps([cluster.to_json() for cluster in clusters], indent=2, ensure_ascii=False))
-        return
-    if not clusters:
-        out.print(f"no question was asked twice in the last {weeks} weeks")
-    for cluster in clusters:
-        pages = ", ".join(f"{label} ({cited})" for label, cited in cluster.pages) or "no sources"
-        out.print(f"{cluster.count}x {escape(cluster.course)}: {escape(cluster.question)}  [dim](last {cluster.last_asked:%Y-%m-%d}; {escape(pages)})[/]", soft_wrap=True)
-        for wording in cluster.wordings[1:]:
-            out.print(f"    also: {escape(wording)}", soft_wrap=True)
+for command in (history, feedback, escalations, report):
+    app.command()(command)
 
 
 @app.command()

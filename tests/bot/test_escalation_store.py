@@ -97,7 +97,7 @@ def test_a_claim_and_a_delivery_problem_are_kept(database: Database) -> None:
 def test_a_pseudonym_is_stable_per_course_and_differs_between_courses(database: Database) -> None:
     store, other_replica = EscalationStore(database), EscalationStore(database)
     ada = store.pseudonym("cs101", "discord:42")
-    assert ada.startswith("Student ") and len(ada) == len("Student 4F2A")
+    assert ada.startswith("Student ") and len(ada) == len("Student 4F2A9C")
     assert other_replica.pseudonym("cs101", "discord:42") == ada
     assert store.pseudonym("cs101", "discord:43") != ada
     assert store.pseudonym("cs202", "discord:42") != ada, "a student is not linkable across courses"
