@@ -11,10 +11,8 @@ term; "now" is mid-term, so the filter leaves out about half of them, as in week
 
 from __future__ import annotations
 
-import os
-
 from bench.evalset import load_questions
-from bench.speed import arguments, built_index, turn_timings
+from bench.speed import arguments, built_index, shown_timings
 from bench.stats import percentile
 
 TERM_START = 1_788_000_000  # a Monday of 2026, in UTC epoch seconds
@@ -45,12 +43,8 @@ def main() -> None:
             for mode in ("dense", "bm25", "hybrid")
             for label, by in (("without filter", None), ("with filter", now))
         }
-        load_before = os.getloadavg()[0]
-        timings = turn_timings(stages, questions, args.queries)
-        print(f"{args.queries} queries at {args.rows} chunks, {unreleased} of them unreleased at the timed moment "
-              f"(load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} cores):")
-        for label, values in timings.items():
-            print(f"  {label:<24} p50 {percentile(values, 0.5):7.1f} ms  p95 {percentile(values, 0.95):7.1f} ms")
+        heading = f"{args.queries} queries at {args.rows} chunks, {unreleased} of them unreleased at the timed moment"
+        timings = shown_timings(stages, questions, args.queries, heading)
         for mode in ("dense", "bm25", "hybrid"):
             off, on = timings[f"{mode} without filter"], timings[f"{mode} with filter"]
             print(f"  {mode}: the filter costs {percentile(on, 0.5) - percentile(off, 0.5):+.1f} ms at p50, "

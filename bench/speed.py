@@ -84,12 +84,7 @@ def main() -> None:
             "hybrid search": lambda q: index.search("eval", q, vectors_by_question[q], k=5, mode="hybrid"),
             "end to end (embed + default search)": lambda q: mentor.search(q, "eval"),
         }
-        load_before = os.getloadavg()[0]
-        timings = turn_timings(stages, questions, args.queries)
-        print(f"{args.queries} queries at {args.rows} chunks, the stages taking turns on each question "
-              f"(load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} cores):")
-        for label, values in timings.items():
-            print(f"  {label:<38} p50 {percentile(values, 0.5):7.1f} ms  p95 {percentile(values, 0.95):7.1f} ms")
+        shown_timings(stages, questions, args.queries, f"{args.queries} queries at {args.rows} chunks, the stages taking turns on each question")
         print("target: end to end p95 <= 50 ms")
 
 
@@ -101,6 +96,17 @@ def _build(mentor: MentorApp, rows: int, release_of: Callable[[int], int] | None
     generation, filler = fill(mentor.index, "eval", rows, release_of=release_of)
     print(f"{rows - filler} real chunks + {filler} filler chunks = {rows} rows in {generation}, "
           f"written, sealed and indexed in {time.perf_counter() - started:.0f} s")
+
+
+def shown_timings(stages: dict[str, Callable[[str], object]], questions: list[str], count: int, heading: str) -> dict[str, list[float]]:
+    """`turn_timings`, printed under `heading` with each stage's p50 and p95 and the machine's load around them."""
+    load_before = os.getloadavg()[0]
+    timings = turn_timings(stages, questions, count)
+    print(f"{heading} (load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} cores):")
+    width = max(map(len, timings))
+    for label, values in timings.items():
+        print(f"  {label:<{width}} p50 {percentile(values, 0.5):7.1f} ms  p95 {percentile(values, 0.95):7.1f} ms")
+    return timings
 
 
 def turn_timings(stages: dict[str, Callable[[str], object]], questions: list[str], count: int) -> dict[str, list[float]]:
