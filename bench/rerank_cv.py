@@ -10,13 +10,13 @@ stay out: they are reported once, after the choice, by `bench.retrieval`.
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from bench.evalset import EvalQuestion, Scores, first_gold_rank
+from bench.cv import best, by_group, k_folds, out_of_fold
+from bench.evalset import EvalQuestion, first_gold_rank
 from bench.stats import percentile
 from models import SearchHit
 from rag.rerank import LexicalReranker, MmrReranker, Reranker
@@ -69,39 +69,19 @@ def ranks(rows: Sequence[Candidates], reranker: Reranker) -> list[int | None]:
     return [first_gold_rank(row.question, reranker.rerank(row.question.question, row.hits)[:K]) for row in rows]
 
 
-def _mrr(rows: Sequence[Candidates], reranker: Reranker) -> float:
-    return Scores.of(ranks(rows, reranker)).mrr5
-
-
-def _best(rows: Sequence[Candidates], grid: list[Reranker]) -> Reranker:
-    """The grid's best on `rows`; the first (the simplest or most dense) wins a tie."""
-    return max(grid, key=lambda reranker: _mrr(rows, reranker))
-
-
-def _scored_out_of_fold(rows: list[Candidates], grid: list[Reranker], folds: list[list[int]]) -> float:
-    held_back_ranks: list[int | None] = []
-    for fold in folds:
-        train = [row for i, row in enumerate(rows) if i not in fold]
-        held_back_ranks += ranks([rows[i] for i in fold], _best(train, grid))
-    return Scores.of(held_back_ranks).mrr5
-
-
 def cross_validate(rows: list[Candidates], out: Callable[[str], None] = print) -> str:
     """Print each family's cross-validated MRR@5 and return the family chosen (ties go to `none`)."""
     kinds = sorted({row.kind for row in rows})
     out(f"\nchoosing the reranker on {len(rows)} in-sample questions ({', '.join(kinds)}); each figure is out-of-fold")
     out(f"{'reranker':<10} {'5-fold MRR@5':>13} {'kind-out MRR@5':>15}  {'weight chosen on all':<28}")
     cv: dict[str, float] = {}
-    for name, grid in FAMILIES.items():
-        shuffled = []
-        for seed in range(SHUFFLES):
-            order = list(range(len(rows)))
-            random.Random(seed).shuffle(order)
-            shuffled.append(_scored_out_of_fold(rows, grid, [order[i::FOLDS] for i in range(FOLDS)]))
-        by_kind = [[i for i, row in enumerate(rows) if row.kind == kind] for kind in kinds]
-        kind_out = _scored_out_of_fold(rows, grid, by_kind)
-        cv[name] = (sum(shuffled) / len(shuffled) + kind_out) / 2
-        out(f"{name:<10} {sum(shuffled) / len(shuffled):13.3f} {kind_out:15.3f}  {named(_best(rows, grid))}")
+    everyone = range(len(rows))
+    for name, rerankers in FAMILIES.items():
+        grid = {named(reranker): ranks(rows, reranker) for reranker in rerankers}
+        shuffled = sum(out_of_fold(grid, k_folds(len(rows), FOLDS, seed))[0] for seed in range(SHUFFLES)) / SHUFFLES
+        kind_out = out_of_fold(grid, by_group([row.kind for row in rows]))[0]
+        cv[name] = (shuffled + kind_out) / 2
+        out(f"{name:<10} {shuffled:13.3f} {kind_out:15.3f}  {best(grid, everyone)}")
     chosen = max(cv, key=lambda name: (round(cv[name], 3), name == "none"))
     out(f"chosen by the mean of both: {chosen}")
     return chosen

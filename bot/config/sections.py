@@ -38,7 +38,7 @@ class ChunkingSettings(_Section):
 class SearchSettings(_Section):
     mode: SearchMode = "hybrid"
     k: int = Field(5, ge=1, le=100)
-    fusion: Literal["weighted", "rrf"] = "weighted"
+    fusion: Literal["weighted", "rrf"] = "rrf"
     dense_weight: float = Field(0.6, ge=0.0, le=1.0)
     rrf_k: int = Field(60, ge=1)
     rerank: RerankName = "none"
