@@ -78,7 +78,8 @@ def _answers(mentor: MentorApp, questions: list[EvalQuestion]) -> None:
     declined = sum(a.kind == "not_covered" for _, a in unanswerable)
     print(f"answerable whose citations include the gold page or section: {cited}/{len(answerable)} = "
           f"{cited / len(answerable):.2f} (target >= 0.85)")
-    print(f"  of which the model wrote [n] markers itself in {marked}; the rest carry the best passage as 'see also'")
+    print(f"  of which the model wrote [n] markers itself in {marked}; every answer carries the best pages it did not cite "
+          f"(up to three) as 'see also'")
     print(f"unanswerable declined (in-sample: they chose the threshold): {declined}/{len(unanswerable)} = "
           f"{declined / max(len(unanswerable), 1):.2f} (target >= 0.8)\n")
 

@@ -17,6 +17,8 @@ from typing import Literal
 
 from aiohttp import web
 
+from rag.llm import ChatMessage, Generation, GenerationSettings, TokenCallback
+
 ANSWER = (
     "Use `break` inside the loop: it stops the loop at once and goes on after it [1]. "
     "To skip only the rest of one round, use `continue` instead [1]."
@@ -122,3 +124,28 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+class CitingModel:
+    """An in-process stand-in for a model that cites: whatever it is asked, it answers citing `[cite]`.
+
+    For benchmarks only (`bench.quote_mode`): it shows what reaches a student's sources
+    when a model cites one passage, right or wrong, through the real answer path.
+    """
+
+    context_window = 4096
+    max_concurrency = 1
+    supports_system_role = True
+
+    def __init__(self, cite: int = 1) -> None:
+        self.cite = cite
+        self.name = f"fake model citing [{cite}]"
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split()) * 2  # generous, so a prompt it accepts fits a real model too
+
+    def generate(self, messages: list[ChatMessage], settings: GenerationSettings, on_token: TokenCallback | None = None) -> Generation:
+        text = f"The course materials answer this in the passage cited [{self.cite}]."
+        if on_token is not None:
+            on_token(text)
+        return Generation(text=text, completion_tokens=len(text.split()), first_token_s=0.0, seconds=0.0)

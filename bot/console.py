@@ -67,12 +67,14 @@ def print_model(model: ModelStatus) -> None:
 
 
 def print_citations(answer: Answer) -> None:
-    if not answer.citations:
-        return
-    out.print("\n[bold]Sources[/]" if not answer.citations[0].see_also else "\n[bold]See also[/]")
-    for citation in answer.citations:
-        link = citation.url or citation.source
-        out.print(f"  [{citation.n}] {escape(citation.label())}  [blue]{escape(link)}[/]", soft_wrap=True)
+    """The cited sources, then the ones consulted but not cited under "See also", as the chat adapters show them."""
+    for heading, see_also in (("Sources", False), ("See also", True)):
+        group = [citation for citation in answer.citations if citation.see_also is see_also]
+        if group:
+            out.print(f"\n[bold]{heading}[/]")
+        for citation in group:
+            link = citation.url or citation.source
+            out.print(f"  [{citation.n}] {escape(citation.label())}  [blue]{escape(link)}[/]", soft_wrap=True)
 
 
 def print_report(report: IngestReport) -> None:

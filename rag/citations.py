@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from models import Citation, SearchHit
 
@@ -31,12 +31,14 @@ def citation_for(n: int, hit: SearchHit, *, see_also: bool = False) -> Citation:
 
 
 def resolve_citations(text: str, sources: Sequence[SearchHit]) -> tuple[str, list[Citation]]:
-    """Renumber the markers in order of first use and return exactly the sources they cite.
+    """Renumber the markers in order of first use; return the sources they cite, then the best
+    few the model read but did not cite, as "see also" (sources consulted).
 
     Two sources on the same page or section share one number; a marker outside
-    1..len(sources) is dropped, since it points at nothing the model was shown. When the
-    text cites nothing, the sources it was drawn from are attached as "see also" (sources
-    consulted), so no answer goes out without a way to check it.
+    1..len(sources) is dropped, since it points at nothing the model was shown. The best
+    `CONSULTED` pages are always among the citations, cited or not: a model can cite the
+    wrong page, or none, and the page retrieval ranked best is then still a click away
+    (as quote mode attaches them, `rag.quotes.compose`).
     """
     numbers: dict[SourceKey, int] = {}
     citations: list[Citation] = []
@@ -61,23 +63,23 @@ def resolve_citations(text: str, sources: Sequence[SearchHit]) -> tuple[str, lis
         return lead if match.string[match.end():match.end() + 1] == "[" else ""
 
     cleaned = MARKER.sub(renumber, text).strip()
-    if not citations:
-        citations = consulted(sources)
-    return cleaned, citations
+    return cleaned, citations + consulted(sources, cited=numbers)
 
 
-def consulted(sources: Sequence[SearchHit]) -> list[Citation]:
-    """Up to `CONSULTED` distinct pages or sections, best first, as "see also" citations.
+def consulted(sources: Sequence[SearchHit], cited: Collection[SourceKey] = ()) -> list[Citation]:
+    """Of the best `CONSULTED` distinct pages or sections, those not `cited`, as "see also" citations
+    numbered after the cited ones.
 
-    The model read all of them; with no marker to say which it used, the best few let a
-    student check the answer where one lone passage may be the wrong one.
+    The model read all of them; where no marker says it used one, the best few still let a
+    student check the answer, since one lone passage may be the wrong one.
     """
     picked: dict[SourceKey, SearchHit] = {}
     for hit in sources:
         if len(picked) == CONSULTED:
             break
         picked.setdefault(source_key(hit), hit)
-    return [citation_for(n, hit, see_also=True) for n, hit in enumerate(picked.values(), 1)]
+    extra = [hit for key, hit in picked.items() if key not in cited]
+    return [citation_for(n, hit, see_also=True) for n, hit in enumerate(extra, len(cited) + 1)]
 
 
 def source_key(hit: SearchHit) -> SourceKey:

@@ -24,8 +24,17 @@ SOURCES = [
 def test_markers_are_renumbered_in_order_of_first_use() -> None:
     text, citations = resolve_citations("Use a set [3]. Opening with w truncates [2]. Sets again [3].", SOURCES)
     assert text == "Use a set [1]. Opening with w truncates [2]. Sets again [1]."
-    assert [(c.n, c.source, c.page, c.anchor) for c in citations] == [(1, "sets.html", None, "sets"), (2, "files.pdf", 4, None)]
-    assert not any(c.see_also for c in citations)
+    assert [(c.n, c.source, c.page, c.anchor, c.see_also) for c in citations] == [
+        (1, "sets.html", None, "sets", False), (2, "files.pdf", 4, None, False), (3, "loops.md", None, "break", True),
+    ]
+
+
+def test_the_best_pages_a_model_did_not_cite_follow_its_citations_as_see_also() -> None:
+    """Issue 16: a model that cites only its second passage still leaves the best-ranked pages a click away."""
+    more = [*SOURCES, hit("dicts.html", anchor="dicts")]
+    text, citations = resolve_citations("Opening with w truncates [2].", more)
+    assert text == "Opening with w truncates [1]."
+    assert [(c.n, c.source, c.see_also) for c in citations] == [(1, "files.pdf", False), (2, "loops.md", True), (3, "sets.html", True)]
 
 
 def test_grouped_and_worded_markers_are_read() -> None:
@@ -37,7 +46,7 @@ def test_grouped_and_worded_markers_are_read() -> None:
 def test_markers_outside_the_sources_are_removed() -> None:
     text, citations = resolve_citations("Claim [7]. Other claim [0][2].", SOURCES)
     assert text == "Claim. Other claim [1]."
-    assert [c.source for c in citations] == ["files.pdf"]
+    assert [c.source for c in citations if not c.see_also] == ["files.pdf"]
 
 
 def test_two_sources_on_the_same_page_share_one_number() -> None:
