@@ -159,12 +159,18 @@ class SentenceTransformerEmbedder:
             return _encode(self._loaded(), texts, self._batch_size)
 
     def embed_query(self, text: str) -> list[float]:
-        """Kept for the last few questions: the search, quote mode and the repeat check each embed the same text."""
+        """Kept for the last few questions: the search, quote mode and the repeat check each embed the same text.
+
+        Kept by the text's words alone: the search gets a question with its spacing
+        collapsed, quote mode with its lines kept, the repeat check as sent, and the
+        tokenizer splits on any whitespace, so all three are one vector.
+        """
+        words = " ".join(text.split())
         with self._query_lock:
-            if (vector := self._recent_queries.get(text)) is None:
+            if (vector := self._recent_queries.get(words)) is None:
                 model = self._loaded_for_queries()
                 with _torch_threads(QUERY_THREADS):
-                    vector = self._recent_queries[text] = tuple(_encode(model, [text], 1)[0])
+                    vector = self._recent_queries[words] = tuple(_encode(model, [words], 1)[0])
             return list(vector)
 
 
