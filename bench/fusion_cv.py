@@ -25,6 +25,7 @@ from pathlib import Path
 
 from bench.cv import Ranks, best, by_group, k_folds, mrr, out_of_fold
 from bench.evalset import EVAL_SETS, EvalQuestion, EvalSet, Scores, first_gold_rank, load_questions
+from bench.rerank_cv import fusion_name
 from bot.app import MentorApp
 from bot.config.settings import Settings
 from bot.ops.logs import configure_logging
@@ -45,9 +46,7 @@ class Setting:
     def name(self) -> str:
         if self.mode != "hybrid":
             return {"dense": "dense only", "bm25": "BM25 only"}[self.mode]
-        if self.fusion.method == "rrf":
-            return f"RRF k={self.fusion.rrf_k}"
-        return f"weighted {self.fusion.dense_weight:.1f}/{1 - self.fusion.dense_weight:.1f}"
+        return fusion_name(self.fusion)
 
 
 # Each family lists the project's default of the time first, so a tie keeps it.

@@ -19,7 +19,9 @@ from bench.cv import best, by_group, k_folds, out_of_fold
 from bench.evalset import EvalQuestion, first_gold_rank
 from bench.stats import percentile
 from models import SearchHit
+from rag.index import Fusion
 from rag.rerank import LexicalReranker, MmrReranker, Reranker
+from rag.retriever import HybridRetriever
 
 K = 5
 T = TypeVar("T")
@@ -95,3 +97,18 @@ def latency_ms(call: Callable[[T], object], items: Sequence[T]) -> tuple[float, 
         call(item)
         times.append(1000 * (time.perf_counter() - started))
     return percentile(times, 0.5), percentile(times, 0.95)
+
+
+def described(retriever: HybridRetriever) -> str:
+    """`hybrid, RRF k=60, no rerank`: a retriever's first stage and reranker, as the tables print them."""
+    fused = fusion_name(retriever.fusion)
+    if retriever.reranker is None:
+        return f"{retriever.mode}, {fused}, no rerank"
+    return f"{retriever.mode}, {fused}, rerank {named(retriever.reranker)} of {retriever.candidates}"
+
+
+def fusion_name(fusion: Fusion) -> str:
+    """`RRF k=60` or `weighted 0.6/0.4`."""
+    if fusion.method == "rrf":
+        return f"RRF k={fusion.rrf_k}"
+    return f"weighted {fusion.dense_weight:.1f}/{1 - fusion.dense_weight:.1f}"

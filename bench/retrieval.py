@@ -25,7 +25,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from bench.evalset import EVAL_SETS, EvalSet, Scores, first_gold_rank, load_questions
-from bench.rerank_cv import Candidates, Keep, cross_validate, latency_ms, named
+from bench.rerank_cv import Candidates, Keep, cross_validate, described, latency_ms, named
 from bot.app import MentorApp
 from bot.config.settings import Settings
 from bot.ops.logs import configure_logging
@@ -35,7 +35,6 @@ from ingest.loaders import is_supported, load_document
 from models import Course
 from rag.index import Fusion
 from rag.rerank import LexicalReranker, MmrReranker
-from rag.retriever import HybridRetriever
 
 CANDIDATES = 30
 # Each reranker at the weight bench.rerank_cv picks on all the in-sample questions.
@@ -69,7 +68,7 @@ def _quality(mentor: MentorApp, eval_set: EvalSet) -> None:
     print(f"\n{'search':<64} {'hit@1':>12} {'hit@3':>12} {'hit@5':>12} {'MRR@5':>7}")
     alone = replace(default, reranker=None)
     variants = {
-        f"project default ({_describe(default)})": default,
+        f"project default ({described(default)})": default,
         f"first stage alone, {default.k} sections": alone,
         "before bench.fusion_cv: hybrid, weighted 0.6/0.4, no rerank": replace(alone, fusion=Fusion(method="weighted", dense_weight=0.6)),
         **{
@@ -135,14 +134,6 @@ def _embedding_alone(mentor: MentorApp, course: Course) -> float:
     started = time.perf_counter()
     mentor.embedder.embed_documents(texts)
     return time.perf_counter() - started
-
-
-def _describe(retriever: HybridRetriever) -> str:
-    fusion = retriever.fusion
-    fused = f"RRF k={fusion.rrf_k}" if fusion.method == "rrf" else f"weighted {fusion.dense_weight:.1f}/{1 - fusion.dense_weight:.1f}"
-    if retriever.reranker is None:
-        return f"{retriever.mode}, {fused}, no rerank"
-    return f"{retriever.mode}, {fused}, rerank {named(retriever.reranker)} of {retriever.candidates}"
 
 
 if __name__ == "__main__":
