@@ -40,13 +40,13 @@ class SearchSettings(_Section):
     k: int = Field(5, ge=1, le=100)
     fusion: Literal["weighted", "rrf"] = "rrf"
     dense_weight: float = Field(0.6, ge=0.0, le=1.0)
-    rrf_k: int = Field(60, ge=1)
-    rerank: RerankName = "none"
+    rrf_k: int = Field(20, ge=1)
+    rerank: RerankName = "lexical"
     """Reorders the first stage's candidates: `lexical`, `mmr` or `cross-encoder` (with
     `rerank_model`); `none` keeps the first stage's order (README, "Search")."""
     rerank_candidates: int = Field(30, ge=1, le=100)
     """With a reranker: the distinct sections the first stage gathers for it (at least k); without one it gathers k."""
-    rerank_dense_weight: float = Field(0.95, ge=0.0, le=1.0)
+    rerank_dense_weight: float = Field(0.9, ge=0.0, le=1.0)
     """`lexical` only: the cosine similarity's share; the rest is BM25 over the candidates."""
     rerank_model: str | None = None
     """`cross-encoder` only: a local sentence-transformers cross-encoder folder (never downloaded)."""
