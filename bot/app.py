@@ -260,7 +260,8 @@ class MentorApp:
     def retrieve(self, question: Question) -> Answer | Draft:
         """Search and grounding: a decline or a quote is the answer already; a `Draft` goes to `answerer.write`."""
         course = self.course(question.course)
-        return retrieve_in_term(self.answerer, question, course, course.answer_mode or self.settings.answer.mode, self.clock())
+        mode = course.answer_mode or self.settings.answer.mode
+        return retrieve_in_term(self.answerer, question, course.model_copy(update={"sources": self.source_roots(course)}), mode, self.clock())
 
     def model_status(self) -> ModelStatus:
         """What answers students; an in-process model is probed first (once per machine, then cached)."""

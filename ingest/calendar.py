@@ -10,8 +10,9 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from ingest.assignments import AssignmentRules
 from ingest.discovery import discover
-from ingest.errors import IngestError, UnreadableFileError
+from ingest.errors import AssignmentOverlapError, IngestError, UnreadableFileError
 from ingest.exclusion import Exclusions
 from ingest.loaders import is_supported
 from ingest.releases import Release, ReleaseRules
@@ -89,6 +90,10 @@ def term_calendar(course: Course, now: datetime) -> TermCalendar:
     rules = ReleaseRules(course)
     scheduled: list[Scheduled] = []
     problems = [f"releases {pattern!r} matches no file of the course" for pattern in rules.unmatched(files)]
+    try:
+        AssignmentRules(course).check(source for source, path in files.items() if is_supported(path))
+    except AssignmentOverlapError as exc:
+        problems.append(str(exc))
     for source, path in files.items():
         if not is_supported(path):
             continue

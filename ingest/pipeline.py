@@ -10,6 +10,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingest.assignments import AssignmentRules
 from ingest.chunker import ChunkingPolicy, chunk_document, heading_context
 from ingest.discovery import discover, source_prefix
 from ingest.errors import UnreadableFileError
@@ -77,6 +78,8 @@ class IngestPipeline:
         files = discover(course.sources, skip_missing=True, exclusions=Exclusions(course.sources, course.exclude))
         for root in missing:
             report.warnings.append(f"source folder {root} is missing: its documents are kept as they were")
+        # Two assignments' globs tied on one file: stop before anything is written, naming both.
+        AssignmentRules(course).check(source for source, path in files.items() if is_supported(path))
         known = self.manifest.files(generation)
         rules = ReleaseRules(course)
         report.warnings.extend(

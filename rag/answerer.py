@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from models import ActiveAssignment, Answer, Course, Question, SearchHit, Timings, Turn, last_turns
-from rag.assignment_guard import guarded, instruction
+from rag.assignment_guard import guarded, guarded_answer, instruction
 from rag.citations import citation_for, partial_text, resolve_citations
 from rag.errors import EmptyQueryError, LanguageModelError, QuestionTooLongError
 from rag.grounding import grounding_score
@@ -159,7 +159,8 @@ class Answerer:
             notice = f"The language model is unavailable: {exc}"
             if draft.mode == "auto":
                 log.warning("answering with quotes: %s", notice)
-                return self._quoted(text, draft.course, hits, retrieve_ms).model_copy(update={"notice": notice})
+                quoted = guarded_answer(self._quoted(text, draft.course, hits, retrieve_ms), draft.assignment)
+                return quoted.model_copy(update={"notice": notice})
             log.warning("answering from retrieval only: %s", notice)
             return self._retrieval_only(hits, retrieve_ms, notice)
         answer_text, citations = resolve_citations(guarded(generation.text, draft.assignment), prompt.sources)
