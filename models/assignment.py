@@ -36,6 +36,17 @@ class Assignment(BaseModel):
         return self.before if now < self.due else self.after
 
 
+class DeclaredAssignment(BaseModel):
+    """A file's own `assignment:` (Markdown front matter or notebook metadata), as the ingest read it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    source: str
+    name: str
+    defined: Assignment | None = None
+    """The assignment as the file defines it (it gave a `due`); None: it joins one defined elsewhere."""
+
+
 class ActiveAssignment(BaseModel):
     """The assignment a question touches and the mode it is answered under now: what the answerer needs."""
 

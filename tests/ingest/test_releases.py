@@ -211,11 +211,13 @@ def test_bad_front_matter_is_reported_and_the_rest_of_the_course_goes_on(
     root = term_folder(tmp_path / "materials")
     (root / "week-05/broken.md").write_text("---\nrelease: [2026-10-05\ntitle: x\n---\n# Broken\n\nSome text.\n", encoding="utf-8")
     (root / "week-05/bad-date.md").write_text("---\nrelease: next tuesday\n---\n# Bad date\n\nSome text.\n", encoding="utf-8")
+    (root / "week-05/bad-lab.md").write_text("---\nassignment: {due: 2026-10-05}\n---\n# Bad lab\n\nSome text.\n", encoding="utf-8")
     course = Course(name="cs101", sources=(root,), start_date=START, releases={"labs/**": "2026-10-01"})
     report = ingest.ingest(course)
     failed = {failure.source: failure.reason for failure in report.failed}
     assert "front matter is not valid YAML" in failed["week-05/broken.md"]
     assert "'next tuesday' is not a date or date-time" in failed["week-05/bad-date.md"]
+    assert "its `assignment:` is neither a name nor a table with a `name`" in failed["week-05/bad-lab.md"]
     assert sorted(report.added) == ["homework/hw3-solution.md", "w06/recursion.md", "week-05/loops.md"]
     assert report.warnings == ["releases 'labs/**' matches no file of the course: check the glob"]
 

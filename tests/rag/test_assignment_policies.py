@@ -16,6 +16,7 @@ from bot.app import MentorApp
 from bot.config.sections import AnswerSettings, LlmSettings
 from bot.config.settings import Settings
 from ingest.assignments import AssignmentRules
+from ingest.calendar import term_calendar
 from models import ActiveAssignment, Course, Question
 from rag.assignment_guard import guarded
 from tests.conftest import FrozenClock
@@ -49,6 +50,16 @@ SOLUTION_NOTEBOOK = {
     ],
     "metadata": {}, "nbformat": 4, "nbformat_minor": 5,
 }
+LAB_DUE = DUE + timedelta(days=7)
+LAB_4 = (
+    f"---\ntitle: Lab 4\nassignment:\n  name: Lab 4\n  due: {LAB_DUE.isoformat()}\n  before: concepts\n---\n"
+    "# Lab 4: anagram classes\n\nGroup a list of words into classes of anagrams, using a dictionary keyed by each word's sorted letters.\n"
+)
+LAB_4_STARTER = {
+    "cells": [{"cell_type": "markdown", "source": ["# Lab 4 starter\n", "The starter notebook loads the word list from words.txt "
+                                                   "and prints the first ten anagram classes."]}],
+    "metadata": {"assignment": "Lab 4"}, "nbformat": 4, "nbformat_minor": 5,
+}
 HOMEWORK_3 = {"name": "Homework 3", "files": ["homework/hw3*"], "due": DUE.isoformat(), "before": "hints",
               "solutions": ["homework/solutions/**"]}
 
@@ -68,6 +79,9 @@ def course_app(tmp_path_factory: pytest.TempPathFactory, llm: FakeLLM) -> Iterat
     (root / "dicts.md").write_text(LECTURE, encoding="utf-8")
     (root / "exam-rules.md").write_text(EXAM_RULES, encoding="utf-8")
     (root / "worked-example.md").write_text(WORKED_EXAMPLE, encoding="utf-8")
+    (root / "labs").mkdir()
+    (root / "labs/lab4.md").write_text(LAB_4, encoding="utf-8")
+    (root / "labs/starter.ipynb").write_text(json.dumps(LAB_4_STARTER), encoding="utf-8")
     (root / "homework/solutions").mkdir()
     (root / "homework/solutions/hw3-solution.ipynb").write_text(json.dumps(SOLUTION_NOTEBOOK), encoding="utf-8")
     course = Course.model_validate(
@@ -219,3 +233,44 @@ def test_a_solution_file_is_held_until_the_deadline_and_read_before_it_only_for_
     clock.now = DUE
     assert solution in [hit.source for hit in app.search(question, "cs101").hits]
     assert app.course_file("cs101", solution) is not None
+
+
+def test_an_assignment_declared_in_front_matter_and_joined_from_notebook_metadata(
+    course_app: tuple[MentorApp, FrozenClock], llm: FakeLLM
+) -> None:
+    app, clock = course_app
+    llm.answer = "Sort the letters of each word [1]."
+    clock.now = LAB_DUE - timedelta(days=1)
+    app.ask(Question(text="How should I group the words into anagram classes?", course="cs101"))
+    assert f"graded assignment Lab 4, due {LAB_DUE:%Y-%m-%d %H:%M} UTC. Explain only the ideas" in system_prompt(llm)
+    app.ask(Question(text="What does the starter notebook print from words.txt?", course="cs101"))
+    assert "graded assignment Lab 4" in system_prompt(llm), "the notebook joined Lab 4 in its metadata"
+    status = next(s for s in app.status() if s.course.name == "cs101")
+    assert [(a.name, mode) for a, mode in status.assignment_modes()] == [("Homework 3", "full"), ("Lab 4", "concepts")]
+    lab = next(a for a in app.calendar("cs101").assignments if a.name == "Lab 4")
+    assert (lab.due, lab.before, sorted(lab.declared)) == (LAB_DUE, "concepts", ["labs/lab4.md", "labs/starter.ipynb"])
+
+    clock.now = LAB_DUE
+    app.ask(Question(text="How should I group the words into anagram classes?", course="cs101"))
+    assert "graded assignment Lab 4" not in system_prompt(llm)
+
+
+def test_a_declaration_beats_the_globs_and_bad_ones_are_reported(tmp_path: Path) -> None:
+    (tmp_path / "labs").mkdir()
+    (tmp_path / "labs/lab2-extra.md").write_text("---\nassignment: Lab 2\n---\n# Extra\n\nText.\n", encoding="utf-8")
+    (tmp_path / "labs/lab9.md").write_text("---\nassignment: Lab 9\n---\n# Lab 9\n\nText.\n", encoding="utf-8")
+    (tmp_path / "labs/broken.md").write_text("---\nassignment:\n  name: Lab 3\n  due: someday\n---\n# B\n\nText.\n", encoding="utf-8")
+    (tmp_path / "labs/moved.md").write_text("---\nassignment: {name: Labs, due: 2030-01-01}\n---\n# M\n\nText.\n", encoding="utf-8")
+    course = Course.model_validate(
+        {"name": "cs101", "sources": [str(tmp_path)], "assignments": [
+            {"name": "Labs", "files": ["labs/**"], "due": "2026-12-01", "before": "concepts"},
+            {"name": "Lab 2", "files": ["labs/lab2/**"], "due": "2026-10-01"},
+        ]}
+    )
+    calendar = term_calendar(course, DUE)
+    names = {a.name: a for a in calendar.assignments}
+    assert names["Lab 2"].declared == ("labs/lab2-extra.md",)
+    assert names["Labs"].due == datetime(2026, 12, 1, tzinfo=timezone.utc), "mentor.toml keeps its deadline"
+    assert AssignmentRules(calendar.course).of_source("labs/lab2-extra.md").name == "Lab 2", "its own word beats 'labs/**'"
+    assert any(p.startswith("labs/broken.md: its `assignment:` cannot be read") for p in calendar.problems), calendar.problems
+    assert any("labs/lab9.md names the assignment 'Lab 9', which neither mentor.toml nor" in p for p in calendar.problems)
