@@ -4,8 +4,8 @@ A file belongs to the assignment its own front matter names (`declared`); else t
 assignment whose `files` glob matching it has the most literal characters. Two equally
 specific globs of two assignments matching one file are an `AssignmentOverlapError`
 naming both globs and the course: the ingest checks every file and stops before writing
-anything, and a question about such a file is refused the same way rather than answered
-under a policy picked by chance. Two assignments may not share a glob at all (settings
+anything, and a question whose best source is such a file fails with it (its log line
+names both) rather than being answered under a policy picked by chance. Two assignments may not share a glob at all (settings
 refuse it at start-up, naming both).
 """
 

@@ -14,6 +14,7 @@ import re
 from ingest.discovery import discover
 from ingest.errors import UnreadableFileError
 from ingest.exclusion import compile_glob
+from ingest.loaders.notebook import cell_source
 from ingest.loaders.textfile import read_text
 from models import Assignment, Course
 
@@ -47,11 +48,7 @@ def _code_in(text: str, suffix: str) -> str:
             cells = json.loads(text).get("cells", [])
         except (json.JSONDecodeError, AttributeError):
             return text
-        return "\n".join(
-            "".join(cell.get("source", "")) if isinstance(cell.get("source"), list) else str(cell.get("source", ""))
-            for cell in cells
-            if isinstance(cell, dict) and cell.get("cell_type") == "code"
-        )
+        return "\n".join(cell_source(cell) for cell in cells if isinstance(cell, dict) and cell.get("cell_type") == "code")
     if suffix in (".md", ".markdown"):
         blocks = [match.group(2) for match in FENCED_CODE.finditer(text)]
         return "\n".join(blocks) if blocks else text
