@@ -92,6 +92,8 @@ def term_calendar(course: Course, now: datetime) -> TermCalendar:
     rules = ReleaseRules(course)
     scheduled: list[Scheduled] = []
     problems = [f"releases {pattern!r} matches no file of the course" for pattern in rules.unmatched(files)]
+    if any(assignment.solutions for assignment in course.assignments):
+        problems.extend(rules.unmatched_solutions(discover(course.sources, skip_missing=True)))
     declarations, unreadable = declarations_in({source: path for source, path in files.items() if is_supported(path)}, course.zone)
     assignments, unplaced = merged(course, declarations)
     course = course.model_copy(update={"assignments": assignments})

@@ -84,6 +84,8 @@ class IngestPipeline:
         report.warnings.extend(
             f"releases {pattern!r} matches no file of the course: check the glob" for pattern in rules.unmatched(files)
         )
+        if any(assignment.solutions for assignment in course.assignments):
+            report.warnings.extend(rules.unmatched_solutions(discover(course.sources, skip_missing=True)))
 
         todo: list[_Todo] = []
         readable: set[str] = set()

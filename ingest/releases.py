@@ -67,7 +67,9 @@ class ReleaseRules:
         globs = [_ReleaseGlob(pattern, compile_glob(pattern), at) for pattern, at in course.releases]
         self._globs = sorted(globs, key=lambda rule: rule.specificity, reverse=True)
         self._solutions = [
-            (assignment.name, assignment.due, compile_glob(pattern)) for assignment in course.assignments for pattern in assignment.solutions
+            (assignment.name, assignment.due, pattern, compile_glob(pattern))
+            for assignment in course.assignments
+            for pattern in assignment.solutions
         ]
 
     def release_of(self, source: str, path: Path) -> Release:
@@ -87,7 +89,7 @@ class ReleaseRules:
 
     def _held(self, source: str, release: Release) -> Release:
         """A solution file is released no earlier than its assignment's deadline (the latest one, if several claim it)."""
-        dues = [(due, name) for name, due, glob in self._solutions if glob.matches(source)]
+        dues = [(due, name) for name, due, _, glob in self._solutions if glob.matches(source)]
         if not dues:
             return release
         due, name = max(dues)
@@ -99,6 +101,16 @@ class ReleaseRules:
         """The `releases` globs no file of the course matches: most likely a typo that leaves a file public."""
         names = list(sources)
         return [rule.pattern for rule in self._globs if not any(rule.glob.matches(name) for name in names)]
+
+    def unmatched_solutions(self, sources: Iterable[str]) -> list[str]:
+        """A line for each `solutions` glob no file matches (excluded files count): a typo that would
+        leave a solution released early and the check without it."""
+        names = list(sources)
+        return [
+            f"assignment {name!r}: solutions {pattern!r} matches no file of the course: check the glob"
+            for name, _, pattern, glob in self._solutions
+            if not any(glob.matches(source) for source in names)
+        ]
 
     def _week(self, source: str) -> Release | None:
         if self.course.start_date is None:

@@ -19,6 +19,7 @@ from ingest.assignments import AssignmentRules
 from ingest.calendar import term_calendar
 from models import ActiveAssignment, Course, Question
 from rag.assignment_guard import guarded
+from tests.adapters.web_helpers import Web, run_web
 from tests.conftest import FrozenClock
 from tests.rag.test_solution_similarity import CORE, SOLUTION
 
@@ -227,12 +228,26 @@ def test_a_solution_file_is_held_until_the_deadline_and_read_before_it_only_for_
     assert solution not in [hit.source for hit in app.search(question, "cs101").hits]
     assert solution not in [citation.source for citation in app.ask(Question(text=question, course="cs101")).citations]
     assert app.course_file("cs101", solution) is None
+    assert served(app, f"/files/cs101/{solution}") == 404
     held = next(item for item in app.calendar("cs101").upcoming if item.source == solution)
     assert (held.release.at, held.release.rule) == (DUE, "solution of 'Homework 3', held until it is due")
 
     clock.now = DUE
     assert solution in [hit.source for hit in app.search(question, "cs101").hits]
     assert app.course_file("cs101", solution) is not None
+    assert served(app, f"/files/cs101/{solution}") == 200
+
+
+def served(app: MentorApp, path: str) -> int:
+    """The HTTP status `/files` answers `path` with, from the web platform on loopback."""
+    statuses: list[int] = []
+
+    async def fetch(web: Web) -> None:
+        async with web.session.get(web.base + path) as response:
+            statuses.append(response.status)
+
+    run_web(app, fetch)
+    return statuses[0]
 
 
 def test_an_assignment_declared_in_front_matter_and_joined_from_notebook_metadata(
@@ -264,7 +279,7 @@ def test_a_declaration_beats_the_globs_and_bad_ones_are_reported(tmp_path: Path)
     course = Course.model_validate(
         {"name": "cs101", "sources": [str(tmp_path)], "assignments": [
             {"name": "Labs", "files": ["labs/**"], "due": "2026-12-01", "before": "concepts"},
-            {"name": "Lab 2", "files": ["labs/lab2/**"], "due": "2026-10-01"},
+            {"name": "Lab 2", "files": ["labs/lab2/**"], "due": "2026-10-01", "solutions": ["keys/lab2.py"]},
         ]}
     )
     calendar = term_calendar(course, DUE)
@@ -274,3 +289,4 @@ def test_a_declaration_beats_the_globs_and_bad_ones_are_reported(tmp_path: Path)
     assert AssignmentRules(calendar.course).of_source("labs/lab2-extra.md").name == "Lab 2", "its own word beats 'labs/**'"
     assert any(p.startswith("labs/broken.md: its `assignment:` cannot be read") for p in calendar.problems), calendar.problems
     assert any("labs/lab9.md names the assignment 'Lab 9', which neither mentor.toml nor" in p for p in calendar.problems)
+    assert "assignment 'Lab 2': solutions 'keys/lab2.py' matches no file of the course: check the glob" in calendar.problems
