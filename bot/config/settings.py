@@ -222,6 +222,8 @@ def _check_assignments(number: int, course: Course) -> None:
         where = f"courses.{number}.assignments (course {course.name!r}, {assignment.name!r})"
         _check_globs(assignment.files, where)
         _check_globs(assignment.solutions, where)
+        if assignment.declared:
+            raise ValueError(f"{where}: `declared` is read from the files' own front matter: list the files in `files`")
         if any(pattern.strip().startswith("!") for pattern in assignment.solutions):
             raise ValueError(f"{where}: a `solutions` glob starts with '!', which names no solution: name the solution files")
         for pattern in assignment.files:
