@@ -42,6 +42,11 @@ class Unit:
     def scored_text(self) -> str:
         return f"{self.text}\n{self.code}" if self.code and self.text else self.code or self.text
 
+    def embedded_text(self, chars: int) -> str:
+        """The start of `scored_text`, what its meaning is judged by: MiniLM was trained on about
+        128 word pieces, and the rest of a long code block only costs time."""
+        return self.scored_text()[:chars]
+
 
 @dataclass(frozen=True)
 class Quote:
@@ -69,6 +74,7 @@ class QuotePolicy:
     max_chars: int = 320
     """A longer sentence is cut at a clause (or a space), never mid-word."""
     min_words: int = 4
+    embedded_chars: int = 400
     shortlist: int = 24
     """Units embedded per question, chosen first by the question's words they hold and whether
     search matched their chunk: embedding every sentence of four sections took most of a second
@@ -168,7 +174,7 @@ class QuotePicker:
         terms = terms_of(question)
         singles = self._shortlisted(singles, terms, matched)
         query = self.embedder.embed_query(question)
-        vectors = dict(zip((key for *_, key in singles), self.vectors.embed([u.scored_text() for u, *_ in singles])))
+        vectors = dict(zip((key for *_, key in singles), self.vectors.embed([u.embedded_text(self.policy.embedded_chars) for u, *_ in singles])))
         candidates: list[tuple[Quote, frozenset[tuple[int, int]]]] = []
         for found, hit, rank in units:
             for n, unit in enumerate(found):

@@ -21,6 +21,7 @@ from rag.quotes import (
     split_units,
     text_fragment_url,
 )
+from tests.rag.test_vector_cache import Counting
 
 
 def hit(text: str, source: str = "notes.md", anchor: str | None = None, url: str | None = None, page: int | None = None) -> SearchHit:
@@ -149,26 +150,11 @@ def test_a_quote_longer_than_a_message_is_split_with_every_code_fence_closed() -
     assert "compute(__init__, item_119)" in shown and "*init*" not in shown, "code stays code, not bold"
 
 
-class CountingEmbedder:
-    """The real MiniLM, counting the units quote mode embeds."""
-
-    def __init__(self, embedder: SentenceTransformerEmbedder) -> None:
-        self.embedder = embedder
-        self.embedded: list[str] = []
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        self.embedded.extend(texts)
-        return self.embedder.embed_documents(texts)
-
-    def embed_query(self, text: str) -> list[float]:
-        return self.embedder.embed_query(text)
-
-
 def test_a_long_section_embeds_only_its_shortlist_and_still_quotes_the_answer(embedder: SentenceTransformerEmbedder) -> None:
     filler = " ".join(f"Section {n} of the manual covers topic number {n} in some detail." for n in range(60))
     answer = "The break statement ends the loop at once, skipping the rest of it."
     matched = "Loops repeat code until they are told to stop."
-    counting = CountingEmbedder(embedder)
+    counting = Counting(embedder)
     picker = QuotePicker(counting, QuotePolicy(shortlist=8))  # type: ignore[arg-type]
     section = hit(f"{filler} {matched} {answer} {filler}", "loops.md", "loops")
     quotes = picker.pick("How do I stop a loop early with break?", [section], [matched])
