@@ -68,3 +68,7 @@ class StateImportError(BotError):
 
 class ThreadGoneError(BotError):
     """The student's thread was deleted or archived, so a TA's answer cannot be posted there."""
+
+
+class VerifiedAnswerError(BotError):
+    """A verified answer that cannot be edited or deleted as asked (unknown id, empty text); the message says what to do."""

@@ -56,3 +56,28 @@ class Escalation(BaseModel):
     """Why the answer could not be posted to the student (thread deleted, archived); it is kept."""
     created_at: datetime
     reposted: bool = False
+    question_id: int | None = None
+    """The question log's row of the question, when it was recorded."""
+    human_answer_s: float | None = None
+    """Seconds from the question to the TA's answer reaching the student (the question log's record)."""
+
+
+class VerifiedAnswer(BaseModel):
+    """A TA's answer kept for the next similar question: indexed as a source of its own kind,
+    cited as "TA answer, 2026-12-01"."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    course: str
+    question: str
+    answer: str
+    ta: str | None = None
+    """The TA's display name where the course names its TAs (`escalation.name_ta`); None otherwise."""
+    answered_at: datetime
+    escalation_id: int | None = None
+    edited_at: datetime | None = None
+
+    def label(self) -> str:
+        """How a citation of it reads: `TA answer, 2026-12-01` (the day of the answer, UTC)."""
+        return f"TA answer, {self.answered_at:%Y-%m-%d}"
