@@ -17,7 +17,7 @@ from ingest.exclusion import Exclusions
 from ingest.loaders import is_supported, load_document
 from ingest.manifest import Manifest
 from ingest.releases import ReleaseRules
-from models import Course, FileFailure, IngestReport, SourceDoc
+from models import Chunk, Course, FileFailure, IngestReport, SourceDoc
 from rag.embedder import Embedder
 from rag.index import MilvusIndex, collection_name, generation_name
 
@@ -53,6 +53,11 @@ class IngestPipeline:
     embedder: Embedder
     manifest: Manifest
     policy: ChunkingPolicy
+    carried: Callable[[str], Sequence[Chunk]] | None = None
+    """The course's chunks that come from no file (TA answers kept as verified answers), by course name.
+
+    No manifest knows them, so an incremental ingest never removes them; a new generation
+    starts empty, so each one is written into it before it goes live."""
 
     def fingerprint(self) -> str:
         """What the index was built with; when it changes, an incremental update is not enough."""
@@ -124,6 +129,8 @@ class IngestPipeline:
         for source in sorted(self.index.stale_releases(generation, unchanged_releases)):
             report.chunks_written += self.index.set_release(generation, source, unchanged_releases[source])
             report.rescheduled.append(source)
+        if rebuilding and self.carried is not None:
+            report.chunks_written += self._write_carried(generation, self.carried(course.name))
         if rebuilding and live is not None:
             for failure in report.failed:
                 if failure.source not in known:
@@ -145,6 +152,13 @@ class IngestPipeline:
         report.seconds = time.perf_counter() - started
         self.manifest.record_run(report, sources, fingerprint)
         return report
+
+    def _write_carried(self, generation: str, chunks: Sequence[Chunk]) -> int:
+        """Embedded again with the generation's model, like every other chunk of it."""
+        vectors = self.embedder.embed_documents([chunk.embedding_text() for chunk in chunks]) if chunks else []
+        for chunk, vector in zip(chunks, vectors, strict=True):
+            self.index.write_document(generation, chunk.source, [chunk], [vector])
+        return len(chunks)
 
     def _carry_over(self, course: Course, live: str, generation: str, source: str, rules: ReleaseRules) -> None:
         """Bring a file that could not be read into the new generation with the chunks it had.

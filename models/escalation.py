@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from models.answer import Citation, Turn
+from models.documents import Chunk, Locator
+
+VERIFIED_SOURCE = "ta-answer:"
+"""How the index names a verified answer's source (`ta-answer:12`): no course file has a colon there,
+so it never collides with one, and adapters know it has no file to link to."""
 
 EscalationStatus = Literal["open", "answered", "dismissed"]
 
@@ -81,3 +87,25 @@ class VerifiedAnswer(BaseModel):
     def label(self) -> str:
         """How a citation of it reads: `TA answer, 2026-12-01` (the day of the answer, UTC)."""
         return f"TA answer, {self.answered_at:%Y-%m-%d}"
+
+    @property
+    def source(self) -> str:
+        return f"{VERIFIED_SOURCE}{self.id}"
+
+    def to_chunk(self) -> Chunk:
+        """The index's copy: the question and the answer together, so a similar question finds it like any passage."""
+        text = f"Question: {self.question}\nA TA's answer: {self.answer}"
+        return Chunk(
+            id=f"ta-answer-{self.id}",
+            course=self.course,
+            source=self.source,
+            title=self.label(),
+            text=text,
+            locator=Locator(),
+            file_hash=hashlib.sha256(text.encode()).hexdigest(),
+        )
+
+
+def is_verified_source(source: str) -> bool:
+    """A source that is a TA's answer, not a course file (nothing to serve at `/files`)."""
+    return source.startswith(VERIFIED_SOURCE)
