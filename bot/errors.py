@@ -72,3 +72,7 @@ class ThreadGoneError(BotError):
 
 class VerifiedAnswerError(BotError):
     """A verified answer that cannot be edited or deleted as asked (unknown id, empty text); the message says what to do."""
+
+
+class UnknownVerifiedAnswerError(VerifiedAnswerError):
+    """No verified answer has this id (deleted, or never kept)."""

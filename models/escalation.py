@@ -88,6 +88,20 @@ class VerifiedAnswer(BaseModel):
         """How a citation of it reads: `TA answer, 2026-12-01` (the day of the answer, UTC)."""
         return f"TA answer, {self.answered_at:%Y-%m-%d}"
 
+    def to_json(self) -> dict[str, object]:
+        """The documented JSON shape (`mentor verified list --json`, `/admin/api/verified`)."""
+        return {
+            "id": self.id,
+            "course": self.course,
+            "question": self.question,
+            "answer": self.answer,
+            "ta": self.ta,
+            "answered_at": self.answered_at.isoformat(),
+            "edited_at": None if self.edited_at is None else self.edited_at.isoformat(),
+            "escalation_id": self.escalation_id,
+            "label": self.label(),
+        }
+
     @property
     def source(self) -> str:
         return f"{VERIFIED_SOURCE}{self.id}"

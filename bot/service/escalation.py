@@ -222,3 +222,21 @@ def waited_s(escalation: Escalation, now: float | None = None) -> float:
     """Seconds from the escalation to its answer (or to now, while it is open)."""
     end = escalation.answered_at.timestamp() if escalation.answered_at else (time.time() if now is None else now)
     return max(0.0, end - escalation.created_at.timestamp())
+
+
+def escalation_json(escalation: Escalation) -> dict[str, object]:
+    """The documented JSON shape (`mentor escalations --json`, `/admin/api/escalations`)."""
+    return {
+        "id": escalation.id,
+        "course": escalation.course,
+        "question": escalation.question,
+        "platform": escalation.place.platform,
+        "student": escalation.student,
+        "reason": escalation.reason,
+        "created_at": escalation.created_at.isoformat(),
+        "waiting_s": round(waited_s(escalation)),
+        "in_queue": escalation.queue_ref is not None,
+        "status": escalation.status,
+        "answered_by": escalation.answered_by,
+        "human_answer_s": None if escalation.human_answer_s is None else round(escalation.human_answer_s),
+    }

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 
 from bot.app import MentorApp
-from bot.errors import VerifiedAnswerError
+from bot.errors import UnknownVerifiedAnswerError, VerifiedAnswerError
 from models import Escalation, VerifiedAnswer
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ class VerifiedAnswers:
     def get(self, verified_id: int) -> VerifiedAnswer:
         verified = self.mentor.verified.get(verified_id)
         if verified is None:
-            raise VerifiedAnswerError(f"There is no verified answer {verified_id}: `mentor verified list` shows their ids.")
+            raise UnknownVerifiedAnswerError(f"There is no verified answer {verified_id}: `mentor verified list` shows their ids.")
         return verified
 
     def edit(self, verified_id: int, text: str) -> VerifiedAnswer:
@@ -43,7 +43,7 @@ class VerifiedAnswers:
         self.get(verified_id)
         edited = self.mentor.verified.edit(verified_id, text)
         if edited is None:  # deleted by someone else in between
-            raise VerifiedAnswerError(f"There is no verified answer {verified_id}: `mentor verified list` shows their ids.")
+            raise UnknownVerifiedAnswerError(f"There is no verified answer {verified_id}: `mentor verified list` shows their ids.")
         self._index(edited)
         return edited
 
