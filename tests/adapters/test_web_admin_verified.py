@@ -4,26 +4,20 @@ following at once; unknown ids, empty text and missing tokens refused."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 
 import aiohttp
 import pytest
-from aiohttp import web
-from pydantic import SecretStr
 
-from adapters.web.admin import add_admin_routes
 from bot.app import MentorApp
-from bot.config.sections import WebSettings
 from bot.service.commands import ChatCommands
 from bot.service.verified import VerifiedAnswers
 from bot.store.escalations import NewEscalation
 from models import Answer, Escalation, Question, ReplyPlace
+from tests.adapters.test_web_admin import TOKEN, bearer, served
 from tests.conftest import example_course_app
 
-TOKEN = "admin-secret"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
+AUTH = bearer()
 QUESTION = "Who won the 1998 football world cup final?"
 
 
@@ -32,20 +26,6 @@ def mentor(tmp_path_factory: pytest.TempPathFactory):
     app = example_course_app(tmp_path_factory.mktemp("admin-verified"))
     yield app
     app.close()
-
-
-@asynccontextmanager
-async def served(mentor: MentorApp) -> AsyncIterator[str]:
-    app = web.Application()
-    add_admin_routes(app, ChatCommands(mentor), WebSettings(admin_token=SecretStr(TOKEN)))
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()
 
 
 def keep(mentor: MentorApp, text: str) -> int:
@@ -64,7 +44,7 @@ def test_instructors_list_edit_and_delete_verified_answers_and_the_index_follows
     kept = keep(mentor, "France won, 3-0.")
 
     async def scenario() -> dict[str, object]:
-        async with served(mentor) as base, aiohttp.ClientSession(headers=AUTH) as http:
+        async with served(ChatCommands(mentor), TOKEN) as base, aiohttp.ClientSession(headers=AUTH) as http:
             seen: dict[str, object] = {}
             async with http.get(f"{base}/admin/api/verified?course=cs101") as response:
                 seen["listed"] = (response.status, await response.json())
@@ -114,7 +94,7 @@ def test_answered_escalations_show_the_time_to_a_human_answer(mentor: MentorApp)
     mentor.question_log.record_human_answer(asked, mentor.question_log.get(asked).asked_at.timestamp() + 95)
 
     async def scenario() -> tuple[list[dict], list[dict]]:
-        async with served(mentor) as base, aiohttp.ClientSession(headers=AUTH) as http:
+        async with served(ChatCommands(mentor), TOKEN) as base, aiohttp.ClientSession(headers=AUTH) as http:
             async with http.get(f"{base}/admin/api/escalations?answered=1&course=cs101") as response:
                 answered = (await response.json())["escalations"]
             async with http.get(f"{base}/admin/api/escalations") as response:
