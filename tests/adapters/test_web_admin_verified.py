@@ -62,6 +62,8 @@ def test_instructors_list_edit_and_delete_verified_answers_and_the_index_follows
                     seen[name] = (response.status, await response.json())
             async with aiohttp.ClientSession() as stranger, stranger.delete(f"{base}/admin/api/verified/{kept}") as response:
                 seen["no_token"] = response.status
+            async with http.delete(f"{base}/admin/api/verified/{kept}", headers={"Origin": "https://elsewhere.example"}) as response:
+                seen["cross_site"] = response.status
             async with http.delete(f"{base}/admin/api/verified/{kept}") as response:
                 seen["deleted"] = (response.status, await response.json())
             async with http.get(f"{base}/admin?token={TOKEN}") as response:
@@ -78,7 +80,7 @@ def test_instructors_list_edit_and_delete_verified_answers_and_the_index_follows
     assert seen["no_text"][0] == 400 and '"answer"' in seen["no_text"][1]["error"]
     assert seen["unknown_edit"][0] == 404 and "no verified answer 99999" in seen["unknown_edit"][1]["error"]
     assert seen["unknown_delete"][0] == 404 and seen["not_a_number"][0] == 400
-    assert seen["no_token"] == 401
+    assert seen["no_token"] == 401 and seen["cross_site"] == 403
     assert seen["deleted"][0] == 200 and seen["deleted"][1]["deleted"]["id"] == kept
     assert ta_texts(mentor) == [] and mentor.verified.get(kept) is None, "gone from the index at once"
     assert 'id="verified"' in seen["page"] and 'id="answered"' in seen["page"]
