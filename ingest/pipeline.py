@@ -129,8 +129,8 @@ class IngestPipeline:
         for source in sorted(self.index.stale_releases(generation, unchanged_releases)):
             report.chunks_written += self.index.set_release(generation, source, unchanged_releases[source])
             report.rescheduled.append(source)
-        if rebuilding and self.carried is not None:
-            report.chunks_written += self._write_carried(generation, self.carried(course.name))
+        carried = list(self.carried(course.name)) if rebuilding and self.carried is not None else []
+        report.chunks_written += self._write_carried(generation, carried)
         if rebuilding and live is not None:
             for failure in report.failed:
                 if failure.source not in known:
@@ -146,6 +146,8 @@ class IngestPipeline:
             self.index.publish(course.name, generation)
             self.manifest.keep_only(generation, prefix=collection_name(course.name) + "__")
             report.rebuilt = live is not None
+            if self.carried is not None:
+                self._catch_up(self.carried, course.name, generation, carried)
         if on_progress:
             on_progress(len(todo), len(todo), "")
 
@@ -159,6 +161,18 @@ class IngestPipeline:
         for chunk, vector in zip(chunks, vectors, strict=True):
             self.index.write_document(generation, chunk.source, [chunk], [vector])
         return len(chunks)
+
+    def _catch_up(self, carried: Callable[[str], Sequence[Chunk]], course: str, generation: str, written: Sequence[Chunk]) -> None:
+        """Carried chunks kept, edited or removed while the generation was sealed went to the old one: apply them here."""
+        now = list(carried(course))
+        before = {(chunk.id, chunk.file_hash) for chunk in written}
+        changed = [chunk for chunk in now if (chunk.id, chunk.file_hash) not in before]
+        gone = {chunk.source for chunk in written} - {chunk.source for chunk in now}
+        self._write_carried(generation, changed)
+        for source in sorted(gone):
+            self.index.delete_document(generation, source)
+        if changed or gone:
+            self.index.finalize(generation)
 
     def _carry_over(self, course: Course, live: str, generation: str, source: str, rules: ReleaseRules) -> None:
         """Bring a file that could not be read into the new generation with the chunks it had.

@@ -56,11 +56,11 @@ class AdminVerified:
         text = body.get("answer") if isinstance(body, dict) else None
         if not isinstance(text, str):
             raise VerifiedAnswerError('Send {"answer": "the new text"} as JSON.')
-        edited = await self.mentor.offloader.run(self.verified.edit, _id(request), text)
+        edited = await self.mentor.offloader.retrieve(self.verified.edit, _id(request), text)
         return json_response({"verified": edited.to_json()})
 
     async def delete(self, request: web.Request) -> web.Response:
-        deleted = await self.mentor.offloader.run(self.verified.delete, _id(request))
+        deleted = await self.mentor.offloader.retrieve(self.verified.delete, _id(request))
         return json_response({"deleted": deleted.to_json()})
 
 

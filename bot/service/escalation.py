@@ -144,7 +144,7 @@ class EscalationService:
         try:
             if delivered and closed.question_id is not None:
                 await self.mentor.offloader.run(self.mentor.question_log.record_human_answer, closed.question_id)
-            await self.mentor.offloader.run(VerifiedAnswers(self.mentor).keep, closed, shown_ta)
+            await self.mentor.offloader.retrieve(VerifiedAnswers(self.mentor).keep, closed, shown_ta)
         except (SQLAlchemyError, BusyError, RagError) as exc:
             log.warning("the TA's answer to escalation %s was not kept as a verified answer: %s", closed.id, exc)
 

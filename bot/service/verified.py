@@ -16,9 +16,13 @@ from models import Escalation, VerifiedAnswer
 
 log = logging.getLogger(__name__)
 
+FINALIZE_SECONDS = 10.0
+"""How long a change waits for Milvus to index its one row before going on (a search still finds it unindexed)."""
+
 
 class VerifiedAnswers:
-    """`keep` a TA's answer; `edit` and `delete` them for instructors. Blocking: call through the Offloader from async code."""
+    """`keep` a TA's answer; `edit` and `delete` them for instructors. Blocking: from async code, call through the
+    Offloader's retrieval lane (`Offloader.retrieve`), since each change embeds and writes to Milvus like a search reads it."""
 
     def __init__(self, mentor: MentorApp) -> None:
         self.mentor = mentor
@@ -62,4 +66,5 @@ class VerifiedAnswers:
             return
         chunk = verified.to_chunk()
         self.mentor.index.write_document(live, chunk.source, [chunk], self.mentor.embedder.embed_documents([chunk.embedding_text()]))
-        self.mentor.index.finalize(live)
+        # Sealed so it survives a restart; a slow index build leaves it searched row by row meanwhile.
+        self.mentor.index.finalize(live, timeout=FINALIZE_SECONDS)
