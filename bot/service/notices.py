@@ -206,7 +206,8 @@ def age(seconds: float) -> str:
 
 def took_s(seconds: float) -> str:
     """`40 s`, `12 min`, `3 h 5 min`: how long a question waited for its human answer."""
-    return f"{round(seconds)} s" if seconds < 60 else age(seconds)
+    whole = round(seconds)  # a float's 599.9999 is ten minutes, not nine
+    return f"{whole} s" if whole < 60 else age(whole)
 
 
 def closed_line(status: str, by: str, waited_s: float) -> str:
