@@ -20,6 +20,7 @@ from bot.store.verified import VerifiedStore
 from bot.term_rules import retrieve_in_term
 from ingest.calendar import TermCalendar, term_calendar
 from ingest.chunker import ChunkingPolicy
+from ingest.declared_assignment import with_declared
 from ingest.git_source import GitSource
 from ingest.git_source import refresh as refresh_git
 from ingest.manifest import Manifest
@@ -238,6 +239,13 @@ class MentorApp:
         self.index.connect()
         return self.pipeline.ingest(course, on_progress, warnings=warnings)
 
+    def course_in_term(self, name: str | None = None) -> Course:
+        """The course as questions see it: read from its source roots (Git checkout included), with the
+        assignments its files declared at the last ingest."""
+        course = self.course(name)
+        course = with_declared(course, self.manifest.course(course.name).last_report)
+        return course.model_copy(update={"sources": self.source_roots(course)})
+
     def checkout_dir(self, course: Course) -> Path:
         """Where a course kept in Git is fetched to."""
         return self.settings.data_dir / "sources" / course.name
@@ -274,8 +282,9 @@ class MentorApp:
 
     def retrieve(self, question: Question) -> Answer | Draft:
         """Search and grounding: a decline or a quote is the answer already; a `Draft` goes to `answerer.write`."""
-        course = self.course(question.course)
-        return retrieve_in_term(self.answerer, question, course, course.answer_mode or self.settings.answer.mode, self.clock())
+        course = self.course_in_term(question.course)
+        mode = course.answer_mode or self.settings.answer.mode
+        return retrieve_in_term(self.answerer, question, course, mode, self.clock())
 
     def model_status(self) -> ModelStatus:
         """What answers students; an in-process model is probed first (once per machine, then cached)."""

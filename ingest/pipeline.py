@@ -10,7 +10,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingest.assignments import AssignmentRules
 from ingest.chunker import ChunkingPolicy, chunk_document, heading_context
+from ingest.declared_assignment import declared_assignment, merged
 from ingest.discovery import discover, source_prefix
 from ingest.errors import UnreadableFileError
 from ingest.exclusion import Exclusions
@@ -87,6 +89,8 @@ class IngestPipeline:
         report.warnings.extend(
             f"releases {pattern!r} matches no file of the course: check the glob" for pattern in rules.unmatched(files)
         )
+        if any(assignment.solutions for assignment in course.assignments):
+            report.warnings.extend(rules.unmatched_solutions(discover(course.sources, skip_missing=True)))
 
         todo: list[_Todo] = []
         readable: set[str] = set()
@@ -99,17 +103,24 @@ class IngestPipeline:
             try:
                 digest = _sha256(path)
                 release_at = rules.release_of(source, path).epoch
+                declared = declared_assignment(path, source, course.zone)
             except OSError as exc:
                 report.failed.append(FileFailure(source=source, reason=f"cannot be read: {exc.strerror or exc}"))
                 continue
             except UnreadableFileError as exc:
                 report.failed.append(FileFailure(source=source, reason=exc.reason))
                 continue
+            if declared is not None:
+                report.declarations.append(declared)
             if source in known and known[source].sha256 == digest:
                 report.unchanged.append(source)
                 unchanged_releases[source] = release_at
             else:
                 todo.append(_Todo(source, path, digest, release_at))
+        assignments, unplaced = merged(course, report.declarations)
+        report.warnings.extend(unplaced)
+        # Two assignments' globs tied on one file: stop before anything is written, naming both.
+        AssignmentRules(course.model_copy(update={"assignments": assignments})).check(readable)
         kept = tuple(source_prefix(course.sources, root) for root in missing)
         removed = sorted(source for source in set(known) - readable if not (kept and source.startswith(kept)))
 

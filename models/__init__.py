@@ -4,7 +4,7 @@ Nothing here imports another package of ours, a platform SDK or a model library.
 """
 
 from models.answer import Answer, AnswerKind, Citation, PriorQuestion, Question, Timings, Turn, last_turns
-from models.assignment import ActiveAssignment, Assignment, AssignmentMode, ExamWindow
+from models.assignment import ActiveAssignment, Assignment, AssignmentMode, DeclaredAssignment, ExamWindow
 from models.attachment import Attachment, Unread
 from models.course import Course, EscalationPolicy
 from models.documents import Chunk, DocumentKind, Locator, Section, SourceDoc
@@ -17,6 +17,7 @@ __all__ = [
     "ActiveAssignment",
     "Assignment",
     "AssignmentMode",
+    "DeclaredAssignment",
     "ExamWindow",
     "ALWAYS",
     "Clock",

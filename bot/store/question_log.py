@@ -48,6 +48,7 @@ class AskedQuestion:
 
 @dataclass(frozen=True)
 class LinkedQuestion:
+    id: int
     text: str
     asked_at: datetime
     link: str
@@ -129,16 +130,18 @@ class QuestionLog:
             ).first()
         return None if row is None else float(row[0])
 
-    def answered_with_links(self, course: str, platform: str, since: float, limit: int) -> list[LinkedQuestion]:
-        """The newest answered questions of a course and platform since `since` that have a thread to
-        link and a vector to compare: what a new question may be a repeat of."""
+    def answered_with_links(self, course: str, platform: str, since: float, limit: int, after_id: int = 0) -> list[LinkedQuestion]:
+        """The newest answered questions of a course and platform since `since` (and after the row
+        `after_id`) that have a thread to link and a vector to compare: what a new question may be a
+        repeat of. Newest first."""
         query = (
-            select(questions.c.text, questions.c.asked_at, questions.c.link, questions.c.embedding)
+            select(questions.c.id, questions.c.text, questions.c.asked_at, questions.c.link, questions.c.embedding)
             .where(
                 questions.c.course == course,
                 questions.c.platform == platform,
                 questions.c.grounded,
                 questions.c.asked_at >= since,
+                questions.c.id > after_id,
                 questions.c.link.is_not(None),
                 questions.c.embedding.is_not(None),
             )
@@ -147,7 +150,7 @@ class QuestionLog:
         )
         with self.engine.connect() as db:
             rows = db.execute(query).all()
-        return [LinkedQuestion(row.text, _utc(row.asked_at), row.link, row.embedding) for row in rows]
+        return [LinkedQuestion(row.id, row.text, _utc(row.asked_at), row.link, row.embedding) for row in rows]
 
     def between(self, course: str, since: float, until: float, limit: int = 100_000) -> list[AskedQuestion]:
         """A course's questions in a period, oldest first (the digest counts them)."""
