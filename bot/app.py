@@ -16,6 +16,7 @@ from bot.store.history import RunHistory
 from bot.store.legacy_import import adopt as adopt_legacy_files
 from bot.store.question_log import QuestionLog
 from bot.store.reindex_lock import ReindexLocks
+from bot.store.verified import VerifiedStore
 from bot.term_rules import retrieve_in_term
 from ingest.calendar import TermCalendar, term_calendar
 from ingest.chunker import ChunkingPolicy
@@ -27,6 +28,7 @@ from ingest.pipeline import IngestPipeline, ProgressCallback
 from ingest.published import published_file
 from models import (
     Answer,
+    Chunk,
     Clock,
     Course,
     IngestReport,
@@ -54,6 +56,8 @@ from rag.rerank import make_reranker
 from rag.retriever import HybridRetriever
 
 log = logging.getLogger(__name__)
+VERIFIED_LIMIT = 100_000
+"""More verified answers than a course's TAs will ever write: a rebuild carries every one."""
 SHORT_WORK_QUEUE = 64
 """Status, votes and health pings waiting at once: each takes milliseconds, so more means something is stuck."""
 
@@ -105,6 +109,11 @@ class MentorApp:
         return EscalationStore(self.database)
 
     @cached_property
+    def verified(self) -> VerifiedStore:
+        """TA answers kept for the next similar question: the originals of the index's copies."""
+        return VerifiedStore(self.database)
+
+    @cached_property
     def reindex_locks(self) -> ReindexLocks:
         """Per-course single flight: lock files on this host, or PostgreSQL advisory locks across hosts."""
         return ReindexLocks(self.database, self.settings.locks_dir)
@@ -112,7 +121,13 @@ class MentorApp:
     @cached_property
     def pipeline(self) -> IngestPipeline:
         chunking = self.settings.chunking
-        return IngestPipeline(self.index, self.embedder, self.manifest, ChunkingPolicy(chunking.size, chunking.overlap))
+        return IngestPipeline(
+            self.index, self.embedder, self.manifest, ChunkingPolicy(chunking.size, chunking.overlap), carried=self.verified_chunks
+        )
+
+    def verified_chunks(self, course_name: str) -> list[Chunk]:
+        """What a new generation of the course's index gets besides its files: its verified answers."""
+        return [verified.to_chunk() for verified in self.verified.newest_first(course_name, limit=VERIFIED_LIMIT)]
 
     @cached_property
     def retriever(self) -> HybridRetriever:

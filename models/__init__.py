@@ -8,7 +8,7 @@ from models.assignment import ActiveAssignment, Assignment, AssignmentMode, Decl
 from models.attachment import Attachment, Unread
 from models.course import Course, EscalationPolicy
 from models.documents import Chunk, DocumentKind, Locator, Section, SourceDoc
-from models.escalation import Escalation, EscalationStatus, ReplyPlace
+from models.escalation import Escalation, EscalationStatus, ReplyPlace, VerifiedAnswer, is_verified_source
 from models.ingest import FileFailure, IngestReport
 from models.release import ALWAYS, Clock, epoch_seconds, release_moment, utc_now
 from models.search import SearchHit, SearchMode, SearchResult
@@ -49,4 +49,6 @@ __all__ = [
     "Turn",
     "Unread",
     "last_turns",
+    "VerifiedAnswer",
+    "is_verified_source",
 ]
