@@ -9,8 +9,9 @@ service adds, from a TA's click to the answer in the student's thread.
     .venv/bin/python -m bench.escalation_day [--questions 40] [--declined 0.3] [--seed 1]
 
 Reports the share of declined questions that reached their student as a human answer, the
-median and p95 time from a TA's click to the student's thread, and how many later questions
-were answered from verified answers (none yet: verified answers are not built).
+median and p95 time from a TA's click to the student's thread, the median time from a question to
+its human answer (the question log's record), and how many later questions, reworded from the
+declined ones, were answered from verified answers (cited "TA answer, <date>") instead of being declined.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import random
 import tempfile
 import time
 from pathlib import Path
+from statistics import median
 
 from bench.fake_llm import FakeLLM
 from bench.slack_burst import COURSE
@@ -44,8 +46,10 @@ async def day(mentor: MentorApp, questions: int, declined_share: float, rng: ran
     async with fakes() as fake, running(mentor, fake):
         asked = [rng.random() < declined_share for _ in range(questions)]
         threads: dict[int, bool] = {}
+        texts: list[str] = []
         for n, off_topic in enumerate(asked):
             text = f"{rng.choice(OFF_TOPIC if off_topic else COVERED)} (#{n})"
+            texts.append(text.split(" (#")[0])
             message = mention(text)
             threads[int(message["id"])] = off_topic
             await fake.discord.dispatch("MESSAGE_CREATE", message)
@@ -67,7 +71,28 @@ async def day(mentor: MentorApp, questions: int, declined_share: float, rng: ran
         if latencies:
             ms = [1000 * s for s in latencies]
             print(f"TA click -> student's thread: p50 {percentile(ms, 0.5):.0f} ms, p95 {percentile(ms, 0.95):.0f} ms, max {max(ms):.0f} ms")
-        print("later questions answered from verified answers: 0 (verified answers are not built yet)")
+        human = [q.human_answer_s for q in mentor.question_log.recent("cs101", 10_000) if q.human_answer_s is not None]
+        if human:
+            print(f"question -> human answer in the student's thread (question log): median {median(human):.1f} s over {len(human)}")
+        await _later_questions(fake, mentor, sorted({q for q, off in zip(texts, asked) if off}))
+
+
+async def _later_questions(fake: Fakes, mentor: MentorApp, declined: list[str]) -> None:
+    """Each declined question asked again, reworded, after the TAs answered: answered from a verified answer, or declined again."""
+    assert len(mentor.verified.newest_first("cs101")) > 0 or not declined, "the TAs' answers were kept before the later questions"
+    threads = []
+    for text in declined:
+        message = mention(f"Please tell me: {text.split(' (#')[0].lower()}")
+        threads.append(int(message["id"]))
+        await fake.discord.dispatch("MESSAGE_CREATE", message)
+
+    def reply(thread: int) -> str:
+        return " ".join(m["content"] for m in fake.discord.created.get(thread, []))
+
+    await _until(lambda: all(DECLINE in reply(t) or "Sources" in reply(t) or "See also" in reply(t) for t in threads), 300)
+    from_verified = sum(1 for t in threads if "TA answer, " in reply(t))
+    print(f"later questions answered from verified answers: {from_verified}/{len(threads)} "
+          f"(declined again: {sum(1 for t in threads if DECLINE in reply(t))})")
 
 
 async def _ta_answers(fake: Fakes, escalation, rng: random.Random) -> float:

@@ -16,9 +16,11 @@ from bot.store.history import RunHistory
 from bot.store.legacy_import import adopt as adopt_legacy_files
 from bot.store.question_log import QuestionLog
 from bot.store.reindex_lock import ReindexLocks
+from bot.store.verified import VerifiedStore
 from bot.term_rules import retrieve_in_term
 from ingest.calendar import TermCalendar, term_calendar
 from ingest.chunker import ChunkingPolicy
+from ingest.declared_assignment import with_declared
 from ingest.git_source import GitSource
 from ingest.git_source import refresh as refresh_git
 from ingest.manifest import Manifest
@@ -26,6 +28,7 @@ from ingest.pipeline import IngestPipeline, ProgressCallback
 from ingest.published import published_file
 from models import (
     Answer,
+    Chunk,
     Clock,
     Course,
     IngestReport,
@@ -53,6 +56,8 @@ from rag.rerank import make_reranker
 from rag.retriever import HybridRetriever
 
 log = logging.getLogger(__name__)
+VERIFIED_LIMIT = 100_000
+"""More verified answers than a course's TAs will ever write: a rebuild carries every one."""
 SHORT_WORK_QUEUE = 64
 """Status, votes and health pings waiting at once: each takes milliseconds, so more means something is stuck."""
 
@@ -104,6 +109,11 @@ class MentorApp:
         return EscalationStore(self.database)
 
     @cached_property
+    def verified(self) -> VerifiedStore:
+        """TA answers kept for the next similar question: the originals of the index's copies."""
+        return VerifiedStore(self.database)
+
+    @cached_property
     def reindex_locks(self) -> ReindexLocks:
         """Per-course single flight: lock files on this host, or PostgreSQL advisory locks across hosts."""
         return ReindexLocks(self.database, self.settings.locks_dir)
@@ -111,7 +121,13 @@ class MentorApp:
     @cached_property
     def pipeline(self) -> IngestPipeline:
         chunking = self.settings.chunking
-        return IngestPipeline(self.index, self.embedder, self.manifest, ChunkingPolicy(chunking.size, chunking.overlap))
+        return IngestPipeline(
+            self.index, self.embedder, self.manifest, ChunkingPolicy(chunking.size, chunking.overlap), carried=self.verified_chunks
+        )
+
+    def verified_chunks(self, course_name: str) -> list[Chunk]:
+        """What a new generation of the course's index gets besides its files: its verified answers."""
+        return [verified.to_chunk() for verified in self.verified.newest_first(course_name, limit=VERIFIED_LIMIT)]
 
     @cached_property
     def retriever(self) -> HybridRetriever:
@@ -223,6 +239,13 @@ class MentorApp:
         self.index.connect()
         return self.pipeline.ingest(course, on_progress, warnings=warnings)
 
+    def course_in_term(self, name: str | None = None) -> Course:
+        """The course as questions see it: read from its source roots (Git checkout included), with the
+        assignments its files declared at the last ingest."""
+        course = self.course(name)
+        course = with_declared(course, self.manifest.course(course.name).last_report)
+        return course.model_copy(update={"sources": self.source_roots(course)})
+
     def checkout_dir(self, course: Course) -> Path:
         """Where a course kept in Git is fetched to."""
         return self.settings.data_dir / "sources" / course.name
@@ -259,8 +282,9 @@ class MentorApp:
 
     def retrieve(self, question: Question) -> Answer | Draft:
         """Search and grounding: a decline or a quote is the answer already; a `Draft` goes to `answerer.write`."""
-        course = self.course(question.course)
-        return retrieve_in_term(self.answerer, question, course, course.answer_mode or self.settings.answer.mode, self.clock())
+        course = self.course_in_term(question.course)
+        mode = course.answer_mode or self.settings.answer.mode
+        return retrieve_in_term(self.answerer, question, course, mode, self.clock())
 
     def model_status(self) -> ModelStatus:
         """What answers students; an in-process model is probed first (once per machine, then cached)."""

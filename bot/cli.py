@@ -23,6 +23,7 @@ from rich.progress import (
 from bot.cli_db import db_app
 from bot.cli_log import escalations, feedback, history, report
 from bot.cli_models import models_app
+from bot.cli_verified import verified_app
 from bot.console import (
     err,
     open_mentor,
@@ -44,6 +45,7 @@ from rag.model_files import PACKAGED_DEMO
 app = typer.Typer(help="AI Mentor: answers from the course materials, with links to the page it used.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(db_app, name="db")
+app.add_typer(verified_app, name="verified")
 
 
 @app.callback()

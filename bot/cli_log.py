@@ -9,11 +9,10 @@ import typer
 from rich.markup import escape
 
 from bot.console import open_mentor, out
-from bot.service.escalation import waited_s
-from bot.service.notices import age
+from bot.service.escalation import escalation_json, waited_s
+from bot.service.notices import age, took_s
 from bot.service.reindex import ReindexService
 from bot.service.repeats import RepeatFinder
-from models import Escalation
 
 
 def history(
@@ -65,37 +64,32 @@ def escalations(
     ctx: typer.Context,
     course: Annotated[Optional[str], typer.Option("--course", "-c", help="Only this course.")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+    answered: Annotated[bool, typer.Option("--answered", help="The questions TAs answered instead, newest first, with the time each took.")] = False,
 ) -> None:
     """Questions waiting in the TA queues, oldest first, with how long each has waited."""
     with open_mentor(ctx) as mentor:
         if course is not None:
             mentor.course(course)
-        waiting = mentor.escalations.open_ones(course)
+        waiting = mentor.escalations.answered_ones(course) if answered else mentor.escalations.open_ones(course)
     if json_output:
         print(json.dumps([escalation_json(e) for e in waiting], indent=2, ensure_ascii=False))
         return
     if not waiting:
-        out.print("no open escalations")
+        out.print("no answered escalations" if answered else "no open escalations")
+    if answered:
+        for escalation in waiting:
+            took = "time to the student not recorded" if escalation.human_answer_s is None else f"reached the student in {took_s(escalation.human_answer_s)}"
+            out.print(
+                f"#{escalation.id} {escape(escalation.course)} answered by {escape(escalation.answered_by or '?')}, {took}: {escape(escalation.question)}",
+                soft_wrap=True,
+            )
+        return
     for escalation in waiting:
         out.print(
             f"#{escalation.id} {escape(escalation.course)} waiting {age(waited_s(escalation))} "
             f"({escape(escalation.place.platform)}, {escape(escalation.student)}): {escape(escalation.question)}",
             soft_wrap=True,
         )
-
-
-def escalation_json(escalation: Escalation) -> dict[str, object]:
-    return {
-        "id": escalation.id,
-        "course": escalation.course,
-        "question": escalation.question,
-        "platform": escalation.place.platform,
-        "student": escalation.student,
-        "reason": escalation.reason,
-        "created_at": escalation.created_at.isoformat(),
-        "waiting_s": round(waited_s(escalation)),
-        "in_queue": escalation.queue_ref is not None,
-    }
 
 
 def report(

@@ -68,3 +68,11 @@ class StateImportError(BotError):
 
 class ThreadGoneError(BotError):
     """The student's thread was deleted or archived, so a TA's answer cannot be posted there."""
+
+
+class VerifiedAnswerError(BotError):
+    """A verified answer that cannot be edited or deleted as asked (unknown id, empty text); the message says what to do."""
+
+
+class UnknownVerifiedAnswerError(VerifiedAnswerError):
+    """No verified answer has this id (deleted, or never kept)."""

@@ -11,6 +11,7 @@ from bot.config.settings import cron_trigger
 from bot.store.history import RunRecord
 from bot.store.reindex_lock import RunningReindex
 from ingest.calendar import upcoming_release
+from ingest.declared_assignment import with_declared
 from ingest.git_source import redact
 from models import Assignment, Course, IngestReport
 from rag.index import collection_name
@@ -124,8 +125,8 @@ def _rounded(seconds: float | None) -> int | None:
 
 def course_status(mentor: MentorApp, name: str) -> CourseStatus:
     """What `mentor status`, `/mentor status` and the admin page show of one course."""
-    course = mentor.course(name)
     record = mentor.manifest.course(name)
+    course = with_declared(mentor.course(name), record.last_report)
     live = mentor.index.live_generation(name)
     waiting = mentor.escalations.open_ones(name)
     return CourseStatus(

@@ -10,6 +10,7 @@ from ingest.assignments import AssignmentRules
 from ingest.exclusion import compile_glob
 from models import Answer, Course, ExamWindow, Question
 from rag.answerer import Answerer, AnswerMode, Draft
+from rag.assignment_guard import guarded_answer
 
 PAUSED = (
     "The {name} is under way until {end}, so I'm not answering course questions until then. "
@@ -22,7 +23,11 @@ LOGISTICS_ONLY = (
 
 
 def retrieve_in_term(answerer: Answerer, question: Question, course: Course, mode: AnswerMode, now: datetime) -> Answer | Draft:
-    """The answerer's first step, under the exam window open `now` and the assignment the question touches."""
+    """The answerer's first step, under the exam window open `now` and the assignment the question touches.
+
+    `course.sources` are the folders the course is read from (its Git checkout included): an
+    assignment's solution files are read there for the check before its deadline.
+    """
     window = open_window(course, now)
     if window is not None and window.answers == "nothing":
         return paused(window)
@@ -30,8 +35,14 @@ def retrieve_in_term(answerer: Answerer, question: Question, course: Course, mod
     declined = isinstance(outcome, Answer) and not outcome.grounded
     if window is not None and not declined and not is_logistics(window, outcome):
         return paused(window)
-    if isinstance(outcome, Answer) or not course.assignments:
+    if not course.assignments:
         return outcome
+    if isinstance(outcome, Answer):
+        # A quote of the course's own text is checked like a written answer: released notes can hold the solution's code.
+        if outcome.kind != "quote":
+            return outcome
+        sources = [citation.source for citation in outcome.citations]
+        return guarded_answer(outcome, AssignmentRules(course).active(question.text, sources, now))
     sources = [hit.source for hit in outcome.hits]
     return replace(outcome, assignment=AssignmentRules(course).active(outcome.question, sources, now))
 

@@ -10,8 +10,10 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from ingest.assignments import AssignmentRules
+from ingest.declared_assignment import declarations_in, merged
 from ingest.discovery import discover
-from ingest.errors import IngestError, UnreadableFileError
+from ingest.errors import AssignmentOverlapError, IngestError, UnreadableFileError
 from ingest.exclusion import Exclusions
 from ingest.loaders import is_supported
 from ingest.releases import Release, ReleaseRules
@@ -84,11 +86,21 @@ class TermCalendar:
 
 
 def term_calendar(course: Course, now: datetime) -> TermCalendar:
-    """The course's files and their releases; `course.sources` are the folders an ingest reads."""
+    """The course's files and their releases, and its assignments with those its files declare now;
+    `course.sources` are the folders an ingest reads."""
     files = discover(course.sources, skip_missing=True, exclusions=Exclusions(course.sources, course.exclude))
     rules = ReleaseRules(course)
     scheduled: list[Scheduled] = []
     problems = [f"releases {pattern!r} matches no file of the course" for pattern in rules.unmatched(files)]
+    if any(assignment.solutions for assignment in course.assignments):
+        problems.extend(rules.unmatched_solutions(discover(course.sources, skip_missing=True)))
+    declarations, unreadable = declarations_in({source: path for source, path in files.items() if is_supported(path)}, course.zone)
+    assignments, unplaced = merged(course, declarations)
+    course = course.model_copy(update={"assignments": assignments})
+    try:
+        AssignmentRules(course).check(source for source, path in files.items() if is_supported(path))
+    except AssignmentOverlapError as exc:
+        problems.append(str(exc))
     for source, path in files.items():
         if not is_supported(path):
             continue
@@ -96,6 +108,7 @@ def term_calendar(course: Course, now: datetime) -> TermCalendar:
             scheduled.append(Scheduled(source, rules.release_of(source, path)))
         except UnreadableFileError as exc:
             problems.append(str(exc))
+    problems.extend(problem for problem in (*unreadable, *unplaced) if problem not in problems)
     scheduled.sort(key=lambda item: (item.release.epoch, item.source))
     return TermCalendar(course, now.astimezone(course.zone), scheduled, problems)
 

@@ -1,4 +1,5 @@
-"""The release date a file declares itself: `release:` in Markdown front matter or in a notebook's metadata.
+"""The release date a file declares itself: `release:` in Markdown front matter or in a notebook's metadata
+(read by `declared_metadata`, which `declared_assignment` reads `assignment:` from too).
 
 It is read apart from the loaders because a reindex needs it for files it does not load
 again (unchanged ones), to see whether their release moved.
@@ -27,19 +28,24 @@ def declared_release(path: Path, source: str, zone: tzinfo) -> datetime | None:
     Front matter that is not YAML, or a date that is not one, is an `UnreadableFileError`:
     the file is reported and left out rather than published early.
     """
-    suffix = path.suffix.lower()
-    if suffix in MARKDOWN:
-        value = _front_matter(path, source).get("release")
-    elif suffix == NOTEBOOK:
-        value = _notebook_metadata(path, source).get("release")
-    else:
-        return None
+    value = declared_metadata(path, source).get("release")
     if value is None:
         return None
     try:
         return release_moment(value, zone)
     except ValueError as exc:
         raise UnreadableFileError(source, f"its `release:` {exc}; fix it and re-ingest") from None
+
+
+def declared_metadata(path: Path, source: str) -> dict:
+    """A Markdown file's front matter or a notebook's metadata (empty for other files); raises
+    `UnreadableFileError` when front matter is not YAML."""
+    suffix = path.suffix.lower()
+    if suffix in MARKDOWN:
+        return _front_matter(path, source)
+    if suffix == NOTEBOOK:
+        return _notebook_metadata(path, source)
+    return {}
 
 
 def _front_matter(path: Path, source: str) -> dict:

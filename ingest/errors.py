@@ -22,3 +22,7 @@ class SourceFolderError(IngestError):
 
 class ExcludeRulesError(IngestError):
     """A course's `exclude` pattern or a `.mentorignore` cannot be read: nothing is ingested or served until it is fixed."""
+
+
+class AssignmentOverlapError(IngestError):
+    """A file matches globs of two assignments that are equally specific: which policy it is under is the instructor's call."""

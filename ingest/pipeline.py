@@ -10,14 +10,16 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingest.assignments import AssignmentRules
 from ingest.chunker import ChunkingPolicy, chunk_document, heading_context
+from ingest.declared_assignment import declared_assignment, merged
 from ingest.discovery import discover, source_prefix
 from ingest.errors import UnreadableFileError
 from ingest.exclusion import Exclusions
 from ingest.loaders import is_supported, load_document
 from ingest.manifest import Manifest
 from ingest.releases import ReleaseRules
-from models import Course, FileFailure, IngestReport, SourceDoc
+from models import Chunk, Course, FileFailure, IngestReport, SourceDoc
 from rag.embedder import Embedder
 from rag.index import MilvusIndex, collection_name, generation_name
 
@@ -53,6 +55,11 @@ class IngestPipeline:
     embedder: Embedder
     manifest: Manifest
     policy: ChunkingPolicy
+    carried: Callable[[str], Sequence[Chunk]] | None = None
+    """The course's chunks that come from no file (TA answers kept as verified answers), by course name.
+
+    No manifest knows them, so an incremental ingest never removes them; a new generation
+    starts empty, so each one is written into it before it goes live."""
 
     def fingerprint(self) -> str:
         """What the index was built with; when it changes, an incremental update is not enough."""
@@ -82,6 +89,8 @@ class IngestPipeline:
         report.warnings.extend(
             f"releases {pattern!r} matches no file of the course: check the glob" for pattern in rules.unmatched(files)
         )
+        if any(assignment.solutions for assignment in course.assignments):
+            report.warnings.extend(rules.unmatched_solutions(discover(course.sources, skip_missing=True)))
 
         todo: list[_Todo] = []
         readable: set[str] = set()
@@ -94,17 +103,24 @@ class IngestPipeline:
             try:
                 digest = _sha256(path)
                 release_at = rules.release_of(source, path).epoch
+                declared = declared_assignment(path, source, course.zone)
             except OSError as exc:
                 report.failed.append(FileFailure(source=source, reason=f"cannot be read: {exc.strerror or exc}"))
                 continue
             except UnreadableFileError as exc:
                 report.failed.append(FileFailure(source=source, reason=exc.reason))
                 continue
+            if declared is not None:
+                report.declarations.append(declared)
             if source in known and known[source].sha256 == digest:
                 report.unchanged.append(source)
                 unchanged_releases[source] = release_at
             else:
                 todo.append(_Todo(source, path, digest, release_at))
+        assignments, unplaced = merged(course, report.declarations)
+        report.warnings.extend(unplaced)
+        # Two assignments' globs tied on one file: stop before anything is written, naming both.
+        AssignmentRules(course.model_copy(update={"assignments": assignments})).check(readable)
         kept = tuple(source_prefix(course.sources, root) for root in missing)
         removed = sorted(source for source in set(known) - readable if not (kept and source.startswith(kept)))
 
@@ -124,6 +140,8 @@ class IngestPipeline:
         for source in sorted(self.index.stale_releases(generation, unchanged_releases)):
             report.chunks_written += self.index.set_release(generation, source, unchanged_releases[source])
             report.rescheduled.append(source)
+        carried = list(self.carried(course.name)) if rebuilding and self.carried is not None else []
+        report.chunks_written += self._write_carried(generation, carried)
         if rebuilding and live is not None:
             for failure in report.failed:
                 if failure.source not in known:
@@ -139,12 +157,33 @@ class IngestPipeline:
             self.index.publish(course.name, generation)
             self.manifest.keep_only(generation, prefix=collection_name(course.name) + "__")
             report.rebuilt = live is not None
+            if self.carried is not None:
+                self._catch_up(self.carried, course.name, generation, carried)
         if on_progress:
             on_progress(len(todo), len(todo), "")
 
         report.seconds = time.perf_counter() - started
         self.manifest.record_run(report, sources, fingerprint)
         return report
+
+    def _write_carried(self, generation: str, chunks: Sequence[Chunk]) -> int:
+        """Embedded again with the generation's model, like every other chunk of it."""
+        vectors = self.embedder.embed_documents([chunk.embedding_text() for chunk in chunks]) if chunks else []
+        for chunk, vector in zip(chunks, vectors, strict=True):
+            self.index.write_document(generation, chunk.source, [chunk], [vector])
+        return len(chunks)
+
+    def _catch_up(self, carried: Callable[[str], Sequence[Chunk]], course: str, generation: str, written: Sequence[Chunk]) -> None:
+        """Carried chunks kept, edited or removed while the generation was sealed went to the old one: apply them here."""
+        now = list(carried(course))
+        before = {(chunk.id, chunk.file_hash) for chunk in written}
+        changed = [chunk for chunk in now if (chunk.id, chunk.file_hash) not in before]
+        gone = {chunk.source for chunk in written} - {chunk.source for chunk in now}
+        self._write_carried(generation, changed)
+        for source in sorted(gone):
+            self.index.delete_document(generation, source)
+        if changed or gone:
+            self.index.finalize(generation)
 
     def _carry_over(self, course: Course, live: str, generation: str, source: str, rules: ReleaseRules) -> None:
         """Bring a file that could not be read into the new generation with the chunks it had.

@@ -25,9 +25,26 @@ class Assignment(BaseModel):
     """Aware: read in the course's timezone unless it names an offset (`models.course`)."""
     before: AssignmentMode = "hints"
     after: AssignmentMode = "full"
+    solutions: tuple[str, ...] = ()
+    """Globs of the solution files: released no earlier than `due` (later when a release rule
+    says so), and read before it only to catch answers whose code is close to theirs."""
+    declared: tuple[str, ...] = ()
+    """Files that name this assignment in their own front matter or notebook metadata (set at
+    ingest, not in mentor.toml): they belong to it whatever the globs say."""
 
     def mode_at(self, now: datetime) -> AssignmentMode:
         return self.before if now < self.due else self.after
+
+
+class DeclaredAssignment(BaseModel):
+    """A file's own `assignment:` (Markdown front matter or notebook metadata), as the ingest read it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    source: str
+    name: str
+    defined: Assignment | None = None
+    """The assignment as the file defines it (it gave a `due`); None: it joins one defined elsewhere."""
 
 
 class ActiveAssignment(BaseModel):
@@ -40,6 +57,11 @@ class ActiveAssignment(BaseModel):
     mode: AssignmentMode
     max_code_lines: int
     """Before the deadline, an answer with a longer code block is replaced by a hint."""
+    solutions: tuple[str, ...] = ()
+    """The code of the assignment's solution files, read from the course folders for this check only."""
+    solution_overlap: float = 0.5
+    """Before the deadline, a code block sharing at least this share of its token shingles with a
+    solution file is replaced by a hint (`rag.code_similarity`)."""
 
     @property
     def restricted(self) -> bool:

@@ -73,6 +73,9 @@ class Course(BaseModel):
     """Exam windows: during one the mentor answers only logistics questions, or nothing (README, "Exam windows")."""
     max_code_lines: int = Field(6, ge=0)
     """Before an assignment's deadline, an answer with a code block longer than this is replaced by a hint."""
+    solution_overlap: float = Field(0.5, gt=0, le=1)
+    """Before an assignment's deadline, an answer with a code block sharing this share (or more) of its
+    4-token shingles with one of the assignment's `solutions` files is replaced by a hint."""
     report_channel: str | None = None
     """A chat channel where scheduled runs that changed or failed something are reported."""
     escalation: EscalationPolicy = EscalationPolicy()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from models.assignment import DeclaredAssignment
+
 
 class FileFailure(BaseModel):
     """A file that could not be ingested, and why, in words an instructor can act on."""
@@ -29,8 +31,10 @@ class IngestReport(BaseModel):
     rescheduled: list[str] = Field(default_factory=list)
     """Unchanged files whose release date moved (the config changed): their rows took it, with their vectors."""
     warnings: list[str] = Field(default_factory=list)
-    """Sources that could not be refreshed or found (what they held is kept as it was), and
-    `releases` globs that match no file."""
+    """Sources that could not be refreshed or found (what they held is kept as it was),
+    `releases` globs that match no file, and `assignment:` declarations that name no assignment."""
+    declarations: list[DeclaredAssignment] = Field(default_factory=list)
+    """Every file's own `assignment:` (front matter, notebook metadata): questions use them until the next ingest."""
 
     @property
     def changed_anything(self) -> bool:

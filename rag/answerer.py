@@ -8,8 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from models import ActiveAssignment, Answer, Course, Question, SearchHit, Timings, Turn, last_turns
-from rag.assignment_guard import guarded, instruction
+from models import ActiveAssignment, Answer, AnswerKind, Course, Question, SearchHit, Timings, Turn, last_turns
+from rag.assignment_guard import guarded, guarded_answer, instruction
 from rag.citations import citation_for, partial_text, resolve_citations
 from rag.errors import EmptyQueryError, LanguageModelError, QuestionTooLongError
 from rag.grounding import grounding_score
@@ -31,6 +31,8 @@ NOT_COVERED = (
 RETRIEVAL_ONLY = (
     "I can't write an answer right now, but these passages of the course materials look most relevant:"
 )
+PASSAGES_LEAD = "These passages of the course materials look most relevant:"
+"""Quote mode's lead when the passages hold no sentence to quote (tables, headings): nothing failed."""
 SNIPPET_CHARS = 280
 
 AnswerMode = Literal["auto", "generate", "quote"]
@@ -159,7 +161,8 @@ class Answerer:
             notice = f"The language model is unavailable: {exc}"
             if draft.mode == "auto":
                 log.warning("answering with quotes: %s", notice)
-                return self._quoted(text, draft.course, hits, retrieve_ms).model_copy(update={"notice": notice})
+                quoted = guarded_answer(self._quoted(text, draft.course, hits, retrieve_ms), draft.assignment)
+                return quoted.model_copy(update={"notice": notice})
             log.warning("answering from retrieval only: %s", notice)
             return self._retrieval_only(hits, retrieve_ms, notice)
         answer_text, citations = resolve_citations(guarded(generation.text, draft.assignment), prompt.sources)
@@ -180,9 +183,9 @@ class Answerer:
         started = time.perf_counter()
         policy = self.quotes.policy
         sections = widened_hits(self.retriever.index, course.name, hits[: policy.passages], policy.section_reach)
-        quotes = self.quotes.pick(question, sections)
+        quotes = self.quotes.pick(question, sections, [hit.text for hit in hits[: policy.passages]])
         if not quotes:
-            return self._retrieval_only(hits, retrieve_ms, None)  # passages of headings or tables only
+            return self._retrieval_only(hits, retrieve_ms, None, lead=PASSAGES_LEAD, kind="quote")  # headings or tables only
         text, citations = compose(quotes, hits)
         return Answer(
             text=text,
@@ -192,9 +195,11 @@ class Answerer:
             timings=Timings(retrieve_ms=retrieve_ms, generate_ms=(time.perf_counter() - started) * 1000),
         )
 
-    def _retrieval_only(self, hits: list[SearchHit], retrieve_ms: float, notice: str | None) -> Answer:
+    def _retrieval_only(
+        self, hits: list[SearchHit], retrieve_ms: float, notice: str | None, lead: str = RETRIEVAL_ONLY, kind: AnswerKind = "retrieval_only"
+    ) -> Answer:
         shown = hits[: self.policy.passages_when_offline]
-        lines = [RETRIEVAL_ONLY]
+        lines = [lead]
         for n, hit in enumerate(shown, 1):
             snippet = " ".join(hit.text.split())
             if len(snippet) > SNIPPET_CHARS:
@@ -204,7 +209,7 @@ class Answerer:
             text="\n\n".join(lines),
             citations=[citation_for(n, hit) for n, hit in enumerate(shown, 1)],
             grounded=True,
-            kind="retrieval_only",
+            kind=kind,
             notice=notice,
             timings=Timings(retrieve_ms=retrieve_ms),
         )

@@ -42,6 +42,11 @@ class Unit:
     def scored_text(self) -> str:
         return f"{self.text}\n{self.code}" if self.code and self.text else self.code or self.text
 
+    def embedded_text(self, chars: int) -> str:
+        """The start of `scored_text`, what its meaning is judged by: MiniLM was trained on about
+        128 word pieces, and the rest of a long code block only costs time."""
+        return self.scored_text()[:chars]
+
 
 @dataclass(frozen=True)
 class Quote:
@@ -50,6 +55,10 @@ class Quote:
     rank: int
     """The hit's place in the search results (0 is the best)."""
     score: float
+
+
+_Single = tuple[Unit, SearchHit, int, tuple[int, int]]
+"""A unit, its hit, the hit's rank, and the unit's key (rank, place in the passage)."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +74,13 @@ class QuotePolicy:
     max_chars: int = 320
     """A longer sentence is cut at a clause (or a space), never mid-word."""
     min_words: int = 4
+    embedded_chars: int = 400
+    shortlist: int = 24
+    """Units embedded per question, chosen first by the question's words they hold and whether
+    search matched their chunk: embedding every sentence of four sections took most of a second
+    on a laptop CPU, and the answer is nearly always among the lexically closest."""
+    matched_bonus: float = 0.25
+    """Added to a unit's shortlist score when it sits in the chunk search returned for its hit."""
     cached_units: int = 4096
     """Vectors of units kept for the next questions (about 1.5 kB each): the same few sections
     answer most of a course's questions, and embedding their sentences is most of quote mode's time."""
@@ -145,17 +161,20 @@ class QuotePicker:
         self.policy = policy
         self.vectors = VectorCache(embedder, policy.cached_units)
 
-    def pick(self, question: str, hits: Sequence[SearchHit]) -> list[Quote]:
+    def pick(self, question: str, hits: Sequence[SearchHit], matched: Sequence[str] = ()) -> list[Quote]:
         """The best quotes, best first: always one from the top passage (retrieval, which saw the
         whole passage and its headings, ranks better than one sentence alone), then any within
-        `margin` of the best. A quote is one sentence or two neighbours of one paragraph."""
+        `margin` of the best. A quote is one sentence or two neighbours of one paragraph.
+
+        `matched`: the chunk search returned for each hit, when `hits` were widened to their sections."""
         units = [(split_units(hit.text, self.policy.max_chars), hit, rank) for rank, hit in enumerate(hits[: self.policy.passages])]
         singles = [(unit, hit, rank, (rank, n)) for found, hit, rank in units for n, unit in enumerate(found) if self._quotable(unit)]
         if not singles:
             return []
         terms = terms_of(question)
+        singles = self._shortlisted(singles, terms, matched)
         query = self.embedder.embed_query(question)
-        vectors = dict(zip((key for *_, key in singles), self.vectors.embed([u.scored_text() for u, *_ in singles])))
+        vectors = dict(zip((key for *_, key in singles), self.vectors.embed([u.embedded_text(self.policy.embedded_chars) for u, *_ in singles])))
         candidates: list[tuple[Quote, frozenset[tuple[int, int]]]] = []
         for found, hit, rank in units:
             for n, unit in enumerate(found):
@@ -183,8 +202,26 @@ class QuotePicker:
                 chosen.append((quote, span))
         return sorted((quote for quote, _ in chosen), key=lambda quote: quote.score, reverse=True)
 
+    def _shortlisted(self, singles: list[_Single], terms: set[str], matched: Sequence[str]) -> list[_Single]:
+        """The `shortlist` units worth embedding, in their original order."""
+        if len(singles) <= self.policy.shortlist:
+            return singles
+        chunks = [_flat(chunk) for chunk in matched]
+
+        def score(single: _Single) -> float:
+            unit, _, rank, _ = single
+            inside = rank < len(chunks) and _flat(unit.scored_text().removesuffix("…"))[:80] in chunks[rank]
+            return share_of_terms(terms, unit.scored_text()) + (self.policy.matched_bonus if inside else 0.0)
+
+        kept = {single[3] for single in sorted(singles, key=score, reverse=True)[: self.policy.shortlist]}
+        return [single for single in singles if single[3] in kept]
+
     def _quotable(self, unit: Unit) -> bool:
         return bool(unit.code) or len(unit.text.split()) >= self.policy.min_words
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _normalised(vector: list[float]) -> list[float]:

@@ -19,9 +19,12 @@ class VectorCache:
     Safe to share between the threads that answer questions.
     """
 
-    def __init__(self, embedder: Embedder, size: int) -> None:
+    def __init__(self, embedder: Embedder, size: int, batch: int = 8) -> None:
+        """`batch`: texts embedded together, of similar length. A batch is padded to its longest
+        text, so one code block in a batch of short sentences made them all cost as much as it."""
         self.embedder = embedder
         self.size = size
+        self.batch = batch
         self._vectors: OrderedDict[str, array[float]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -29,8 +32,11 @@ class VectorCache:
         """The vector of each text, in order; one `embed_documents` call for those not cached."""
         with self._lock:
             known = {text: self._vectors[text] for text in texts if text in self._vectors}
-        missing = [text for text in dict.fromkeys(texts) if text not in known]
-        fresh = dict(zip(missing, (array("f", vector) for vector in self.embedder.embed_documents(missing))))
+        missing = sorted((text for text in dict.fromkeys(texts) if text not in known), key=len)
+        fresh: dict[str, array[float]] = {}
+        for start in range(0, len(missing), self.batch):
+            group = missing[start : start + self.batch]
+            fresh.update(zip(group, (array("f", vector) for vector in self.embedder.embed_documents(group))))
         with self._lock:
             for text in dict.fromkeys(texts):
                 self._vectors[text] = known.get(text) or fresh[text]

@@ -28,6 +28,7 @@ from aiohttp import web
 from adapters.web.admin_access import LOOPBACK_NAMES, Access, Refusal, access_refusal, bearer
 from adapters.web.admin_json import API_HEADERS, asked_json, json_response, limit_of, requester
 from adapters.web.admin_runs import SERVER_STOPPING, LiveRun, stream_run
+from adapters.web.admin_verified import AdminVerified
 from bot.config.sections import WebSettings
 from bot.errors import UnknownCourseError
 from bot.service.commands import ChatCommands
@@ -88,6 +89,7 @@ class AdminPage:
             ("POST", "/admin/api/reindex/{course}", self.start_reindex, "api"),
             ("GET", "/admin/api/reindex/{course}/events", self.reindex_events, "page"),
         ]
+        routes += [(method, path, handler, "api") for method, path, handler in AdminVerified(self.mentor, self._course).routes()]
         for method, path, handler, access in routes:
             app.router.add_route(method, path, self._guarded(handler, access))
         app.on_shutdown.append(self._on_shutdown)

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from bot.errors import BusyError
 from bot.service.commands import ChatCommands
-from models import Citation
+from models import Citation, is_verified_source
 
 FILES_PREFIX = "/files/"
 TEXT_SUFFIXES = {".md", ".markdown", ".txt", ".rst", ".py", ".csv", ".ipynb"}
@@ -37,9 +37,10 @@ def file_href(course: str, citation: Citation) -> str:
 
 
 def citation_href(course: str, citation: Citation) -> str | None:
-    """The course's own public link when it has one (http or https only), else the local copy."""
+    """The course's own public link when it has one (http or https only), else the local copy; a TA's
+    answer has neither (its label says where it came from)."""
     if citation.url is None:
-        return file_href(course, citation)
+        return None if is_verified_source(citation.source) else file_href(course, citation)
     return citation.url if urlsplit(citation.url).scheme in ("http", "https") else None
 
 

@@ -219,7 +219,13 @@ def _check_releases(number: int, course: Course) -> None:
 def _check_assignments(number: int, course: Course) -> None:
     owners: dict[str, str] = {}
     for assignment in course.assignments:
-        _check_globs(assignment.files, f"courses.{number}.assignments (course {course.name!r}, {assignment.name!r})")
+        where = f"courses.{number}.assignments (course {course.name!r}, {assignment.name!r})"
+        _check_globs(assignment.files, where)
+        _check_globs(assignment.solutions, where)
+        if assignment.declared:
+            raise ValueError(f"{where}: `declared` is read from the files' own front matter: list the files in `files`")
+        if any(pattern.strip().startswith("!") for pattern in assignment.solutions):
+            raise ValueError(f"{where}: a `solutions` glob starts with '!', which names no solution: name the solution files")
         for pattern in assignment.files:
             other = owners.setdefault(pattern, assignment.name)
             if other != assignment.name:

@@ -12,12 +12,14 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from statistics import median
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 
 from bot.app import MentorApp
 from bot.config.settings import cron_trigger
+from bot.service.notices import took_s
 from bot.service.repeats import RepeatCluster, RepeatFinder
 from bot.store.escalations import EscalationStore
 from bot.store.question_log import QuestionLog
@@ -40,6 +42,8 @@ class Digest:
     downvoted: list[str]
     escalated: int = 0
     answered_by_ta: int = 0
+    median_human_answer_s: float | None = None
+    """The median time from a question to its TA's answer reaching the student, over the period's questions."""
 
     @property
     def asked(self) -> int:
@@ -51,7 +55,8 @@ class Digest:
         lines = [
             f"Digest for {self.course}, {self.since:%b} {self.since.day} – {self.until:%b} {self.until.day}: "
             f"{self.asked} questions, {answered} answered from the materials, {self.outcomes['not_covered']} not covered; "
-            f"{self.escalated} sent to the TAs, {self.answered_by_ta} answered by a TA."
+            f"{self.escalated} sent to the TAs, {self.answered_by_ta} answered by a TA"
+            + (f" (median time to a human answer: {took_s(self.median_human_answer_s)})." if self.median_human_answer_s is not None else ".")
         ]
         if self.repeats:
             lines.append("Asked again and again:")
@@ -77,6 +82,7 @@ def build_digest(
     escalated, answered_by_ta = escalations.counted(course, since.timestamp(), until.timestamp())
     pages = Counter(citation.label for question in asked for citation in question.citations)
     weeks = max(1, round((until - since).days / 7))
+    human = [question.human_answer_s for question in asked if question.human_answer_s is not None]
     return Digest(
         course=course,
         since=since,
@@ -87,6 +93,7 @@ def build_digest(
         downvoted=[question.text for question in questions.downvoted(course, since.timestamp(), until.timestamp())],
         escalated=escalated,
         answered_by_ta=answered_by_ta,
+        median_human_answer_s=median(human) if human else None,
     )
 
 

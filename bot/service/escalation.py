@@ -18,8 +18,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.app import MentorApp
 from bot.errors import BusyError, PlatformError, ThreadGoneError
 from bot.service.notices import ESCALATED, dismissed_note_heading, ta_answer_heading
+from bot.service.verified import VerifiedAnswers
 from bot.store.escalations import EscalationStore, NewEscalation
 from models import Answer, Escalation, EscalationPolicy, Question, ReplyPlace
+from rag.errors import RagError
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +116,7 @@ class EscalationService:
         draft = None if answer.kind == "not_covered" else answer.text
         new = NewEscalation(
             course=course.name, question=question.text, reason=reason, place=place, student=student,
-            context=question.history, draft=draft, sources=tuple(answer.citations),
+            context=question.history, draft=draft, sources=tuple(answer.citations), question_id=answer.question_id,
         )
         return self.store.open(new), policy
 
@@ -125,12 +127,26 @@ class EscalationService:
             return closing
         closed = closing.escalation
         policy = (await self.mentor.offloader.run(self.mentor.course, closed.course)).escalation
-        heading = ta_answer_heading(ta if policy.name_ta else None)
-        if problem := await self._tell_student(closed.place, heading, text):
+        shown_ta = ta if policy.name_ta else None
+        problem = await self._tell_student(closed.place, ta_answer_heading(shown_ta), text)
+        if problem:
             await self.mentor.offloader.run(self.store.note_delivery_problem, closed.id, problem)
             closed = closed.model_copy(update={"delivery_problem": problem})
+        await self._keep(closed, shown_ta, delivered=problem is None)
         await self._show_closed(closed)
         return Closing(closed, True)
+
+    async def _keep(self, closed: Escalation, shown_ta: str | None, delivered: bool) -> None:
+        """Record the time to a human answer and keep the answer as a verified one (even when its thread is gone).
+
+        The student has the answer already: a store or index that fails here is logged, never raised.
+        """
+        try:
+            if delivered and closed.question_id is not None:
+                await self.mentor.offloader.run(self.mentor.question_log.record_human_answer, closed.question_id)
+            await self.mentor.offloader.retrieve(VerifiedAnswers(self.mentor).keep, closed, shown_ta)
+        except (SQLAlchemyError, BusyError, RagError) as exc:
+            log.warning("the TA's answer to escalation %s was not kept as a verified answer: %s", closed.id, exc)
 
     async def dismiss(self, escalation_id: int, ta: str, note: str | None = None) -> Closing:
         """Take the question off the queue; an optional note goes to the student."""
@@ -206,3 +222,21 @@ def waited_s(escalation: Escalation, now: float | None = None) -> float:
     """Seconds from the escalation to its answer (or to now, while it is open)."""
     end = escalation.answered_at.timestamp() if escalation.answered_at else (time.time() if now is None else now)
     return max(0.0, end - escalation.created_at.timestamp())
+
+
+def escalation_json(escalation: Escalation) -> dict[str, object]:
+    """The documented JSON shape (`mentor escalations --json`, `/admin/api/escalations`)."""
+    return {
+        "id": escalation.id,
+        "course": escalation.course,
+        "question": escalation.question,
+        "platform": escalation.place.platform,
+        "student": escalation.student,
+        "reason": escalation.reason,
+        "created_at": escalation.created_at.isoformat(),
+        "waiting_s": round(waited_s(escalation)),
+        "in_queue": escalation.queue_ref is not None,
+        "status": escalation.status,
+        "answered_by": escalation.answered_by,
+        "human_answer_s": None if escalation.human_answer_s is None else round(escalation.human_answer_s),
+    }

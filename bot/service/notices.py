@@ -25,6 +25,8 @@ from bot.errors import (
     SearchUnavailableError,
     ShuttingDownError,
     UnknownCourseError,
+    UnknownVerifiedAnswerError,
+    VerifiedAnswerError,
 )
 from ingest.errors import IngestError
 from models import Attachment, PriorQuestion
@@ -145,9 +147,9 @@ def for_instructor(exc: BaseException, context: str) -> Notice:
     """What an instructor is told: our own errors already say what to do; anything else gets a reference."""
     if isinstance(exc, (BusyError, ReindexBusyError)):
         return Notice(str(exc), "busy")
-    if isinstance(exc, (UnknownCourseError, UnknownCourseIndexError)):
+    if isinstance(exc, (UnknownCourseError, UnknownCourseIndexError, UnknownVerifiedAnswerError)):
         return Notice(str(exc), "missing")
-    if isinstance(exc, NotAllowedError):
+    if isinstance(exc, (NotAllowedError, VerifiedAnswerError)):
         return Notice(str(exc), "refused")
     if isinstance(exc, (BotError, IngestError, RagError)):
         return Notice(str(exc), "failed", _log(exc, context, logging.WARNING))
@@ -200,6 +202,12 @@ def age(seconds: float) -> str:
         return f"{minutes} min"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes} min" if hours < 24 else f"{hours // 24} d"
+
+
+def took_s(seconds: float) -> str:
+    """`40 s`, `12 min`, `3 h 5 min`: how long a question waited for its human answer."""
+    whole = round(seconds)  # a float's 599.9999 is ten minutes, not nine
+    return f"{whole} s" if whole < 60 else age(whole)
 
 
 def closed_line(status: str, by: str, waited_s: float) -> str:

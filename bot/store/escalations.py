@@ -15,10 +15,10 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Row, Select, func, insert, select, update
 
 from bot.store.database import Database, upsert
-from bot.store.tables import escalations, pseudonym_salts
+from bot.store.tables import escalations, pseudonym_salts, questions
 from models import Citation, Escalation, EscalationStatus, ReplyPlace, Turn
 
 PSEUDONYM_DIGITS = 6
@@ -37,6 +37,8 @@ class NewEscalation:
     context: tuple[Turn, ...] = ()
     draft: str | None = None
     sources: tuple[Citation, ...] = ()
+    question_id: int | None = None
+    """The question log's row, where the time to a human answer is recorded."""
 
 
 class EscalationStore:
@@ -58,6 +60,7 @@ class EscalationStore:
             "status": "open",
             "created_at": time.time() if now is None else now,
             "reposted": False,
+            "question_id": new.question_id,
         }
         with self.database.engine.begin() as db:
             row = db.execute(insert(escalations).values(values).returning(*escalations.columns)).one()
@@ -97,8 +100,17 @@ class EscalationStore:
         if course is not None:
             where &= escalations.c.course == course
         with self.database.engine.connect() as db:
-            rows = db.execute(select(escalations).where(where).order_by(escalations.c.created_at, escalations.c.id)).all()
+            rows = db.execute(_with_times().where(where).order_by(escalations.c.created_at, escalations.c.id)).all()
         return [_escalation(row) for row in rows]
+
+    def answered_ones(self, course: str | None = None, limit: int = 50) -> list[Escalation]:
+        """Questions a TA answered, newest answer first, with the time each took to reach its student."""
+        where = escalations.c.status == "answered"
+        if course is not None:
+            where &= escalations.c.course == course
+        query = _with_times().where(where).order_by(escalations.c.answered_at.desc(), escalations.c.id.desc()).limit(limit)
+        with self.database.engine.connect() as db:
+            return [_escalation(row) for row in db.execute(query).all()]
 
     def counted(self, course: str, since: float, until: float) -> tuple[int, int]:
         """For the digest: questions escalated in a period, and those a TA answered in it."""
@@ -124,7 +136,7 @@ class EscalationStore:
 
     def _one(self, where: object) -> Escalation | None:
         with self.database.engine.connect() as db:
-            row = db.execute(select(escalations).where(where)).first()  # type: ignore[arg-type]
+            row = db.execute(_with_times().where(where)).first()  # type: ignore[arg-type]
         return None if row is None else _escalation(row)
 
     def _update(self, where: object, **values: object) -> Escalation | None:
@@ -132,6 +144,11 @@ class EscalationStore:
         with self.database.engine.begin() as db:
             row = db.execute(update(escalations).where(where).values(**values).returning(*escalations.columns)).first()  # type: ignore[arg-type]
         return None if row is None else _escalation(row)
+
+
+def _with_times() -> Select:
+    """Escalations with the question log's time to a human answer beside them (None until one arrived)."""
+    return select(escalations, questions.c.human_answer_s).outerjoin(questions, questions.c.id == escalations.c.question_id)
 
 
 def _escalation(row: Row) -> Escalation:
@@ -155,6 +172,8 @@ def _escalation(row: Row) -> Escalation:
         delivery_problem=fields["delivery_problem"],
         created_at=_time(fields["created_at"]),
         reposted=bool(fields["reposted"]),
+        question_id=fields["question_id"],
+        human_answer_s=fields.get("human_answer_s"),
     )
 
 

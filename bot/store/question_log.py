@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Literal
 
-from sqlalchemy import ColumnElement, Row, delete, func, insert, select, true
+from sqlalchemy import ColumnElement, Row, delete, func, insert, select, true, update
 
 from bot.store.database import Database, upsert
 from bot.store.tables import answer_messages, feedback, questions
@@ -42,10 +42,13 @@ class AskedQuestion:
     grounded: bool
     citations: tuple[CitedSource, ...]
     total_ms: float
+    human_answer_s: float | None = None
+    """Seconds from the question to a TA's answer reaching the student; None when no TA's answer did."""
 
 
 @dataclass(frozen=True)
 class LinkedQuestion:
+    id: int
     text: str
     asked_at: datetime
     link: str
@@ -115,16 +118,30 @@ class QuestionLog:
             )
             return int(inserted.inserted_primary_key[0])
 
-    def answered_with_links(self, course: str, platform: str, since: float, limit: int) -> list[LinkedQuestion]:
-        """The newest answered questions of a course and platform since `since` that have a thread to
-        link and a vector to compare: what a new question may be a repeat of."""
+    def record_human_answer(self, question_id: int, delivered_at: float | None = None) -> float | None:
+        """A TA's answer reached the asker now (or at `delivered_at`): the seconds it took from the question, once."""
+        at = time.time() if delivered_at is None else delivered_at
+        with self.engine.begin() as db:
+            row = db.execute(
+                update(questions)
+                .where(questions.c.id == question_id, questions.c.human_answer_s.is_(None))
+                .values(human_answer_s=at - questions.c.asked_at)
+                .returning(questions.c.human_answer_s)
+            ).first()
+        return None if row is None else float(row[0])
+
+    def answered_with_links(self, course: str, platform: str, since: float, limit: int, after_id: int = 0) -> list[LinkedQuestion]:
+        """The newest answered questions of a course and platform since `since` (and after the row
+        `after_id`) that have a thread to link and a vector to compare: what a new question may be a
+        repeat of. Newest first."""
         query = (
-            select(questions.c.text, questions.c.asked_at, questions.c.link, questions.c.embedding)
+            select(questions.c.id, questions.c.text, questions.c.asked_at, questions.c.link, questions.c.embedding)
             .where(
                 questions.c.course == course,
                 questions.c.platform == platform,
                 questions.c.grounded,
                 questions.c.asked_at >= since,
+                questions.c.id > after_id,
                 questions.c.link.is_not(None),
                 questions.c.embedding.is_not(None),
             )
@@ -133,7 +150,7 @@ class QuestionLog:
         )
         with self.engine.connect() as db:
             rows = db.execute(query).all()
-        return [LinkedQuestion(row.text, _utc(row.asked_at), row.link, row.embedding) for row in rows]
+        return [LinkedQuestion(row.id, row.text, _utc(row.asked_at), row.link, row.embedding) for row in rows]
 
     def between(self, course: str, since: float, until: float, limit: int = 100_000) -> list[AskedQuestion]:
         """A course's questions in a period, oldest first (the digest counts them)."""
@@ -276,4 +293,5 @@ def _asked(row: Row[tuple[object, ...]] | Sequence[object]) -> AskedQuestion:
         grounded=bool(values[7]),
         citations=citations,
         total_ms=float(values[9]),  # type: ignore[arg-type]
+        human_answer_s=None if values[10] is None else float(values[10]),  # type: ignore[arg-type]
     )

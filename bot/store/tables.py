@@ -41,6 +41,7 @@ questions = Table(
     Column("total_ms", Float, nullable=False),
     Column("link", Text),
     Column("embedding", LargeBinary),
+    Column("human_answer_s", Float),
     Index("questions_by_kind", "course", "kind", "asked_at"),
 )
 
@@ -110,6 +111,7 @@ escalations = Table(
     Column("delivery_problem", Text),
     Column("created_at", Float, nullable=False),
     Column("reposted", Boolean, nullable=False),
+    Column("question_id", Integer),
     Index("escalations_by_status", "course", "status", "created_at"),
 )
 """Questions handed to a course's TAs (`bot.store.escalations`); a button works after a restart because it lives here."""
@@ -121,3 +123,18 @@ pseudonym_salts = Table(
     Column("salt", Text, nullable=False),
 )
 """One random salt per course, made once and shared by replicas, so a student's pseudonym is stable."""
+
+verified_answers = Table(
+    "verified_answers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("course", Text, nullable=False),
+    Column("escalation_id", Integer, unique=True),
+    Column("question", Text, nullable=False),
+    Column("answer", Text, nullable=False),
+    Column("ta", Text),
+    Column("answered_at", Float, nullable=False),
+    Column("edited_at", Float),
+    Index("verified_by_course", "course", "answered_at"),
+)
+"""TA answers kept for the next similar question (`bot.store.verified`); the index holds a copy, this is the original."""

@@ -33,7 +33,7 @@ def load_notebook(path: Path, source: str) -> SourceDoc:
         parts.clear()
 
     for number, cell in enumerate(cells, 1):
-        content = _cell_source(cell)
+        content = cell_source(cell)
         if not content.strip():
             continue
         if cell.get("cell_type") == "code":
@@ -58,6 +58,6 @@ def load_notebook(path: Path, source: str) -> SourceDoc:
     return SourceDoc(source=source, kind="notebook", title=title, sections=sections)
 
 
-def _cell_source(cell: dict) -> str:
+def cell_source(cell: dict) -> str:
     content = cell.get("source", "")
     return "".join(content) if isinstance(content, list) else str(content)

@@ -42,6 +42,8 @@ from tests.adapters.fake_slack import BOT_USER, FakeSlack, block_action, event_b
 from tests.conftest import example_course_app, free_port, until
 
 DECLINED = "Who won the 1998 football world cup final?"
+STILL_DECLINED = "What is the best pizza topping in Naples?"
+"""For tests after one where a TA answered DECLINED: that answer is a verified answer now, and answers it."""
 NO_PINGS = {"parse": []}
 
 
@@ -288,11 +290,11 @@ def test_a_deleted_student_thread_is_reported_to_the_ta_and_the_answer_is_kept(m
 def test_a_slack_students_declined_question_goes_to_the_queue_and_the_student_is_told(mentor: MentorApp) -> None:
     async def scenario() -> None:
         async with fakes() as fake, running(mentor, fake):
-            asked = {"type": "app_mention", "user": "USTUDENT", "text": f"<@{BOT_USER}> {DECLINED}", "ts": "1700000000.000900",
+            asked = {"type": "app_mention", "user": "USTUDENT", "text": f"<@{BOT_USER}> {STILL_DECLINED}", "ts": "1700000000.000900",
                      "channel": "CGENERAL", "event_ts": "1700000000.000900"}
             await fake.slack.send_envelope("events_api", event_body(asked, "EvDeclined"))
-            await fake.slack.wait_for(lambda: [q for q in queue_posts(fake.slack) if DECLINED in blocks_text(q)])
-            [queued] = [q for q in queue_posts(fake.slack) if DECLINED in blocks_text(q)]
+            await fake.slack.wait_for(lambda: [q for q in queue_posts(fake.slack) if STILL_DECLINED in blocks_text(q)])
+            [queued] = [q for q in queue_posts(fake.slack) if STILL_DECLINED in blocks_text(q)]
             assert "on Slack" in blocks_text(queued) and "USTUDENT" not in blocks_text(queued)
             in_thread = lambda: [c.args["text"] for c in fake.slack.of("chat.postMessage") if c.args.get("thread_ts") == "1700000000.000900"]  # noqa: E731
             await fake.slack.wait_for(lambda: any(ESCALATED in text for text in in_thread()))
@@ -309,7 +311,7 @@ def test_an_unreachable_escalation_store_still_leaves_the_student_their_answer(m
 
     async def scenario() -> None:
         async with fakes() as fake, running(mentor, fake):
-            question = mention(DECLINED)
+            question = mention(STILL_DECLINED)
             thread = int(question["id"])
             await fake.discord.dispatch("MESSAGE_CREATE", question)
             await fake.discord.wait_for(lambda: fake.discord.created.get(thread))

@@ -76,6 +76,8 @@ def test_env_overrides_the_file_and_dotenv_is_read(tmp_path: Path, monkeypatch: 
         ('[[courses]]\nname = "cs101"\nsources = ["x"]\n[courses.releases]\n"!w06/**" = 2026-10-01\n', r"courses\.0\.releases \(course 'cs101'\): pattern '!w06/\*\*' starts with '!'"),
         ('[[courses]]\nname = "cs101"\nsources = ["x"]\n[[courses.assignments]]\nname = "HW1"\nfiles = ["hw1/**"]\ndue = "soon"\n', r"courses\.0\.assignments: assignment 0 \('HW1'\): due 'soon' is not a date or date-time .*\(course 'cs101'\)"),
         ('[[courses]]\nname = "cs101"\nsources = ["x"]\n[[courses.assignments]]\nname = "HW1"\nfiles = ["hw/**"]\ndue = 2026-10-01\n[[courses.assignments]]\nname = "HW2"\nfiles = ["hw/**"]\ndue = 2026-11-01\n', r"courses\.0\.assignments \(course 'cs101'\): 'HW1' and 'HW2' both claim 'hw/\*\*'"),
+        ('[[courses]]\nname = "cs101"\nsources = ["x"]\n[[courses.assignments]]\nname = "HW1"\ndue = 2026-10-01\nsolutions = ["!hw1/key.py"]\n', r"courses\.0\.assignments \(course 'cs101', 'HW1'\): a `solutions` glob starts with '!'"),
+        ('[[courses]]\nname = "cs101"\nsources = ["x"]\n[[courses.assignments]]\nname = "HW1"\ndue = 2026-10-01\ndeclared = ["hw1.md"]\n', r"courses\.0\.assignments \(course 'cs101', 'HW1'\): `declared` is read from the files' own front matter"),
         ('[[courses]]\nname = "cs101"\nsources = ["x"]\n[[courses.exams]]\nname = "midterm"\nstart = 2026-11-02T11:00:00\nend = 2026-11-02T09:00:00\n', r"courses\.0\.exams\.0: .*exam 'midterm' ends \(2026-11-02T09:00:00\+00:00\) before it starts"),
         ('[[courses]]\nname = "cs101"\nsources = ["x"]\n[courses.releases]\n"lab[12.md" = 2026-10-01\n', r"courses\.0\.releases \(course 'cs101'\): '\[' in 'lab\[12\.md' is never closed"),
     ],

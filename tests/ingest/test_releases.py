@@ -12,7 +12,10 @@ import pytest
 from bot.app import MentorApp
 from bot.config.sections import AnswerSettings
 from bot.config.settings import Settings
+from ingest.assignments import AssignmentRules
+from ingest.calendar import term_calendar
 from ingest.chunker import ChunkingPolicy
+from ingest.errors import AssignmentOverlapError
 from ingest.pipeline import IngestPipeline
 from ingest.releases import ReleaseRules
 from models import Course, Question, epoch_seconds
@@ -208,11 +211,13 @@ def test_bad_front_matter_is_reported_and_the_rest_of_the_course_goes_on(
     root = term_folder(tmp_path / "materials")
     (root / "week-05/broken.md").write_text("---\nrelease: [2026-10-05\ntitle: x\n---\n# Broken\n\nSome text.\n", encoding="utf-8")
     (root / "week-05/bad-date.md").write_text("---\nrelease: next tuesday\n---\n# Bad date\n\nSome text.\n", encoding="utf-8")
+    (root / "week-05/bad-lab.md").write_text("---\nassignment: {due: 2026-10-05}\n---\n# Bad lab\n\nSome text.\n", encoding="utf-8")
     course = Course(name="cs101", sources=(root,), start_date=START, releases={"labs/**": "2026-10-01"})
     report = ingest.ingest(course)
     failed = {failure.source: failure.reason for failure in report.failed}
     assert "front matter is not valid YAML" in failed["week-05/broken.md"]
     assert "'next tuesday' is not a date or date-time" in failed["week-05/bad-date.md"]
+    assert "its `assignment:` is neither a name nor a table with a `name`" in failed["week-05/bad-lab.md"]
     assert sorted(report.added) == ["homework/hw3-solution.md", "w06/recursion.md", "week-05/loops.md"]
     assert report.warnings == ["releases 'labs/**' matches no file of the course: check the glob"]
 
@@ -247,3 +252,31 @@ def test_an_index_from_before_release_dates_still_answers_and_the_next_ingest_re
     assert report.rebuilt
     assert "w06/recursion.md" not in visible(index, embedder, WEEK_5)
     assert "w06/recursion.md" in visible(index, embedder, WEEK_6_STARTS)
+
+
+def test_two_equally_specific_assignment_globs_on_one_file_stop_the_ingest_naming_both(
+    pipeline: tuple[IngestPipeline, CountingEmbedder], tmp_path: Path
+) -> None:
+    ingest, counting = pipeline
+    root = term_folder(tmp_path / "materials")
+    tied = Course.model_validate(
+        {"name": "cs101", "sources": [str(root)], "assignments": [
+            {"name": "HW3", "files": ["homework/hw3-*.md"], "due": "2026-10-20"},
+            {"name": "Solutions", "files": ["**/hw3-solution.md"], "due": "2026-10-27"},
+        ]}
+    )
+    named = r"Course 'cs101': 'homework/hw3-solution.md' matches 'homework/hw3-\*\.md' \(assignment 'HW3'\) and '\*\*/hw3-solution.md'"
+    with pytest.raises(AssignmentOverlapError, match=named):
+        ingest.ingest(tied)
+    assert counting.embedded == [] and ingest.index.live_generation("cs101") is None, "nothing was written"
+    with pytest.raises(AssignmentOverlapError, match=named):
+        AssignmentRules(tied).touched("how do I start?", ["homework/hw3-solution.md"])
+    assert any("'homework/hw3-*.md' (assignment 'HW3')" in problem for problem in term_calendar(tied, WEEK_5).problems)
+
+    # A more specific glob settles it; a file's own front matter would too.
+    settled = Course.model_validate(
+        {**tied.model_dump(), "assignments": [*tied.model_dump()["assignments"][:1],
+                                              {"name": "Solutions", "files": ["homework/hw3-solution.md"], "due": "2026-10-27"}]}
+    )
+    assert AssignmentRules(settled).of_source("homework/hw3-solution.md").name == "Solutions"
+    assert ingest.ingest(settled).added

@@ -9,7 +9,19 @@ from adapters.discord_bot.render import render_answer as discord_answer
 from adapters.slack.render import render_answer as slack_answer
 from models import Answer, Locator, SearchHit
 from rag.embedder import SentenceTransformerEmbedder
-from rag.quotes import QUOTE_LEAD, Quote, QuotePicker, Unit, compose, cut_sentence, split_sentences, split_units, text_fragment_url
+from rag.quotes import (
+    QUOTE_LEAD,
+    Quote,
+    QuotePicker,
+    QuotePolicy,
+    Unit,
+    compose,
+    cut_sentence,
+    split_sentences,
+    split_units,
+    text_fragment_url,
+)
+from tests.rag.test_vector_cache import Counting
 
 
 def hit(text: str, source: str = "notes.md", anchor: str | None = None, url: str | None = None, page: int | None = None) -> SearchHit:
@@ -136,3 +148,16 @@ def test_a_quote_longer_than_a_message_is_split_with_every_code_fence_closed() -
     assert len(sections) > 2 and all(len(section) <= 3000 and section.count("```") % 2 == 0 for section in sections)
     shown = "".join(sections)
     assert "compute(__init__, item_119)" in shown and "*init*" not in shown, "code stays code, not bold"
+
+
+def test_a_long_section_embeds_only_its_shortlist_and_still_quotes_the_answer(embedder: SentenceTransformerEmbedder) -> None:
+    filler = " ".join(f"Section {n} of the manual covers topic number {n} in some detail." for n in range(60))
+    answer = "The break statement ends the loop at once, skipping the rest of it."
+    matched = "Loops repeat code until they are told to stop."
+    counting = Counting(embedder)
+    picker = QuotePicker(counting, QuotePolicy(shortlist=8))  # type: ignore[arg-type]
+    section = hit(f"{filler} {matched} {answer} {filler}", "loops.md", "loops")
+    quotes = picker.pick("How do I stop a loop early with break?", [section], [matched])
+    assert len(split_units(section.text)) > 100 and len(counting.embedded) == 8, "only the shortlist is embedded"
+    assert quotes and answer in quotes[0].unit.text
+    assert matched in counting.embedded, "the chunk search matched is shortlisted though it shares few of the question's words"

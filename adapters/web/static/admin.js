@@ -123,6 +123,40 @@
     return text ? "?" + text : "";
   }
 
+  // --- verified answers ----------------------------------------------------------------------
+
+  async function changeVerified(method, id, body) {
+    const response = await fetch("/admin/api/verified/" + encodeURIComponent(id), {
+      method,
+      headers: headers({ Accept: "application/json", "Content-Type": "application/json" }),
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (!response.ok) throw new Error(await readError(response));
+    await refresh({ keepRuns: true });
+  }
+
+  function verifiedActions(verified) {
+    const edit = el("button", { text: "Edit", className: "verified-edit" });
+    edit.type = "button";
+    edit.addEventListener("click", () => {
+      const text = prompt("The new answer:", verified.answer);
+      if (text !== null) changeVerified("POST", verified.id, { answer: text }).catch((error) => notice(error.message));
+    });
+    const remove = el("button", { text: "Delete", className: "verified-delete" });
+    remove.type = "button";
+    remove.addEventListener("click", () => {
+      if (confirm(`Delete this verified answer? It will no longer be cited.`)) {
+        changeVerified("DELETE", verified.id).catch((error) => notice(error.message));
+      }
+    });
+    return el("span", {}, edit, " ", remove);
+  }
+
+  function took(seconds) {
+    if (seconds === null || seconds === undefined) return "—";
+    return seconds < 60 ? `${seconds} s` : seconds < 3600 ? `${Math.floor(seconds / 60)} min` : `${(seconds / 3600).toFixed(1)} h`;
+  }
+
   // --- courses -------------------------------------------------------------------------------
 
   function lastRunText(run) {
@@ -364,13 +398,29 @@
       const status = await getJson("/admin/api/status");
       showModel(status.model);
       showCourses(status.courses, keepRuns);
-      const [history, gaps, repeats, questions, feedback] = await Promise.all([
+      const [history, gaps, repeats, questions, feedback, answered, verified] = await Promise.all([
         getJson("/admin/api/history" + courseQuery({ limit: 20 })),
         getJson("/admin/api/gaps" + courseQuery()),
         getJson("/admin/api/repeats" + courseQuery()),
         getJson("/admin/api/questions" + courseQuery({ limit: 30 })),
         getJson("/admin/api/feedback" + courseQuery()),
+        getJson("/admin/api/escalations" + courseQuery({ answered: 1, limit: 30 })),
+        getJson("/admin/api/verified" + courseQuery()),
       ]);
+      fillTable("answered", answered.escalations, [
+        { cell: (escalation) => when(escalation.created_at) },
+        { cell: (escalation) => escalation.course },
+        { cell: (escalation) => escalation.question },
+        { cell: (escalation) => escalation.answered_by || "—" },
+        { cell: (escalation) => took(escalation.human_answer_s), className: () => "number" },
+      ], "No question has been answered by a TA yet.");
+      fillTable("verified", verified.verified, [
+        { cell: (answer) => answer.label + (answer.ta ? `, ${answer.ta}` : "") },
+        { cell: (answer) => answer.course },
+        { cell: (answer) => answer.question },
+        { cell: (answer) => answer.answer },
+        { cell: verifiedActions },
+      ], "No verified answers yet.");
       fillTable("gaps", gaps.gaps, [
         { cell: (gap) => gap.question },
         { cell: (gap) => gap.course },
