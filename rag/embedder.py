@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -19,11 +17,6 @@ if TYPE_CHECKING:
 
 RECENT_QUERIES = 64
 """Questions whose vectors are kept: a question is embedded once however many steps read it."""
-QUERY_THREADS = 1
-"""Torch threads that embed one question. A question is a few dozen word pieces: splitting
-such small products across threads gains nothing, and on a busy machine torch's spinning
-workers wait for cores other work holds (15 questions on 2 cores at load 13: p50 2.2 s
-with torch's default of 2 threads, 0.28 s with 1)."""
 
 
 class TokenCounter(Protocol):
@@ -168,28 +161,9 @@ class SentenceTransformerEmbedder:
         words = " ".join(text.split())
         with self._query_lock:
             if (vector := self._recent_queries.get(words)) is None:
-                model = self._loaded_for_queries()
-                with _torch_threads(QUERY_THREADS):
-                    vector = self._recent_queries[words] = tuple(_encode(model, [words], 1)[0])
+                vector = self._recent_queries[words] = tuple(_encode(self._loaded_for_queries(), [words], 1)[0])
             return list(vector)
 
-
-@contextmanager
-def _torch_threads(count: int) -> Iterator[None]:
-    """Torch's intra-op threads for this thread's work inside the block.
-
-    The count is the calling thread's own (OpenMP's per thread), so an ingest embedding
-    on another thread keeps its threads; only a thread running torch for its very first
-    time inside the block would start with `count`.
-    """
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _encode(model: SentenceTransformer, texts: list[str], batch_size: int) -> list[list[float]]:

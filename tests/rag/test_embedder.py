@@ -1,22 +1,21 @@
-"""Question embeddings: one per question however its callers space it, on one torch thread."""
+"""Question embeddings: one per question however its callers space it."""
 
 from __future__ import annotations
 
 import pytest
-import torch
 
 import rag.embedder
-from rag.embedder import QUERY_THREADS, SentenceTransformerEmbedder
+from rag.embedder import SentenceTransformerEmbedder
 
 
 @pytest.fixture
-def encodes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[list[str], int]]:
-    """Each call of the real encoder: its texts and the torch threads it ran with."""
-    calls: list[tuple[list[str], int]] = []
+def encodes(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The texts of each call of the real encoder."""
+    calls: list[list[str]] = []
     real = rag.embedder._encode
 
     def counted(model: object, texts: list[str], batch_size: int) -> list[list[float]]:
-        calls.append((list(texts), torch.get_num_threads()))
+        calls.append(list(texts))
         return real(model, texts, batch_size)  # type: ignore[arg-type]
 
     monkeypatch.setattr(rag.embedder, "_encode", counted)
@@ -24,22 +23,12 @@ def encodes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[list[str], int]]:
 
 
 def test_a_question_spelled_by_the_search_quote_mode_and_the_repeat_check_is_embedded_once(
-    embedder: SentenceTransformerEmbedder, encodes: list[tuple[list[str], int]]
+    embedder: SentenceTransformerEmbedder, encodes: list[list[str]]
 ) -> None:
     as_sent = "  Why does my loop\n    for x in items:\n        print(x)\nprint nothing? "
     search = embedder.embed_query(" ".join(as_sent.split()))
     quote_mode = embedder.embed_query("\n".join(line.rstrip() for line in as_sent.strip().splitlines()))
     repeat_check = embedder.embed_query(as_sent)
-    assert [texts for texts, _ in encodes] == [["Why does my loop for x in items: print(x) print nothing?"]]
+    assert encodes == [["Why does my loop for x in items: print(x) print nothing?"]]
     assert search == quote_mode == repeat_check
 
-
-def test_a_question_is_embedded_on_one_thread_and_the_callers_threads_are_left_as_they_were(
-    embedder: SentenceTransformerEmbedder, encodes: list[tuple[list[str], int]]
-) -> None:
-    torch.set_num_threads(2)
-    embedder.embed_query("does continue inside a nested while loop skip the outer loop too?")
-    assert [threads for _, threads in encodes] == [QUERY_THREADS]
-    assert torch.get_num_threads() == 2
-    embedder.embed_documents(["A while loop repeats while its condition holds."])
-    assert encodes[-1][1] == 2
