@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bot.config.settings import DEFAULT_COURSE, Settings
 from bot.errors import SearchUnavailableError
+from bot.language_model import language_model_for, model_status_for
 from bot.service.offload import Offloader
 from bot.status import CourseStatus, ModelStatus, RerankerStatus, course_status
 from bot.store.database import Database
@@ -39,13 +40,11 @@ from models import (
 )
 from rag.answerer import Answerer, AnswerPolicy, Draft, TextCallback
 from rag.embedder import SentenceTransformerEmbedder
-from rag.errors import IndexOperationError, IndexUnavailableError, ModelFileError
+from rag.errors import IndexOperationError, IndexUnavailableError
 from rag.index import Fusion, MilvusIndex
-from rag.llama_cpp_model import LlamaCppModel, check_loadable, gpu_build_problem
+from rag.llama_cpp_model import LlamaCppModel
 from rag.llm import GenerationSettings, LanguageModel
 from rag.model_files import (
-    PACKAGED_DEMO,
-    PACKAGED_DISTRIBUTION,
     ModelFile,
     is_packaged_demo,
     resolve_model,
@@ -161,27 +160,7 @@ class MentorApp:
     @cached_property
     def language_model(self) -> LanguageModel:
         """One model per process (llama.cpp is loaded on its first question, not here)."""
-        llm = self.settings.llm
-        if llm.base_url:
-            return OpenAIChatModel(
-                llm.base_url,
-                llm.model or "",
-                api_key=llm.api_key.get_secret_value() if llm.api_key else None,
-                context_window=llm.n_ctx,
-                parallel=llm.parallel,
-                timeout=llm.timeout,
-                retries=llm.retries,
-            )
-        model_file = resolve_model(llm.model, self.settings.models_dir)
-        return LlamaCppModel(
-            model_file.path,
-            n_ctx=llm.n_ctx,
-            n_gpu_layers=llm.n_gpu_layers,
-            threads=llm.threads,
-            fix_hint=model_file.fix_hint,
-            gpu_requested="n_gpu_layers" in llm.model_fields_set,
-            probe=self.model_probe,
-        )
+        return language_model_for(self.settings.llm, self.settings.models_dir, self.model_probe)
 
     @cached_property
     def answerer(self) -> Answerer:
@@ -287,24 +266,7 @@ class MentorApp:
         return retrieve_in_term(self.answerer, question, course, mode, self.clock())
 
     def model_status(self) -> ModelStatus:
-        """What answers students; an in-process model is probed first (once per machine, then cached)."""
-        llm = self.settings.llm
-        if llm.base_url:
-            return ModelStatus(llm.model or "", llm.base_url, True, None, False, None)
-        try:
-            model_file = resolve_model(llm.model, self.settings.models_dir)
-            check_loadable(model_file.path, llm.n_gpu_layers, model_file.fix_hint)
-        except ModelFileError as exc:
-            return ModelStatus(llm.model or PACKAGED_DEMO, llm.model or PACKAGED_DISTRIBUTION, False, str(exc), not llm.model, None)
-        probe = self.model_probe.check(model_file.path)
-        if problem := probe.problem(model_file.path):
-            return ModelStatus(model_file.name, str(model_file.path), False, problem, model_file.is_demo, None, probe=probe)
-        supports_offload = bool(probe.gpu_offload)
-        warning = gpu_build_problem(llm.n_gpu_layers, "n_gpu_layers" in llm.model_fields_set, supports_offload)
-        return ModelStatus(
-            model_file.name, str(model_file.path), True, None, model_file.is_demo,
-            supports_offload and llm.n_gpu_layers != 0, warning, probe,
-        )
+        return model_status_for(self.settings.llm, self.settings.models_dir, self.model_probe)
 
     def reranker_status(self) -> RerankerStatus:
         """The configured reranker, and why it is not reordering hits when it cannot (nothing is loaded to tell)."""
