@@ -31,6 +31,8 @@ class EscalationPolicy(BaseModel):
     """The student's answer names the TA who wrote it; off: "a TA"."""
     repost_after_minutes: int = Field(0, ge=0)
     """A question still open this long is posted to the queue again, once; 0: never."""
+    on_thumbs_down: bool = False
+    """A student's 👎 on an answer sends its question to the TA queue, as "Ask a TA" would."""
 
 
 class Course(BaseModel):

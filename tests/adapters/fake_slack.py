@@ -194,6 +194,7 @@ class FakeSlack:
             return {"ok": True, "user": {"id": uid, "name": uid.lower(), "real_name": name, "profile": {"display_name": name}}}
         if method == "conversations.replies":
             thread = str(args.get("ts"))
+            thread = str((self.messages.get(thread) or {}).get("thread_ts") or thread)  # a reply's ts names its thread, as in Slack
             messages = self.threads.get(thread, []) + [m for m in self.messages.values() if m["thread_ts"] == thread]
             oldest, latest = float(args.get("oldest") or 0), float(args.get("latest") or "inf")
             return {"ok": True, "messages": [m for m in messages if oldest <= float(m["ts"]) <= latest], "has_more": False}

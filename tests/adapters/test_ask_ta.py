@@ -1,0 +1,231 @@
+"""A student asking for a human (issue 18) against the fake Slack and the fake Discord, with real
+slack-bolt and discord.py: the "Ask a TA" button, `@mentor ask a TA`, and a 👎 where the course wants it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine
+
+from adapters.slack.ask_ta import ASK_TA
+from bot.app import MentorApp
+from bot.service.ask_ta import asks_for_a_ta, split_thread
+from bot.service.notices import ESCALATED, TA_REQUEST_REPLIES
+from bot.store.database import Database
+from bot.store.escalations import EscalationStore
+from models import EscalationPolicy, Turn
+from tests.adapters.escalation_helpers import QUEUE, blocks_text, ephemerals, fakes, queue_posts, running
+from tests.adapters.fake_slack import BOT_USER, FakeSlack, block_action, event_body, reaction
+from tests.adapters.test_escalation import course_policy
+from tests.conftest import example_course_app, free_port
+
+ASKED = "What does break do in a loop?"
+ANSWER_WAIT = 180.0
+"""Seconds an answer may take: SmolLM2 writes them in turn, on a shared machine."""
+
+
+@pytest.fixture(scope="module")
+def mentor(tmp_path_factory: pytest.TempPathFactory):
+    app = example_course_app(tmp_path_factory.mktemp("ask_ta"), escalation=EscalationPolicy(ta_queue=QUEUE))
+    yield app
+    app.close()
+
+
+@pytest.mark.parametrize(
+    ("text", "asks"),
+    [("ask a TA", True), ("Ask the TAs, please!", True), ("can I talk to a human?", True), ("escalate this to a TA", True),
+     ("I'd like to speak with a teaching assistant", True), ("ask a question about loops", False), ("what does a TA do?", False)],
+)
+def test_asking_for_a_ta_is_told_from_a_question(text: str, asks: bool) -> None:
+    assert asks_for_a_ta(text) is asks
+
+
+def test_the_threads_last_question_is_sent_with_its_context_and_the_bots_answer_as_the_draft() -> None:
+    turns = (Turn(role="user", text="What is a loop?"), Turn(role="assistant", text="A loop repeats."),
+             Turn(role="user", text="And break?"), Turn(role="assistant", text="It leaves the loop."))
+    found = split_thread(turns)
+    assert found is not None and found.question == "And break?" and found.draft == "It leaves the loop." and found.context == turns[:2]
+    earlier = split_thread(turns, "What is a loop?")
+    assert earlier is not None and earlier.context == () and earlier.draft == "A loop repeats.\n\nIt leaves the loop."
+    assert split_thread((Turn(role="assistant", text="Hello"),)) is None
+
+
+# --- Slack -----------------------------------------------------------------------------------
+
+
+def slack_question(fake: FakeSlack, text: str, ts: str, event_id: str) -> dict[str, Any]:
+    """A student's mention in #general; its thread (as conversations.replies returns it) starts with it."""
+    asked = {"type": "app_mention", "user": "USTUDENT", "text": f"<@{BOT_USER}> {text}", "ts": ts, "channel": "CGENERAL", "event_ts": ts}
+    fake.threads[ts] = [asked]
+    return event_body(asked, event_id)
+
+
+def in_thread(fake: FakeSlack, thread: str) -> list[dict[str, Any]]:
+    return [c.args for c in fake.of("chat.postMessage") + fake.of("chat.update") if fake.messages.get(str(c.args.get("ts") or ""), {}).get("thread_ts") == thread or c.args.get("thread_ts") == thread]
+
+
+def answer_with_button(fake: FakeSlack, thread: str) -> dict[str, Any] | None:
+    shown = [args for args in in_thread(fake, thread) if ASK_TA in blocks_text(args)]
+    return shown[-1] if shown else None
+
+
+def button_value(message: dict[str, Any]) -> str:
+    blocks = message["blocks"] if isinstance(message["blocks"], list) else json.loads(message["blocks"])
+    [button] = [e for b in blocks if b["type"] == "actions" for e in b["elements"] if e["action_id"] == ASK_TA]
+    return button["value"]
+
+
+def click(value: str, answer: dict[str, Any], thread: str, user: str = "USTUDENT") -> dict[str, Any]:
+    """The student's click on an answer's button, as Slack sends it (the message it was on included)."""
+    payload = block_action(ASK_TA, value, user=user, channel="CGENERAL", message_ts=str(answer["ts"]))
+    payload["message"] |= {"thread_ts": thread, "text": answer.get("text") or ""}
+    return payload
+
+
+def test_a_slack_students_ask_a_ta_button_sends_the_question_once_even_after_a_restart(tmp_path: Path) -> None:
+    first = example_course_app(tmp_path, escalation=EscalationPolicy(ta_queue=QUEUE))
+    thread = "1700000000.000500"
+
+    async def scenario() -> None:
+        async with fakes() as fake:
+            async with running(first, fake):
+                await fake.slack.send_envelope("events_api", slack_question(fake.slack, ASKED, thread, "EvAsk"))
+                answer = await fake.slack.wait_for(lambda: answer_with_button(fake.slack, thread), ANSWER_WAIT)
+                value = button_value(answer)
+                await fake.slack.send_envelope("interactive", click(value, answer, thread))
+                await fake.slack.wait_for(lambda: [q for q in queue_posts(fake.slack) if ASKED in blocks_text(q)])
+                [queued] = [q for q in queue_posts(fake.slack) if ASKED in blocks_text(q)]
+                assert "asked for a TA" in blocks_text(queued) and "The bot's draft" in blocks_text(queued)
+                await fake.slack.wait_for(lambda: any(ESCALATED in str(m.get("text")) for m in in_thread(fake.slack, thread)))
+                [escalation] = first.escalations.open_ones()
+                assert escalation.place.thread == thread and escalation.draft, "the bot's answer is the TA's draft"
+            first.close()
+
+            second = MentorApp(first.settings)  # a new process: the button's signature and the escalation come from the database
+            try:
+                async with running(second, fake):
+                    await fake.slack.send_envelope("interactive", click(value, answer, thread))
+                    await fake.slack.wait_for(lambda: ephemerals(fake.slack, "USTUDENT"))
+                    assert TA_REQUEST_REPLIES["already"] in ephemerals(fake.slack, "USTUDENT")[0]
+                    forged = value.rsplit(".", 1)[0] + ".0123456789abcdef"
+                    await fake.slack.send_envelope("interactive", click(forged, answer, thread))
+                    await fake.slack.send_envelope("interactive", click(second.escalations.sign("987654"), answer, thread))
+                    await fake.slack.wait_for(lambda: len(ephemerals(fake.slack, "USTUDENT")) == 3)
+                    assert all(TA_REQUEST_REPLIES["unknown"] in told for told in ephemerals(fake.slack, "USTUDENT")[1:]), "refused, both"
+                    assert len([q for q in queue_posts(fake.slack) if ASKED in blocks_text(q)]) == 1, "asked three times, sent once"
+                    assert len(second.escalations.open_ones()) == 1
+            finally:
+                second.close()
+
+    asyncio.run(scenario())
+
+
+def ask_in_thread(fake: FakeSlack, text: str, thread: str, ts: str, event_id: str) -> dict[str, Any]:
+    said = {"type": "app_mention", "user": "USTUDENT", "text": f"<@{BOT_USER}> {text}", "ts": ts, "thread_ts": thread,
+            "channel": "CGENERAL", "event_ts": ts}
+    fake.threads.setdefault(thread, []).append(said)
+    return event_body(said, event_id)
+
+
+def thread_texts(fake: FakeSlack, thread: str) -> list[str]:
+    return [str(c.args.get("text")) for c in fake.of("chat.postMessage") if c.args.get("thread_ts") == thread]
+
+
+def test_at_mentor_ask_a_ta_in_the_thread_sends_its_last_question_and_a_second_ask_is_told_it_is_there(mentor: MentorApp) -> None:
+    thread = "1700000000.000600"
+    question = "What does continue do in a loop?"
+
+    async def scenario() -> None:
+        async with fakes() as fake, running(mentor, fake):
+            await fake.slack.send_envelope("events_api", slack_question(fake.slack, question, thread, "EvFile"))
+            await fake.slack.wait_for(lambda: answer_with_button(fake.slack, thread), ANSWER_WAIT)
+            await fake.slack.send_envelope("events_api", ask_in_thread(fake.slack, "Ask a TA please", thread, "1700000000.000601", "EvTa1"))
+            await fake.slack.wait_for(lambda: [q for q in queue_posts(fake.slack) if question in blocks_text(q)])
+            await fake.slack.wait_for(lambda: any(ESCALATED in t for t in thread_texts(fake.slack, thread)))
+            await fake.slack.send_envelope("events_api", ask_in_thread(fake.slack, "can I talk to a human?", thread, "1700000000.000602", "EvTa2"))
+            await fake.slack.wait_for(lambda: any(TA_REQUEST_REPLIES["already"] in t for t in thread_texts(fake.slack, thread)))
+            assert len([q for q in queue_posts(fake.slack) if question in blocks_text(q)]) == 1
+            [escalation] = [e for e in mentor.escalations.open_ones() if e.question == question]
+            assert escalation.draft and "Ask a TA" not in escalation.question
+
+            top = "1700000000.000700"  # asked outside any thread: there is no question to send
+            await fake.slack.send_envelope("events_api", slack_question(fake.slack, "ask a TA", top, "EvTop"))
+            await fake.slack.wait_for(lambda: any(TA_REQUEST_REPLIES["no_question"] in t for t in thread_texts(fake.slack, top)))
+
+    asyncio.run(scenario())
+
+
+def test_without_a_ta_queue_there_is_no_button_and_asking_gets_a_clear_reply(mentor: MentorApp) -> None:
+    thread = "1700000000.000800"
+
+    async def scenario() -> None:
+        async with fakes() as fake, running(mentor, fake):
+            await fake.slack.send_envelope("events_api", slack_question(fake.slack, ASKED, thread, "EvNoQueue"))
+            await fake.slack.wait_for(lambda: any("Sources" in str(a.get("text")) for a in in_thread(fake.slack, thread)), ANSWER_WAIT)
+            assert answer_with_button(fake.slack, thread) is None
+            await fake.slack.send_envelope("events_api", ask_in_thread(fake.slack, "ask a TA", thread, "1700000000.000801", "EvNoQueue2"))
+            await fake.slack.wait_for(lambda: any(TA_REQUEST_REPLIES["no_queue"] in t for t in thread_texts(fake.slack, thread)))
+
+    with course_policy(mentor, EscalationPolicy()):
+        asyncio.run(scenario())
+
+
+def test_a_thumbs_down_sends_the_question_where_the_course_turns_it_on(mentor: MentorApp) -> None:
+    thread = "1700000000.000900"
+    question = "How do I give a function a default argument value?"
+
+    async def scenario() -> None:
+        async with fakes() as fake, running(mentor, fake):
+            await fake.slack.send_envelope("events_api", slack_question(fake.slack, question, thread, "EvDown"))
+            answer = await fake.slack.wait_for(lambda: answer_with_button(fake.slack, thread), ANSWER_WAIT)
+            await fake.slack.send_envelope("events_api", event_body(reaction("reaction_added", "-1", "CGENERAL", str(answer["ts"])), "EvVote"))
+            await fake.slack.wait_for(lambda: [q for q in queue_posts(fake.slack) if question in blocks_text(q)])
+            [queued] = [q for q in queue_posts(fake.slack) if question in blocks_text(q)]
+            assert "voted the bot's answer down" in blocks_text(queued)
+            [escalation] = [e for e in mentor.escalations.open_ones() if e.question == question]
+            assert escalation.place.thread == thread, "the answer goes back to the student's thread"
+
+    with course_policy(mentor, EscalationPolicy(ta_queue=QUEUE, on_thumbs_down=True)):
+        asyncio.run(scenario())
+
+
+def test_a_thumbs_down_does_not_escalate_by_default(mentor: MentorApp) -> None:
+    thread = "1700000000.000950"
+    question = "How do I define a function?"
+
+    async def scenario() -> None:
+        async with fakes() as fake, running(mentor, fake):
+            await fake.slack.send_envelope("events_api", slack_question(fake.slack, question, thread, "EvDownOff"))
+            answer = await fake.slack.wait_for(lambda: answer_with_button(fake.slack, thread), ANSWER_WAIT)
+            await fake.slack.send_envelope("events_api", event_body(reaction("reaction_added", "-1", "CGENERAL", str(answer["ts"])), "EvVoteOff"))
+            await fake.slack.wait_for(lambda: mentor.question_log.downvoted("cs101", 0, 2e9))
+            await asyncio.sleep(0.5)
+            assert not [q for q in queue_posts(fake.slack) if question in blocks_text(q)]
+
+    asyncio.run(scenario())
+
+
+def test_an_unreachable_escalation_store_tells_the_student_it_could_not_be_sent(mentor: MentorApp) -> None:
+    unreachable = Database(create_engine(f"postgresql+psycopg://mentor@127.0.0.1:{free_port()}/mentor", connect_args={"connect_timeout": 2}))
+    working = mentor.escalations
+    mentor.__dict__["escalations"] = EscalationStore(unreachable)
+    thread = "1700000000.001000"
+
+    async def scenario() -> None:
+        async with fakes() as fake, running(mentor, fake):
+            await fake.slack.send_envelope("events_api", slack_question(fake.slack, ASKED, thread, "EvDown1"))
+            await fake.slack.wait_for(lambda: any("Sources" in str(a.get("text")) for a in in_thread(fake.slack, thread)), ANSWER_WAIT)
+            assert answer_with_button(fake.slack, thread) is None, "no button that could not be checked"
+            await fake.slack.send_envelope("events_api", ask_in_thread(fake.slack, "ask a TA", thread, "1700000000.001001", "EvDown2"))
+            await fake.slack.wait_for(lambda: any(TA_REQUEST_REPLIES["failed"] in t for t in thread_texts(fake.slack, thread)))
+            assert not [q for q in queue_posts(fake.slack) if ASKED in blocks_text(q)]
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        mentor.__dict__["escalations"] = working
+        unreachable.close()
