@@ -10,10 +10,11 @@ import yarl
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
+from adapters.discord_bot.ask_ta import DiscordAskTa
 from adapters.discord_bot.delivery import DiscordStudentThread
 from adapters.discord_bot.feedback import ReactionVotes
 from adapters.discord_bot.inflight import InFlight
-from adapters.discord_bot.posts import forum_problems, heard, is_post, is_ta, read_question, reply_target
+from adapters.discord_bot.posts import THREADS, forum_problems, heard, is_post, is_ta, read_question, reply_target
 from adapters.discord_bot.render import (
     neutralise,
     render_answer,
@@ -28,6 +29,7 @@ from adapters.discord_bot.slash import NO_MENTIONS, build_tree, sync_commands
 from bot.config.sections import ChannelRoute, DiscordSettings
 from bot.config.settings import Settings
 from bot.errors import PlatformError
+from bot.service.ask_ta import asks_for_a_ta
 from bot.service.channels import TaReplies, route_for
 from bot.service.commands import HELP, ChatCommands
 from bot.service.notices import attachment_notice, for_student, paste_the_text, place_in_line
@@ -43,7 +45,6 @@ TYPING_EVERY_S = 8.0
 """Discord shows "typing…" for about 10 s after each trigger."""
 PLACE_SHOWN_FROM = 3
 """A shorter wait is covered by "typing…"; from this many questions ahead the student is told their place."""
-THREADS = (discord.ChannelType.public_thread, discord.ChannelType.private_thread, discord.ChannelType.news_thread)
 
 
 def mentor_intents(reads_every_message: bool = False) -> discord.Intents:
@@ -72,6 +73,8 @@ class _Client(discord.Client):
     def __init__(self, platform: DiscordPlatform, *, reads_every_message: bool) -> None:
         super().__init__(intents=mentor_intents(reads_every_message), allowed_mentions=NO_MENTIONS, chunk_guilds_at_startup=False)
         self.platform = platform
+        self.ask_ta: DiscordAskTa | None = None
+        """Where an "Ask a TA" click goes (`AskTaButton` finds it on the interaction's client)."""
 
     async def on_message(self, message: discord.Message) -> None:
         await self.platform.on_message(message)
@@ -101,7 +104,9 @@ class DiscordPlatform:
         self.inflight = InFlight()
         self.ta_replies = TaReplies()
         self.client = _Client(self, reads_every_message=_reads_every_message(self.settings))
-        self.votes = ReactionVotes(self.client, commands, self.inflight)
+        self.ask_ta = DiscordAskTa(self.client, commands.ta_requests, self._history)
+        self.client.ask_ta = self.ask_ta
+        self.votes = ReactionVotes(self.client, commands, self.inflight, on_down=self.ask_ta.on_downvote)
         self.tree = build_tree(self.client, commands, self.settings, self.course_of, self.inflight)
         self._gateway: asyncio.Task[None] | None = None
         commands.report_sinks.append(self.post_report)
@@ -193,6 +198,9 @@ class DiscordPlatform:
             return
         me = self.client.user.id if self.client.user else 0
         question = to_question(composed.text, author_id=message.author.id, me=me, role_id=role_id, course=course, link=message.jump_url)
+        if question is not None and asks_for_a_ta(question.text):
+            await self.ask_ta.on_text(message)
+            return
         if question is not None:
             question = question.model_copy(update={"attachments": composed.attachments})
         await self._answer(message, question, attachment_notice(composed.attachments, self.attachment_bytes), unasked=unasked)
@@ -234,7 +242,8 @@ class DiscordPlatform:
         if unasked and str(channel.id) in self.ta_replies:  # a TA answered while the bot was writing
             log.info("discord: a TA answered in %s first; the bot's answer is not posted", channel)
             return
-        sent = await self._send(channel, chunks, reply_to=reply_to)
+        view = await self.ask_ta.view_for(answer) if answer is not None else None
+        sent = await self._send(channel, chunks, reply_to=reply_to, view=view)
         if answer is not None:
             await self.votes.offer(answer, sent)
             place = ReplyPlace(platform=self.name, channel=str(channel.id), link=message.jump_url)
@@ -258,14 +267,20 @@ class DiscordPlatform:
         return tuple(reversed(turns))
 
     async def _send(
-        self, channel: discord.abc.Messageable, chunks: list[str], reply_to: discord.Message | None = None
+        self,
+        channel: discord.abc.Messageable,
+        chunks: list[str],
+        reply_to: discord.Message | None = None,
+        view: discord.ui.View | None = None,
     ) -> list[discord.Message]:
+        """Post the chunks in order; `view` (the "Ask a TA" button) goes under the last one."""
         sent: list[discord.Message] = []
         for n, chunk in enumerate(chunks):
+            extra = {"view": view} if view is not None and n == len(chunks) - 1 else {}
             if n == 0 and reply_to is not None:
-                sent.append(await reply_to.reply(chunk, allowed_mentions=NO_MENTIONS, mention_author=False))
+                sent.append(await reply_to.reply(chunk, allowed_mentions=NO_MENTIONS, mention_author=False, **extra))
             else:
-                sent.append(await channel.send(chunk, allowed_mentions=NO_MENTIONS))
+                sent.append(await channel.send(chunk, allowed_mentions=NO_MENTIONS, **extra))
         return sent
 
     async def post_report(self, course: Course, record: RunRecord) -> None:

@@ -71,22 +71,25 @@ class ThreadQuestion:
 
 
 def split_thread(turns: tuple[Turn, ...], question: str | None = None) -> ThreadQuestion | None:
-    """The question (`question`'s turn, else the last one the student wrote), the turns before it as
-    context, and the bot's turns after it as the draft; None when the student asked nothing here."""
-    users = [n for n, turn in enumerate(turns) if turn.role == "user"]
-    matching = [n for n in users if question is not None and turn_is(turns[n], question)]
+    """The question (`question`'s turn, else the last one the student wrote that is not itself a request
+    for a TA), the turns before it as context, and the bot's reply to it as the draft; None when the
+    student asked nothing here."""
+    users = [n for n, turn in enumerate(turns) if turn.role == "user" and not asks_for_a_ta(turn.text)]
+    matching = [n for n in users if question is not None and turns[n].text.strip() == question.strip()]
     if not (matching or users):
         return None if question is None else ThreadQuestion(question, (), _draft(turns))
     at = (matching or users)[-1]
     return ThreadQuestion(question or turns[at].text, turns[:at], _draft(turns[at + 1 :]))
 
 
-def turn_is(turn: Turn, text: str) -> bool:
-    return turn.text.strip() == text.strip()
-
-
 def _draft(turns: tuple[Turn, ...]) -> str | None:
-    return "\n\n".join(turn.text for turn in turns if turn.role == "assistant") or None
+    """The bot's turns up to the student's next word: its answer to the question."""
+    reply = []
+    for turn in turns:
+        if turn.role == "user":
+            break
+        reply.append(turn.text)
+    return "\n\n".join(reply) or None
 
 
 class TaRequests:
@@ -157,12 +160,13 @@ class TaRequests:
 
     async def _request(self, request: TaRequest) -> Outcome:
         run = self.mentor.offloader.run
-        course, asker, logged = request.course, request.asker, None
+        course, asker, logged, name = request.course, request.asker, None, request.student_name
         if request.question_id is not None:
             asked = await run(self.mentor.question_log.get, request.question_id)
             if asked is None:
                 return "unknown"
             course, asker, logged = asked.course, asked.asker, asked.text
+            name = name if request.asker == asker else None  # a classmate's click: the asker's name is not known here
         if not await self.has_queue(course):
             return "no_queue"
         found = split_thread(request.turns, logged)
@@ -174,7 +178,7 @@ class TaRequests:
                 return "already"
             question = Question(text=found.question, course=course_name, asker=asker, platform=request.platform, history=found.context)
             draft = Answer(text=found.draft or "", grounded=found.draft is not None, kind="answer" if found.draft else "not_covered")
-            escalation = await self.escalations.escalate(question, draft, request.reason, request.place, request.student_name)
+            escalation = await self.escalations.escalate(question, draft, request.reason, request.place, name)
         if escalation is None:
             return "failed"
         return "sent" if escalation.queue_ref else "kept"

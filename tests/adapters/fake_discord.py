@@ -147,6 +147,15 @@ def slash(name: str, options: dict[str, str], *, uid: int = STUDENT, roles: list
     }
 
 
+def component(custom_id: str, clicked: dict[str, Any], *, uid: int = STUDENT) -> dict[str, Any]:
+    """An INTERACTION_CREATE for a button (`custom_id`) clicked on the message `clicked`, in that message's thread."""
+    channel = int(clicked["channel_id"])
+    payload = slash("unused", {}, uid=uid) | {"type": 3, "channel_id": str(channel), "channel": thread(channel, CHANNEL, "question"),
+                                             "message": clicked, "data": {"custom_id": custom_id, "component_type": 2}}
+    payload["member"]["user"]["username"] = "student"
+    return payload
+
+
 @dataclass
 class Call:
     method: str
@@ -342,13 +351,13 @@ class FakeDiscord:
         if parts[0] == "channels" and "reactions" in parts:
             return web.Response(status=204)
         if parts[0] == "channels" and len(parts) == 4 and parts[2] == "messages" and method == "GET":
-            known = [m for m in self.history.get(int(parts[1]), []) if m["id"] == parts[3]]
+            known = [m for m in self.history.get(int(parts[1]), []) + self.created.get(int(parts[1]), []) if m["id"] == parts[3]]
             return _json(known[0]) if known else _json({"message": "Unknown Message", "code": 10008}, 404)
         if parts[0] == "channels" and parts[-1] == "messages":
             channel = int(parts[1])
             if method == "GET":
                 return _json(self.history.get(channel, []))
-            sent = message(channel, user(BOT, "mentor", True), body.get("content", ""))
+            sent = message(channel, user(BOT, "mentor", True), body.get("content", "")) | {"components": body.get("components") or []}
             self.created.setdefault(channel, []).append(sent)
             return _json(sent)
         if parts[0] == "interactions":

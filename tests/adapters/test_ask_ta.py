@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine
 
+from adapters.discord_bot.ask_ta import PREFIX
 from adapters.slack.ask_ta import ASK_TA
 from bot.app import MentorApp
 from bot.service.ask_ta import asks_for_a_ta, split_thread
@@ -19,6 +20,8 @@ from bot.store.database import Database
 from bot.store.escalations import EscalationStore
 from models import EscalationPolicy, Turn
 from tests.adapters.escalation_helpers import QUEUE, blocks_text, ephemerals, fakes, queue_posts, running
+from tests.adapters.fake_discord import CHANNEL, FakeDiscord, component, mention
+from tests.adapters.fake_discord import thread as discord_thread
 from tests.adapters.fake_slack import BOT_USER, FakeSlack, block_action, event_body, reaction
 from tests.adapters.test_escalation import course_policy
 from tests.conftest import example_course_app, free_port
@@ -50,7 +53,9 @@ def test_the_threads_last_question_is_sent_with_its_context_and_the_bots_answer_
     found = split_thread(turns)
     assert found is not None and found.question == "And break?" and found.draft == "It leaves the loop." and found.context == turns[:2]
     earlier = split_thread(turns, "What is a loop?")
-    assert earlier is not None and earlier.context == () and earlier.draft == "A loop repeats.\n\nIt leaves the loop."
+    assert earlier is not None and earlier.context == () and earlier.draft == "A loop repeats."
+    asked_again = split_thread(turns + (Turn(role="user", text="ask a TA"), Turn(role="assistant", text="Passed on.")))
+    assert asked_again is not None and asked_again.question == "And break?", "a request for a TA is not the question"
     assert split_thread((Turn(role="assistant", text="Hello"),)) is None
 
 
@@ -66,6 +71,11 @@ def slack_question(fake: FakeSlack, text: str, ts: str, event_id: str) -> dict[s
 
 def in_thread(fake: FakeSlack, thread: str) -> list[dict[str, Any]]:
     return [c.args for c in fake.of("chat.postMessage") + fake.of("chat.update") if fake.messages.get(str(c.args.get("ts") or ""), {}).get("thread_ts") == thread or c.args.get("thread_ts") == thread]
+
+
+def answered(fake: FakeSlack, thread: str) -> bool:
+    """The bot's answer is in the thread (as blocks: the placeholder and the partials are plain text)."""
+    return any(args.get("blocks") and "ts" in args for args in in_thread(fake, thread))
 
 
 def answer_with_button(fake: FakeSlack, thread: str) -> dict[str, Any] | None:
@@ -125,6 +135,7 @@ def test_a_slack_students_ask_a_ta_button_sends_the_question_once_even_after_a_r
 
 
 def ask_in_thread(fake: FakeSlack, text: str, thread: str, ts: str, event_id: str) -> dict[str, Any]:
+    """The student's mention in a thread; `ts` after the bot's answer (the fake numbers the bot's from 1700000100)."""
     said = {"type": "app_mention", "user": "USTUDENT", "text": f"<@{BOT_USER}> {text}", "ts": ts, "thread_ts": thread,
             "channel": "CGENERAL", "event_ts": ts}
     fake.threads.setdefault(thread, []).append(said)
@@ -143,10 +154,10 @@ def test_at_mentor_ask_a_ta_in_the_thread_sends_its_last_question_and_a_second_a
         async with fakes() as fake, running(mentor, fake):
             await fake.slack.send_envelope("events_api", slack_question(fake.slack, question, thread, "EvFile"))
             await fake.slack.wait_for(lambda: answer_with_button(fake.slack, thread), ANSWER_WAIT)
-            await fake.slack.send_envelope("events_api", ask_in_thread(fake.slack, "Ask a TA please", thread, "1700000000.000601", "EvTa1"))
+            await fake.slack.send_envelope("events_api", ask_in_thread(fake.slack, "Ask a TA please", thread, "1700009000.000601", "EvTa1"))
             await fake.slack.wait_for(lambda: [q for q in queue_posts(fake.slack) if question in blocks_text(q)])
             await fake.slack.wait_for(lambda: any(ESCALATED in t for t in thread_texts(fake.slack, thread)))
-            await fake.slack.send_envelope("events_api", ask_in_thread(fake.slack, "can I talk to a human?", thread, "1700000000.000602", "EvTa2"))
+            await fake.slack.send_envelope("events_api", ask_in_thread(fake.slack, "can I talk to a human?", thread, "1700009000.000602", "EvTa2"))
             await fake.slack.wait_for(lambda: any(TA_REQUEST_REPLIES["already"] in t for t in thread_texts(fake.slack, thread)))
             assert len([q for q in queue_posts(fake.slack) if question in blocks_text(q)]) == 1
             [escalation] = [e for e in mentor.escalations.open_ones() if e.question == question]
@@ -165,9 +176,9 @@ def test_without_a_ta_queue_there_is_no_button_and_asking_gets_a_clear_reply(men
     async def scenario() -> None:
         async with fakes() as fake, running(mentor, fake):
             await fake.slack.send_envelope("events_api", slack_question(fake.slack, ASKED, thread, "EvNoQueue"))
-            await fake.slack.wait_for(lambda: any("Sources" in str(a.get("text")) for a in in_thread(fake.slack, thread)), ANSWER_WAIT)
+            await fake.slack.wait_for(lambda: answered(fake.slack, thread), ANSWER_WAIT)
             assert answer_with_button(fake.slack, thread) is None
-            await fake.slack.send_envelope("events_api", ask_in_thread(fake.slack, "ask a TA", thread, "1700000000.000801", "EvNoQueue2"))
+            await fake.slack.send_envelope("events_api", ask_in_thread(fake.slack, "ask a TA", thread, "1700009000.000801", "EvNoQueue2"))
             await fake.slack.wait_for(lambda: any(TA_REQUEST_REPLIES["no_queue"] in t for t in thread_texts(fake.slack, thread)))
 
     with course_policy(mentor, EscalationPolicy()):
@@ -218,9 +229,9 @@ def test_an_unreachable_escalation_store_tells_the_student_it_could_not_be_sent(
     async def scenario() -> None:
         async with fakes() as fake, running(mentor, fake):
             await fake.slack.send_envelope("events_api", slack_question(fake.slack, ASKED, thread, "EvDown1"))
-            await fake.slack.wait_for(lambda: any("Sources" in str(a.get("text")) for a in in_thread(fake.slack, thread)), ANSWER_WAIT)
+            await fake.slack.wait_for(lambda: answered(fake.slack, thread), ANSWER_WAIT)
             assert answer_with_button(fake.slack, thread) is None, "no button that could not be checked"
-            await fake.slack.send_envelope("events_api", ask_in_thread(fake.slack, "ask a TA", thread, "1700000000.001001", "EvDown2"))
+            await fake.slack.send_envelope("events_api", ask_in_thread(fake.slack, "ask a TA", thread, "1700009000.001001", "EvDown2"))
             await fake.slack.wait_for(lambda: any(TA_REQUEST_REPLIES["failed"] in t for t in thread_texts(fake.slack, thread)))
             assert not [q for q in queue_posts(fake.slack) if ASKED in blocks_text(q)]
 
@@ -229,3 +240,59 @@ def test_an_unreachable_escalation_store_tells_the_student_it_could_not_be_sent(
     finally:
         mentor.__dict__["escalations"] = working
         unreachable.close()
+
+
+# --- Discord ---------------------------------------------------------------------------------
+
+
+def discord_buttons(fake: FakeDiscord, thread: int) -> list[tuple[dict[str, Any], str]]:
+    """The bot's messages in a thread with an "Ask a TA" button, and the button's custom id."""
+    return [(m, c["custom_id"]) for m in fake.created.get(thread, []) for row in m.get("components") or [] for c in row["components"]
+            if c.get("custom_id", "").startswith(PREFIX)]
+
+
+def private_replies(fake: FakeDiscord) -> list[str]:
+    """Follow-ups only the clicker sees (flag 64)."""
+    return [c.body.get("content", "") for c in fake.posted() if c.path.startswith("/webhooks/") and (c.body or {}).get("flags", 0) & 64]
+
+
+def test_a_discord_students_ask_a_ta_button_works_after_a_restart_and_asking_again_sends_nothing_more(tmp_path: Path) -> None:
+    first = example_course_app(tmp_path, escalation=EscalationPolicy(ta_queue=QUEUE))
+
+    async def scenario() -> None:
+        async with fakes() as fake:
+            question = mention(ASKED)
+            thread = int(question["id"])
+            fake.discord.history[thread] = [question]
+            async with running(first, fake):
+                await fake.discord.dispatch("MESSAGE_CREATE", question)
+                await fake.discord.wait_for(lambda: discord_buttons(fake.discord, thread), ANSWER_WAIT)
+            first.close()
+
+            [(answer, custom_id)] = discord_buttons(fake.discord, thread)
+            second = MentorApp(first.settings)  # a new process: no view in memory, the button still works
+            try:
+                async with running(second, fake):
+                    await fake.discord.dispatch("INTERACTION_CREATE", component(custom_id, answer))
+                    await fake.slack.wait_for(lambda: [q for q in queue_posts(fake.slack) if ASKED in blocks_text(q)])
+                    [queued] = [q for q in queue_posts(fake.slack) if ASKED in blocks_text(q)]
+                    assert "Discord thread" in blocks_text(queued) and "The bot's draft" in blocks_text(queued)
+                    await fake.discord.wait_for(lambda: any(ESCALATED in m["content"] for m in fake.discord.created[thread]))
+
+                    await fake.discord.dispatch("INTERACTION_CREATE", component(custom_id, answer))
+                    await fake.discord.dispatch("INTERACTION_CREATE", component(PREFIX + "1.0123456789abcdef", answer))
+                    await fake.discord.wait_for(lambda: len(private_replies(fake.discord)) == 2)
+                    assert sorted(private_replies(fake.discord)) == sorted([TA_REQUEST_REPLIES["already"], TA_REQUEST_REPLIES["unknown"]])
+
+                    await fake.discord.dispatch("THREAD_CREATE", discord_thread(thread, CHANNEL, "question"))  # as Discord announces it
+                    await fake.discord.dispatch("MESSAGE_CREATE", mention("Can I ask a TA?", channel=thread))
+                    await fake.discord.wait_for(lambda: any(TA_REQUEST_REPLIES["already"] in m["content"] for m in fake.discord.created[thread]))
+                    await fake.discord.dispatch("MESSAGE_CREATE", mention("ask a TA"))  # in the channel, not a thread
+                    await fake.discord.wait_for(lambda: any(TA_REQUEST_REPLIES["no_question"] in m["content"] for m in fake.discord.created.get(CHANNEL, [])))
+                    assert len([q for q in queue_posts(fake.slack) if ASKED in blocks_text(q)]) == 1, "sent once"
+                    [escalation] = second.escalations.open_ones()
+                    assert escalation.place.channel == str(thread) and "student" in escalation.student.lower()
+            finally:
+                second.close()
+
+    asyncio.run(scenario())
