@@ -21,10 +21,11 @@ from bot.store.escalations import EscalationStore
 from models import EscalationPolicy, Turn
 from tests.adapters.escalation_helpers import QUEUE, blocks_text, ephemerals, fakes, queue_posts, running
 from tests.adapters.fake_discord import CHANNEL, FakeDiscord, component, mention
+from tests.adapters.fake_discord import reaction as discord_reaction
 from tests.adapters.fake_discord import thread as discord_thread
 from tests.adapters.fake_slack import BOT_USER, FakeSlack, block_action, event_body, reaction
 from tests.adapters.test_escalation import course_policy
-from tests.conftest import example_course_app, free_port
+from tests.conftest import example_course_app, free_port, until
 
 ASKED = "What does break do in a loop?"
 ANSWER_WAIT = 180.0
@@ -185,39 +186,29 @@ def test_without_a_ta_queue_there_is_no_button_and_asking_gets_a_clear_reply(men
         asyncio.run(scenario())
 
 
-def test_a_thumbs_down_sends_the_question_where_the_course_turns_it_on(mentor: MentorApp) -> None:
-    thread = "1700000000.000900"
-    question = "How do I give a function a default argument value?"
-
+@pytest.mark.parametrize(
+    ("on", "thread", "question"),
+    [(True, "1700000000.000900", "How do I give a function a default argument value?"), (False, "1700000000.000950", "How do I define a function?")],
+)
+def test_a_thumbs_down_sends_the_question_only_where_the_course_turns_it_on(mentor: MentorApp, on: bool, thread: str, question: str) -> None:
     async def scenario() -> None:
         async with fakes() as fake, running(mentor, fake):
-            await fake.slack.send_envelope("events_api", slack_question(fake.slack, question, thread, "EvDown"))
+            await fake.slack.send_envelope("events_api", slack_question(fake.slack, question, thread, f"EvDown{on}"))
             answer = await fake.slack.wait_for(lambda: answer_with_button(fake.slack, thread), ANSWER_WAIT)
-            await fake.slack.send_envelope("events_api", event_body(reaction("reaction_added", "-1", "CGENERAL", str(answer["ts"])), "EvVote"))
-            await fake.slack.wait_for(lambda: [q for q in queue_posts(fake.slack) if question in blocks_text(q)])
-            [queued] = [q for q in queue_posts(fake.slack) if question in blocks_text(q)]
+            await fake.slack.send_envelope("events_api", event_body(reaction("reaction_added", "-1", "CGENERAL", str(answer["ts"])), f"EvVote{on}"))
+            sent = lambda: [q for q in queue_posts(fake.slack) if question in blocks_text(q)]  # noqa: E731
+            if not on:
+                await until(lambda: any(q.text == question for q in mentor.question_log.downvoted("cs101", 0, 2e9)))
+                await asyncio.sleep(0.5)
+                assert not sent(), "off by default: the vote is only counted"
+                return
+            [queued] = await fake.slack.wait_for(sent)
             assert "voted the bot's answer down" in blocks_text(queued)
             [escalation] = [e for e in mentor.escalations.open_ones() if e.question == question]
             assert escalation.place.thread == thread, "the answer goes back to the student's thread"
 
-    with course_policy(mentor, EscalationPolicy(ta_queue=QUEUE, on_thumbs_down=True)):
+    with course_policy(mentor, EscalationPolicy(ta_queue=QUEUE, on_thumbs_down=on)):
         asyncio.run(scenario())
-
-
-def test_a_thumbs_down_does_not_escalate_by_default(mentor: MentorApp) -> None:
-    thread = "1700000000.000950"
-    question = "How do I define a function?"
-
-    async def scenario() -> None:
-        async with fakes() as fake, running(mentor, fake):
-            await fake.slack.send_envelope("events_api", slack_question(fake.slack, question, thread, "EvDownOff"))
-            answer = await fake.slack.wait_for(lambda: answer_with_button(fake.slack, thread), ANSWER_WAIT)
-            await fake.slack.send_envelope("events_api", event_body(reaction("reaction_added", "-1", "CGENERAL", str(answer["ts"])), "EvVoteOff"))
-            await fake.slack.wait_for(lambda: mentor.question_log.downvoted("cs101", 0, 2e9))
-            await asyncio.sleep(0.5)
-            assert not [q for q in queue_posts(fake.slack) if question in blocks_text(q)]
-
-    asyncio.run(scenario())
 
 
 def test_an_unreachable_escalation_store_tells_the_student_it_could_not_be_sent(mentor: MentorApp) -> None:
@@ -298,3 +289,23 @@ def test_a_discord_students_ask_a_ta_button_works_after_a_restart_and_asking_aga
                 second.close()
 
     asyncio.run(scenario())
+
+
+def test_a_discord_thumbs_down_sends_the_question_where_the_course_turns_it_on(mentor: MentorApp) -> None:
+    question_text = "What does a dictionary map?"
+
+    async def scenario() -> None:
+        async with fakes() as fake, running(mentor, fake):
+            question = mention(question_text)
+            thread = int(question["id"])
+            fake.discord.history[thread] = [question]
+            await fake.discord.dispatch("MESSAGE_CREATE", question)
+            await fake.discord.wait_for(lambda: discord_buttons(fake.discord, thread), ANSWER_WAIT)
+            [(answer, _)] = discord_buttons(fake.discord, thread)
+            await fake.discord.dispatch("MESSAGE_REACTION_ADD", discord_reaction(int(answer["id"]), "\N{THUMBS DOWN SIGN}", channel=thread))
+            [queued] = await fake.slack.wait_for(lambda: [q for q in queue_posts(fake.slack) if question_text in blocks_text(q)])
+            assert "voted the bot's answer down" in blocks_text(queued) and "The bot's draft" in blocks_text(queued)
+            await fake.discord.wait_for(lambda: any(ESCALATED in m["content"] for m in fake.discord.created[thread]))
+
+    with course_policy(mentor, EscalationPolicy(ta_queue=QUEUE, on_thumbs_down=True)):
+        asyncio.run(scenario())
