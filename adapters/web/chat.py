@@ -196,7 +196,7 @@ class ChatApi:
         if isinstance(outcome, Notice):
             await response.write(event("error", {"message": outcome.text, "reference": outcome.reference}))
             return
-        await response.write(event("answer", render_answer(outcome, course)))
+        await response.write(event("answer", render_answer(outcome, course) | {"ask_ta": await self.commands.ta_requests.button_value(outcome)}))
 
     async def _answer(
         self, question: Question, course: str, on_partial: Callable[[str], None], on_position: Callable[[int], None]

@@ -80,6 +80,12 @@ class EscalationStore:
         found = [e for e in map(_escalation, rows) if (e.place.platform, e.place.channel, e.place.thread) == (place.platform, place.channel, place.thread)]
         return found[0] if found else None
 
+    def for_place(self, place: ReplyPlace) -> list[Escalation]:
+        """The escalations asked from one place (a web page's conversation), oldest first."""
+        with self.database.engine.connect() as db:
+            rows = db.execute(select(escalations).where(escalations.c.place == place.model_dump_json()).order_by(escalations.c.id)).all()
+        return [_escalation(row) for row in rows]
+
     def set_queue_message(self, escalation_id: int, queue_ref: str) -> None:
         self._update(escalations.c.id == escalation_id, queue_ref=queue_ref)
 

@@ -8,11 +8,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from sqlalchemy import create_engine
 
 from adapters.discord_bot.ask_ta import PREFIX
 from adapters.slack.ask_ta import ASK_TA
+from adapters.web import WebPlatform
 from bot.app import MentorApp
 from bot.service.ask_ta import asks_for_a_ta, split_thread
 from bot.service.notices import ESCALATED, TA_REQUEST_REPLIES
@@ -25,6 +27,7 @@ from tests.adapters.fake_discord import reaction as discord_reaction
 from tests.adapters.fake_discord import thread as discord_thread
 from tests.adapters.fake_slack import BOT_USER, FakeSlack, block_action, event_body, reaction
 from tests.adapters.test_escalation import course_policy
+from tests.adapters.web_helpers import Web, web_settings
 from tests.conftest import example_course_app, free_port, until
 
 ASKED = "What does break do in a loop?"
@@ -309,3 +312,51 @@ def test_a_discord_thumbs_down_sends_the_question_where_the_course_turns_it_on(m
 
     with course_policy(mentor, EscalationPolicy(ta_queue=QUEUE, on_thumbs_down=True)):
         asyncio.run(scenario())
+
+
+# --- the web page ----------------------------------------------------------------------------
+
+
+def test_the_web_pages_ask_a_ta_brings_the_tas_answer_back_into_its_conversation(mentor: MentorApp) -> None:
+    conversation = "page-0123456789abcdef"
+
+    async def scenario() -> None:
+        async with fakes() as fake, running(mentor, fake) as app:  # the Slack TA queue, on the page's own ChatCommands
+            page = WebPlatform(web_settings(mentor), app.commands)
+            await page.start()
+            try:
+                async with aiohttp.ClientSession() as http:
+                    base = page.url.rstrip("/")
+                    web = Web(page, app.commands, http, base)
+                    events = await web.ask({"question": ASKED, "course": "cs101", "user": "stud1"})
+                    [(_, answer)] = [e for e in events if e[0] == "answer"]
+                    assert isinstance(answer["ask_ta"], str), "the answer carries its signed button"
+                    history = [{"role": "user", "text": ASKED}, {"role": "assistant", "text": answer["text"]}]
+
+                    async def ask_ta(button: str, conv: str = conversation) -> tuple[int, Any]:
+                        body = {"conversation": conv, "button": button, "history": history}
+                        async with http.post(base + "/api/ask-ta", json=body) as response:
+                            return response.status, await response.json()
+
+                    async def ta_answers() -> Any:
+                        async with http.get(base + "/api/ta-answers", params={"conversation": conversation}) as response:
+                            assert response.status == 200
+                            return await response.json()
+
+                    assert await ask_ta(answer["ask_ta"]) == (200, {"outcome": "sent", "message": ESCALATED})
+                    assert (await ask_ta(answer["ask_ta"]))[1]["outcome"] == "already"
+                    assert (await ask_ta(answer["ask_ta"].rsplit(".", 1)[0] + ".0123456789abcdef"))[0] == 404, "a forged button"
+                    assert (await ask_ta(answer["ask_ta"], conv="short"))[0] == 400
+                    [queued] = [q for q in queue_posts(fake.slack) if ASKED in blocks_text(q)]
+                    assert "Web" in blocks_text(queued) and "The bot's draft" in blocks_text(queued)
+                    assert await ta_answers() == {"answers": [], "waiting": 1}
+
+                    [escalation] = [e for e in mentor.escalations.open_ones() if e.place.channel == conversation]
+                    closing = await app.commands.escalations.answer(escalation.id, "`break` stops the loop at once.", "Grace Hopper")
+                    assert closing.won and not closing.escalation.delivery_problem
+                    [back] = (await ta_answers())["answers"]
+                    assert back["heading"] == "Answer from a TA (Grace Hopper)" and back["text"] == "`break` stops the loop at once."
+            finally:
+                await page.stop()
+
+    asyncio.run(scenario())
