@@ -23,8 +23,8 @@ class EscalationPolicy(BaseModel):
 
     ta_queue: str | None = None
     """The TA queue: a Slack channel id (`C…`); unset: nothing escalates."""
-    ta_queue_platform: Literal["slack"] = "slack"
-    """The platform of the queue: Slack for now (`TaQueue` is the seam a Discord queue would implement)."""
+    ta_queue_platform: Literal["slack", "discord"] = "slack"
+    """The platform of the queue: a Slack channel id (`C…`), or a private Discord channel's id for a course without Slack."""
     pseudonymous: bool = True
     """TAs see a stable per-course pseudonym ("Student 4F2A") instead of the student's name."""
     name_ta: bool = True

@@ -26,6 +26,7 @@ from adapters.discord_bot.render import (
     to_turn,
 )
 from adapters.discord_bot.slash import NO_MENTIONS, build_tree, sync_commands
+from adapters.discord_bot.ta_queue import DiscordTaQueue
 from bot.config.sections import ChannelRoute, DiscordSettings
 from bot.config.settings import Settings
 from bot.errors import PlatformError
@@ -75,6 +76,8 @@ class _Client(discord.Client):
         self.platform = platform
         self.ask_ta: DiscordAskTa | None = None
         """Where an "Ask a TA" click goes (`AskTaButton` finds it on the interaction's client)."""
+        self.ta_queue: DiscordTaQueue | None = None
+        """Where a queue button's click goes, for courses whose TA queue is a Discord channel."""
 
     async def on_message(self, message: discord.Message) -> None:
         await self.platform.on_message(message)
@@ -103,9 +106,13 @@ class DiscordPlatform:
         self.commands = commands
         self.inflight = InFlight()
         self.ta_replies = TaReplies()
-        self.client = _Client(self, reads_every_message=_reads_every_message(self.settings))
+        # A TA's reply in a Discord queue thread need not mention the bot, so its text needs the Message Content intent too.
+        queue_in_discord = any(c.escalation.ta_queue and c.escalation.ta_queue_platform == "discord" for c in settings.courses)
+        self.client = _Client(self, reads_every_message=_reads_every_message(self.settings) or queue_in_discord)
         self.ask_ta = DiscordAskTa(self.client, commands.ta_requests, self._history)
         self.client.ask_ta = self.ask_ta
+        self.ta_queue = DiscordTaQueue(self.client, commands.escalations, settings.courses)
+        self.client.ta_queue = self.ta_queue
         self.votes = ReactionVotes(self.client, commands, self.inflight, on_down=self.ask_ta.on_downvote)
         self.tree = build_tree(self.client, commands, self.settings, self.course_of, self.inflight)
         self._gateway: asyncio.Task[None] | None = None
@@ -139,6 +146,11 @@ class DiscordPlatform:
         for problem in forum_problems(self.client, self.settings, self.route_of):
             log.warning(problem)
         try:
+            self.ta_queue.check()
+        except PlatformError:
+            await self.stop()
+            raise
+        try:
             await sync_commands(self.tree, self.settings.guilds)
         except discord.HTTPException as exc:
             await self.stop()
@@ -170,6 +182,8 @@ class DiscordPlatform:
     async def on_message(self, message: discord.Message) -> None:
         me = self.client.user
         if self.inflight.closed or me is None or message.webhook_id:
+            return
+        if await self.ta_queue.take_reply(message):  # a TA's reply in a queue thread is never a question
             return
         if isinstance(message.channel, discord.Thread) and is_ta(message.author, self.settings):
             self.ta_replies.note(str(message.channel.id))

@@ -16,17 +16,20 @@ from adapters.discord_bot.ask_ta import PREFIX
 from adapters.slack.ask_ta import ASK_TA
 from adapters.web import WebPlatform
 from bot.app import MentorApp
+from bot.errors import PlatformError
 from bot.service.ask_ta import asks_for_a_ta, split_thread
 from bot.service.notices import ESCALATED, TA_REQUEST_REPLIES
 from bot.store.database import Database
 from bot.store.escalations import EscalationStore
 from models import EscalationPolicy, Turn
 from tests.adapters.escalation_helpers import QUEUE, blocks_text, ephemerals, fakes, queue_posts, running
-from tests.adapters.fake_discord import CHANNEL, FakeDiscord, component, mention
+from tests.adapters.fake_discord import BOT, CHANNEL, STUDENT, TA_QUEUE, TEACHER, FakeDiscord, component, mention
+from tests.adapters.fake_discord import message as discord_message
 from tests.adapters.fake_discord import reaction as discord_reaction
 from tests.adapters.fake_discord import thread as discord_thread
+from tests.adapters.fake_discord import user as discord_user
 from tests.adapters.fake_slack import BOT_USER, FakeSlack, block_action, event_body, reaction
-from tests.adapters.test_escalation import course_policy
+from tests.adapters.test_escalation import DECLINED, course_policy
 from tests.adapters.web_helpers import Web, web_settings
 from tests.conftest import example_course_app, free_port, until
 
@@ -360,3 +363,72 @@ def test_the_web_pages_ask_a_ta_brings_the_tas_answer_back_into_its_conversation
                 await page.stop()
 
     asyncio.run(scenario())
+
+
+# --- a Discord channel as the TA queue -------------------------------------------------------
+
+DISCORD_QUEUE = EscalationPolicy(ta_queue=str(TA_QUEUE), ta_queue_platform="discord")
+
+
+def queue_buttons(fake: FakeDiscord) -> list[tuple[dict[str, Any], list[str]]]:
+    return [(m, [c["custom_id"] for row in m.get("components") or [] for c in row["components"]]) for m in fake.created.get(TA_QUEUE, [])]
+
+
+def test_a_course_without_slack_gets_its_questions_in_a_private_discord_channel_and_the_first_ta_wins(mentor: MentorApp) -> None:
+    async def scenario() -> None:
+        async with fakes() as fake, running(mentor, fake):
+            question = mention(DECLINED)
+            thread = int(question["id"])
+            await fake.discord.dispatch("MESSAGE_CREATE", question)
+            await fake.discord.wait_for(lambda: queue_buttons(fake.discord), ANSWER_WAIT)
+            [(queued, ids)] = queue_buttons(fake.discord)
+            assert DECLINED in queued["content"] and "not covered" in queued["content"]
+            assert [i.split(":")[2] for i in ids] == ["thread", "dismiss"], "no draft to send for a declined question"
+            assert not queue_posts(fake.slack), "nothing goes to Slack"
+            await fake.discord.wait_for(lambda: any(ESCALATED in m["content"] for m in fake.discord.created.get(thread, [])))
+
+            claim = component(ids[0], queued, uid=TEACHER)
+            await fake.discord.dispatch("INTERACTION_CREATE", claim)
+            await fake.discord.wait_for(lambda: fake.discord.posted(f"/messages/{queued['id']}/threads"))
+            await fake.discord.dispatch("INTERACTION_CREATE", component(ids[1], queued, uid=STUDENT))  # another TA dismisses first
+            await fake.discord.wait_for(lambda: [c for c in fake.discord.calls if c.method == "PATCH"])
+            assert "Dismissed by" in [c for c in fake.discord.calls if c.method == "PATCH"][0].body["content"]
+            await fake.discord.dispatch("INTERACTION_CREATE", component(ids[1], queued, uid=TEACHER))
+            await fake.discord.wait_for(lambda: any("first" in text for text in private_replies(fake.discord)))
+
+    with course_policy(mentor, DISCORD_QUEUE):
+        asyncio.run(scenario())
+
+
+def test_a_ta_answers_in_the_discord_queue_thread_and_the_student_gets_it(mentor: MentorApp) -> None:
+    async def scenario() -> None:
+        async with fakes() as fake, running(mentor, fake):
+            question = mention(DECLINED + " (again)")
+            thread = int(question["id"])
+            await fake.discord.dispatch("MESSAGE_CREATE", question)
+            await fake.discord.wait_for(lambda: queue_buttons(fake.discord), ANSWER_WAIT)
+            [(queued, ids)] = queue_buttons(fake.discord)
+            await fake.discord.dispatch("INTERACTION_CREATE", component(ids[0], queued, uid=TEACHER))
+            await fake.discord.wait_for(lambda: fake.discord.posted(f"/messages/{queued['id']}/threads"))
+            await fake.discord.dispatch("THREAD_CREATE", discord_thread(int(queued["id"]), TA_QUEUE, "answer", owner=BOT))
+            reply = discord_message(int(queued["id"]), discord_user(TEACHER, "teacher"), "France won. @everyone")
+            await fake.discord.dispatch("MESSAGE_CREATE", reply)
+            await fake.discord.wait_for(lambda: any("Answer from a TA" in m["content"] for m in fake.discord.created.get(thread, [])))
+            [answer] = [m for m in fake.discord.created[thread] if "Answer from a TA" in m["content"]]
+            assert "France won." in answer["content"] and "@everyone" not in answer["content"]
+            await fake.discord.wait_for(lambda: [c for c in fake.discord.calls if c.method == "PATCH"])
+
+    with course_policy(mentor, DISCORD_QUEUE):
+        asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(("channel", "problem"), [("123", "not a text channel this bot can see"), (str(CHANNEL), "cannot post")])
+def test_startup_fails_naming_the_setting_when_the_discord_queue_cannot_be_used(mentor: MentorApp, channel: str, problem: str) -> None:
+    async def scenario() -> None:
+        async with fakes() as fake:
+            with pytest.raises(PlatformError, match=rf"{problem}.*courses\.0\.escalation\.ta_queue|courses\.0\.escalation\.ta_queue.*{problem}"):
+                async with running(mentor, fake):
+                    pass
+
+    with course_policy(mentor, EscalationPolicy(ta_queue=channel, ta_queue_platform="discord")):
+        asyncio.run(scenario())
