@@ -201,6 +201,8 @@ def test_a_thumbs_down_sends_the_question_only_where_the_course_turns_it_on(ment
         async with fakes() as fake, running(mentor, fake):
             await fake.slack.send_envelope("events_api", slack_question(fake.slack, question, thread, f"EvDown{on}"))
             answer = await fake.slack.wait_for(lambda: answer_with_button(fake.slack, thread), ANSWER_WAIT)
+            # The bot's own 👎 under the answer comes once the answer is linked to its question: votes count from then.
+            await fake.slack.wait_for(lambda: [c for c in fake.slack.of("reactions.add") if c.args.get("timestamp") == answer["ts"]])
             await fake.slack.send_envelope("events_api", event_body(reaction("reaction_added", "-1", "CGENERAL", str(answer["ts"])), f"EvVote{on}"))
             sent = lambda: [q for q in queue_posts(fake.slack) if question in blocks_text(q)]  # noqa: E731
             if not on:
@@ -308,6 +310,7 @@ def test_a_discord_thumbs_down_sends_the_question_where_the_course_turns_it_on(m
             await fake.discord.dispatch("MESSAGE_CREATE", question)
             await fake.discord.wait_for(lambda: discord_buttons(fake.discord, thread), ANSWER_WAIT)
             [(answer, _)] = discord_buttons(fake.discord, thread)
+            await fake.discord.wait_for(lambda: fake.discord.reactions(int(answer["id"])))  # linked to its question by then
             await fake.discord.dispatch("MESSAGE_REACTION_ADD", discord_reaction(int(answer["id"]), "\N{THUMBS DOWN SIGN}", channel=thread))
             [queued] = await fake.slack.wait_for(lambda: [q for q in queue_posts(fake.slack) if question_text in blocks_text(q)])
             assert "voted the bot's answer down" in blocks_text(queued) and "The bot's draft" in blocks_text(queued)
