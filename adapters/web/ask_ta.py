@@ -15,7 +15,7 @@ import re
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
-from adapters.web.chat import BadRequest, _bad, _json, _turns
+from adapters.web.chat import BadRequest, bad_request, history_turns, read_json
 from bot.errors import BusyError, UnknownCourseError
 from bot.service.ask_ta import TaRequest, reply_for
 from bot.service.commands import ChatCommands
@@ -43,14 +43,14 @@ class AskTaApi:
         app.router.add_get("/api/ta-answers", self.ta_answers)
 
     async def ask_ta(self, request: web.Request) -> web.Response:
-        payload = await _json(request)
+        payload = await read_json(request)
         if not isinstance(payload, dict) or not isinstance(payload.get("button"), str):
-            raise _bad('Send {"conversation": "...", "button": "<the answer\'s ask_ta>", "history": [...]}.')
+            raise bad_request('Send {"conversation": "...", "button": "<the answer\'s ask_ta>", "history": [...]}.')
         place = ReplyPlace(platform=PLATFORM, channel=_conversation(payload.get("conversation")))
         try:
-            turns = _turns(payload.get("history", []), self.commands.mentor.settings)
+            turns = history_turns(payload.get("history", []), self.commands.mentor.settings)
         except BadRequest as exc:
-            raise _bad(str(exc)) from None
+            raise bad_request(str(exc)) from None
         requests = self.commands.ta_requests
         question_id = await requests.question_of(payload["button"])
         if question_id is None:
@@ -82,6 +82,6 @@ class AskTaApi:
 
 def _conversation(value: object) -> str:
     if not (isinstance(value, str) and CONVERSATION.match(value)):
-        raise _bad("`conversation` must be the page's id: 16-64 letters, digits, '-' or '_'.")
+        raise bad_request("`conversation` must be the page's id: 16-64 letters, digits, '-' or '_'.")
     return value
 
