@@ -23,14 +23,16 @@ class EscalationPolicy(BaseModel):
 
     ta_queue: str | None = None
     """The TA queue: a Slack channel id (`C…`); unset: nothing escalates."""
-    ta_queue_platform: Literal["slack"] = "slack"
-    """The platform of the queue: Slack for now (`TaQueue` is the seam a Discord queue would implement)."""
+    ta_queue_platform: Literal["slack", "discord"] = "slack"
+    """The platform of the queue: a Slack channel id (`C…`), or a private Discord channel's id for a course without Slack."""
     pseudonymous: bool = True
     """TAs see a stable per-course pseudonym ("Student 4F2A") instead of the student's name."""
     name_ta: bool = True
     """The student's answer names the TA who wrote it; off: "a TA"."""
     repost_after_minutes: int = Field(0, ge=0)
     """A question still open this long is posted to the queue again, once; 0: never."""
+    on_thumbs_down: bool = False
+    """A student's 👎 on an answer sends its question to the TA queue, as "Ask a TA" would."""
 
 
 class Course(BaseModel):

@@ -8,6 +8,7 @@ answer is linked to its question by id.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 import discord
 
@@ -51,10 +52,18 @@ async def link(commands: ChatCommands, answer: Answer, messages: list[discord.ab
 class ReactionVotes:
     """Offers the vote reactions under an answer and records the ones people add or remove."""
 
-    def __init__(self, client: discord.Client, commands: ChatCommands, inflight: InFlight) -> None:
+    def __init__(
+        self,
+        client: discord.Client,
+        commands: ChatCommands,
+        inflight: InFlight,
+        on_down: Callable[[discord.RawReactionActionEvent], Awaitable[None]] | None = None,
+    ) -> None:
         self.client = client
         self.commands = commands
         self.inflight = inflight
+        self.on_down = on_down
+        """Hears each new 👎 on an answer: the course may send its question to the TAs."""
         self._told_cannot_react = False
 
     async def offer(self, answer: Answer, messages: list[discord.Message]) -> None:
@@ -80,11 +89,14 @@ class ReactionVotes:
         withdrawn = payload.event_type == "REACTION_REMOVE"
         async with self.inflight.work():
             try:
-                await self.commands.feedback_on_message(
+                counted = await self.commands.feedback_on_message(
                     PLATFORM, str(payload.message_id), str(payload.user_id), vote, withdrawn=withdrawn
                 )
             except BusyError:
                 log.warning("discord: too busy to record a vote on message %s; it is lost", payload.message_id)
+                return
+            if counted and vote < 0 and not withdrawn and self.on_down is not None:
+                await self.on_down(payload)
 
     def _cannot_react(self, exc: discord.HTTPException) -> None:
         if not self._told_cannot_react:

@@ -10,10 +10,11 @@ import yarl
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
+from adapters.discord_bot.ask_ta import DiscordAskTa
 from adapters.discord_bot.delivery import DiscordStudentThread
 from adapters.discord_bot.feedback import ReactionVotes
 from adapters.discord_bot.inflight import InFlight
-from adapters.discord_bot.posts import forum_problems, heard, is_post, is_ta, read_question, reply_target
+from adapters.discord_bot.posts import THREADS, forum_problems, heard, is_post, is_ta, read_question, reply_target
 from adapters.discord_bot.render import (
     neutralise,
     render_answer,
@@ -25,9 +26,11 @@ from adapters.discord_bot.render import (
     to_turn,
 )
 from adapters.discord_bot.slash import NO_MENTIONS, build_tree, sync_commands
+from adapters.discord_bot.ta_queue import DiscordTaQueue
 from bot.config.sections import ChannelRoute, DiscordSettings
 from bot.config.settings import Settings
 from bot.errors import PlatformError
+from bot.service.ask_ta import asks_for_a_ta
 from bot.service.channels import TaReplies, route_for
 from bot.service.commands import HELP, ChatCommands
 from bot.service.notices import attachment_notice, for_student, paste_the_text, place_in_line
@@ -43,7 +46,6 @@ TYPING_EVERY_S = 8.0
 """Discord shows "typing…" for about 10 s after each trigger."""
 PLACE_SHOWN_FROM = 3
 """A shorter wait is covered by "typing…"; from this many questions ahead the student is told their place."""
-THREADS = (discord.ChannelType.public_thread, discord.ChannelType.private_thread, discord.ChannelType.news_thread)
 
 
 def mentor_intents(reads_every_message: bool = False) -> discord.Intents:
@@ -72,6 +74,10 @@ class _Client(discord.Client):
     def __init__(self, platform: DiscordPlatform, *, reads_every_message: bool) -> None:
         super().__init__(intents=mentor_intents(reads_every_message), allowed_mentions=NO_MENTIONS, chunk_guilds_at_startup=False)
         self.platform = platform
+        self.ask_ta: DiscordAskTa | None = None
+        """Where an "Ask a TA" click goes (`AskTaButton` finds it on the interaction's client)."""
+        self.ta_queue: DiscordTaQueue | None = None
+        """Where a queue button's click goes, for courses whose TA queue is a Discord channel."""
 
     async def on_message(self, message: discord.Message) -> None:
         await self.platform.on_message(message)
@@ -100,8 +106,14 @@ class DiscordPlatform:
         self.commands = commands
         self.inflight = InFlight()
         self.ta_replies = TaReplies()
-        self.client = _Client(self, reads_every_message=_reads_every_message(self.settings))
-        self.votes = ReactionVotes(self.client, commands, self.inflight)
+        # A TA's reply in a Discord queue thread need not mention the bot, so its text needs the Message Content intent too.
+        queue_in_discord = any(c.escalation.ta_queue and c.escalation.ta_queue_platform == "discord" for c in settings.courses)
+        self.client = _Client(self, reads_every_message=_reads_every_message(self.settings) or queue_in_discord)
+        self.ask_ta = DiscordAskTa(self.client, commands.ta_requests, self._history)
+        self.client.ask_ta = self.ask_ta
+        self.ta_queue = DiscordTaQueue(self.client, commands.escalations, settings.courses)
+        self.client.ta_queue = self.ta_queue
+        self.votes = ReactionVotes(self.client, commands, self.inflight, on_down=self.ask_ta.on_downvote)
         self.tree = build_tree(self.client, commands, self.settings, self.course_of, self.inflight)
         self._gateway: asyncio.Task[None] | None = None
         commands.report_sinks.append(self.post_report)
@@ -133,6 +145,11 @@ class DiscordPlatform:
         self._gateway.add_done_callback(_log_gateway_end)
         for problem in forum_problems(self.client, self.settings, self.route_of):
             log.warning(problem)
+        try:
+            self.ta_queue.check()
+        except PlatformError:
+            await self.stop()
+            raise
         try:
             await sync_commands(self.tree, self.settings.guilds)
         except discord.HTTPException as exc:
@@ -166,6 +183,8 @@ class DiscordPlatform:
         me = self.client.user
         if self.inflight.closed or me is None or message.webhook_id:
             return
+        if await self.ta_queue.take_reply(message):  # a TA's reply in a queue thread is never a question
+            return
         if isinstance(message.channel, discord.Thread) and is_ta(message.author, self.settings):
             self.ta_replies.note(str(message.channel.id))
         if message.author.bot:
@@ -193,6 +212,9 @@ class DiscordPlatform:
             return
         me = self.client.user.id if self.client.user else 0
         question = to_question(composed.text, author_id=message.author.id, me=me, role_id=role_id, course=course, link=message.jump_url)
+        if question is not None and asks_for_a_ta(question.text):
+            await self.ask_ta.on_text(message)
+            return
         if question is not None:
             question = question.model_copy(update={"attachments": composed.attachments})
         await self._answer(message, question, attachment_notice(composed.attachments, self.attachment_bytes), unasked=unasked)
@@ -234,7 +256,8 @@ class DiscordPlatform:
         if unasked and str(channel.id) in self.ta_replies:  # a TA answered while the bot was writing
             log.info("discord: a TA answered in %s first; the bot's answer is not posted", channel)
             return
-        sent = await self._send(channel, chunks, reply_to=reply_to)
+        view = await self.ask_ta.view_for(answer) if answer is not None else None
+        sent = await self._send(channel, chunks, reply_to=reply_to, view=view)
         if answer is not None:
             await self.votes.offer(answer, sent)
             place = ReplyPlace(platform=self.name, channel=str(channel.id), link=message.jump_url)
@@ -258,14 +281,20 @@ class DiscordPlatform:
         return tuple(reversed(turns))
 
     async def _send(
-        self, channel: discord.abc.Messageable, chunks: list[str], reply_to: discord.Message | None = None
+        self,
+        channel: discord.abc.Messageable,
+        chunks: list[str],
+        reply_to: discord.Message | None = None,
+        view: discord.ui.View | None = None,
     ) -> list[discord.Message]:
+        """Post the chunks in order; `view` (the "Ask a TA" button) goes under the last one."""
         sent: list[discord.Message] = []
         for n, chunk in enumerate(chunks):
+            extra = {"view": view} if view is not None and n == len(chunks) - 1 else {}
             if n == 0 and reply_to is not None:
-                sent.append(await reply_to.reply(chunk, allowed_mentions=NO_MENTIONS, mention_author=False))
+                sent.append(await reply_to.reply(chunk, allowed_mentions=NO_MENTIONS, mention_author=False, **extra))
             else:
-                sent.append(await channel.send(chunk, allowed_mentions=NO_MENTIONS))
+                sent.append(await channel.send(chunk, allowed_mentions=NO_MENTIONS, **extra))
         return sent
 
     async def post_report(self, course: Course, record: RunRecord) -> None:

@@ -18,6 +18,8 @@ from bot.service.attachments import Composed, Download, compose, read_attachment
 from bot.service.channels import Heard, TaReplies, should_answer
 from models import Attachment
 
+THREADS = (discord.ChannelType.public_thread, discord.ChannelType.private_thread, discord.ChannelType.news_thread)
+
 log = logging.getLogger(__name__)
 
 RouteOf = Callable[[discord.abc.Snowflake | None, int | None], ChannelRoute]

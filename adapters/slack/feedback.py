@@ -7,7 +7,7 @@ each answer is linked to its question by that message's key, `channel:ts`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,13 +70,20 @@ class ReactionVotes:
     """Offers the vote reactions under an answer and records the ones people add or remove."""
 
     def __init__(
-        self, commands: ChatCommands, client: AsyncWebClient, bot: Callable[[], BotIdentity], spawn: Spawn
+        self,
+        commands: ChatCommands,
+        client: AsyncWebClient,
+        bot: Callable[[], BotIdentity],
+        spawn: Spawn,
+        on_down: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self.commands = commands
         self.client = client
         self.bot = bot
         """Who the bot is, known once the platform has signed in."""
         self.spawn = spawn
+        self.on_down = on_down
+        """Hears each new 👎 on an answer (by its message key): the course may send its question to the TAs."""
         self._told_cannot_react = False
 
     def register(self, app: AsyncApp) -> None:
@@ -123,8 +130,11 @@ class ReactionVotes:
 
     async def _record(self, reaction: Reaction, withdrawn: bool) -> None:
         try:
-            await self.commands.feedback_on_message(
+            counted = await self.commands.feedback_on_message(
                 PLATFORM, reaction.message, reaction.user, reaction.vote, withdrawn=withdrawn
             )
         except BusyError:
             log.warning("slack: too busy to record a vote on %s; it is lost", reaction.message)
+            return
+        if counted and reaction.vote < 0 and not withdrawn and self.on_down is not None:
+            await self.on_down(reaction.message)

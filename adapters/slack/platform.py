@@ -25,6 +25,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.slack.ask_ta import SlackAskTa
 from adapters.slack.channels import ChannelListener
 from adapters.slack.events import BotIdentity, event_key, missing_fields, thread_of, thread_turns, unasked
 from adapters.slack.feedback import ReactionVotes
@@ -37,6 +38,7 @@ from adapters.slack.ta_queue import SlackTaQueue
 from bot.config.sections import AnswerSettings, AttachmentSettings, SlackSettings
 from bot.errors import PlatformError
 from bot.ops.http_site import listen
+from bot.service.ask_ta import asks_for_a_ta
 from bot.service.commands import ChatCommands
 from bot.service.notices import attachment_notice, for_student, place_in_line
 from bot.store.history import RunRecord
@@ -93,7 +95,9 @@ class SlackPlatform:
         self.app.event("app_mention")(self.channels.on_mention)
         self.app.event("message")(self.channels.on_message)
         SlashCommand(commands, settings, self.spawn, self.failure).register(self.app)
-        self.votes = ReactionVotes(commands, self.client, lambda: self.bot, self.spawn)
+        self.ask_ta = SlackAskTa(self.client, commands.ta_requests, lambda: self.bot, self.spawn)
+        self.ask_ta.register(self.app)
+        self.votes = ReactionVotes(commands, self.client, lambda: self.bot, self.spawn, on_down=self.ask_ta.on_downvote)
         self.votes.register(self.app)
 
     async def start(self) -> None:
@@ -262,6 +266,9 @@ class SlackPlatform:
         if not isinstance(question, Question):  # a reply that stands for an answer
             await self._post(channel, thread, question)
             return
+        if asks_for_a_ta(question.text):
+            await self.ask_ta.on_text(event)
+            return
         try:
             admission = await self.commands.admit(question)
         except Exception as exc:  # over the student's rate (told once) or a full line
@@ -286,6 +293,8 @@ class SlackPlatform:
         if unasked(event, self.bot) and f"{channel}:{thread}" in self.channels.ta_replies:  # a TA answered meanwhile
             await reply.withdraw()
             return
+        if answer is not None:
+            message = await self.ask_ta.with_button(message, answer)
         shown = await reply.finish(message)
         if answer is not None:
             await self.votes.offer(answer, channel, shown)

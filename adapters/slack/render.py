@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.service.notices import asked_before
+from bot.service.notices import ASK_TA_LABEL, asked_before
 from models import Answer, Citation
 
 SECTION_LIMIT = 3000
@@ -71,6 +71,13 @@ def render_answer(answer: Answer, preface: str | None = None) -> SlackMessage:
         blocks = blocks[: MAX_BLOCKS - 1] + [_section("…the rest did not fit in one Slack message.")]
     text = "\n\n".join([*([label] if label else []), *body, *sources])
     return SlackMessage(_cut_text(text, TEXT_LIMIT), blocks)
+
+
+def ask_ta_button(message: SlackMessage, action_id: str, value: str) -> SlackMessage:
+    """The answer with an "Ask a TA" button under it (the last block, within Slack's 50)."""
+    button = {"type": "button", "action_id": action_id, "value": value, "text": {"type": "plain_text", "text": ASK_TA_LABEL}}
+    blocks = message.blocks[: MAX_BLOCKS - 1] + [{"type": "actions", "block_id": action_id, "elements": [button]}]
+    return SlackMessage(message.text, blocks)
 
 
 def render_partial(text: str) -> SlackMessage:

@@ -59,13 +59,13 @@ def to_question(payload: object, settings: Settings) -> Question | None:
     user = payload.get("user")
     if user is not None and not (isinstance(user, str) and USER_ID.match(user)):
         raise BadRequest("`user` must be 1-64 letters, digits, '-' or '_'.")
-    history = _turns(payload.get("history", []), settings)
+    history = history_turns(payload.get("history", []), settings)
     if not text.strip():
         return None
     return Question(text=text, course=course, asker=user, platform="web", history=history)
 
 
-def _turns(history: object, settings: Settings) -> tuple[Turn, ...]:
+def history_turns(history: object, settings: Settings) -> tuple[Turn, ...]:
     if not isinstance(history, list):
         raise BadRequest("`history` must be a list of {role, text} turns.")
     keep, limit = settings.answer.history_turns, settings.answer.max_question_chars
@@ -144,9 +144,9 @@ class ChatApi:
 
     async def ask(self, request: web.Request) -> web.StreamResponse:
         try:
-            question = to_question(await _json(request), self.settings)
+            question = to_question(await read_json(request), self.settings)
         except BadRequest as exc:
-            raise _bad(str(exc)) from None
+            raise bad_request(str(exc)) from None
         response = web.StreamResponse(
             headers={"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         )
@@ -196,7 +196,7 @@ class ChatApi:
         if isinstance(outcome, Notice):
             await response.write(event("error", {"message": outcome.text, "reference": outcome.reference}))
             return
-        await response.write(event("answer", render_answer(outcome, course)))
+        await response.write(event("answer", render_answer(outcome, course) | {"ask_ta": await self.commands.ta_requests.button_value(outcome)}))
 
     async def _answer(
         self, question: Question, course: str, on_partial: Callable[[str], None], on_position: Callable[[int], None]
@@ -214,13 +214,13 @@ class ChatApi:
         return task
 
     async def feedback(self, request: web.Request) -> web.Response:
-        payload = await _json(request)
+        payload = await read_json(request)
         question_id, vote, user = (payload.get(key) if isinstance(payload, dict) else None for key in ("question_id", "vote", "user"))
         withdrawn = payload.get("withdrawn", False) if isinstance(payload, dict) else False
         if not isinstance(question_id, int) or isinstance(question_id, bool) or vote not in ("up", "down"):
-            raise _bad('Send {"question_id": <the answer\'s question_id>, "vote": "up" or "down", "user": "..."}.')
+            raise bad_request('Send {"question_id": <the answer\'s question_id>, "vote": "up" or "down", "user": "..."}.')
         if not (isinstance(user, str) and USER_ID.match(user)) or not isinstance(withdrawn, bool):
-            raise _bad("`user` must be 1-64 letters, digits, '-' or '_' (and `withdrawn`, when sent, true or false).")
+            raise bad_request("`user` must be 1-64 letters, digits, '-' or '_' (and `withdrawn`, when sent, true or false).")
         try:
             known = await self.commands.feedback(question_id, "web", user, 1 if vote == "up" else -1, withdrawn=withdrawn)
         except BusyError as exc:
@@ -230,12 +230,12 @@ class ChatApi:
         return web.json_response({"ok": True})
 
 
-async def _json(request: web.Request) -> object:
+async def read_json(request: web.Request) -> object:
     try:
         return await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
-        raise _bad("The request body is not valid JSON.") from None
+        raise bad_request("The request body is not valid JSON.") from None
 
 
-def _bad(message: str) -> web.HTTPBadRequest:
+def bad_request(message: str) -> web.HTTPBadRequest:
     return web.HTTPBadRequest(text=json.dumps({"error": message}), content_type="application/json")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from adapters.web.ask_ta import AskTaApi
 from adapters.web.chat import ChatApi
 from adapters.web.files import FILES_PREFIX, CourseFiles
 from bot.config.settings import Settings
@@ -40,6 +41,7 @@ def build_app(settings: Settings, commands: ChatCommands, chat: ChatApi | None =
     for name in ASSETS:  # by name: the folder also holds the admin page's files, which `/admin` guards
         app.router.add_get(f"/static/{name}", _static(name))
     (chat or ChatApi(commands)).add_routes(app)
+    AskTaApi(commands).add_routes(app)
     CourseFiles(commands).add_routes(app)
     add_admin_routes(app, commands, settings.web)
     return app

@@ -21,6 +21,7 @@ from bot.errors import (
 )
 from bot.ops.metrics import Metrics
 from bot.service.answering import Admission, AnswerService, PartialCallback
+from bot.service.ask_ta import TaRequests
 from bot.service.channels import route_for
 from bot.service.dedupe import EventDeduper, MemoryDeduper
 from bot.service.digest import DigestSink
@@ -63,6 +64,8 @@ class ChatCommands:
         self.deduper = deduper or MemoryDeduper()
         self.escalations = EscalationService(mentor)
         """TA queues and students' threads register here; a declined question goes to its course's TAs."""
+        self.ta_requests = TaRequests(self.escalations)
+        """A student's own request for a TA: a button, `@mentor ask a TA`, or a 👎 where the course wants it."""
         self.report_sinks: list[ReportSink] = []
         """Where scheduled runs are reported; platforms add theirs, `mentor serve` wires them to the schedule."""
         self.digest_sinks: list[DigestSink] = []

@@ -182,6 +182,16 @@ UNKNOWN_ESCALATION = (
 )
 ANSWER_IN_THREAD = "Reply in this message's thread: your first reply there goes to the student as your answer."
 EMPTY_TA_ANSWER = "The answer is empty, so nothing was sent. Write the answer, then send it."
+ASK_TA_LABEL = "Ask a TA"
+TA_REQUEST_REPLIES = {
+    "already": "This question is with the course's TAs already; their answer will appear in this thread.",
+    "no_queue": "This course has no TA queue set up, so I can't pass questions on to a TA. Please ask your TAs directly.",
+    "no_question": "I can't find a question of yours in this thread to pass on. Ask it here first (mention me), then ask for a TA.",
+    "unknown": "I no longer have a record of that answer, so nothing was sent. Ask the question again, then ask for a TA.",
+    "failed": "Sorry, your question could not be sent to the TAs just now. Please try again in a few minutes.",
+    "kept": "Your question is saved for the course's TAs, but their queue could not be reached just now; their answer will appear here.",
+}
+"""What a student who asked for a TA is told, by `TaRequests.request`'s outcome ("sent" gets `ESCALATED` in the thread)."""
 
 
 def ta_answer_heading(ta: str | None) -> str:

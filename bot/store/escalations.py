@@ -23,6 +23,9 @@ from models import Citation, Escalation, EscalationStatus, ReplyPlace, Turn
 
 PSEUDONYM_DIGITS = 6
 """16 million pseudonyms a course: two students of a 1,000-strong class share one with odds of about 3 in 100."""
+SIGNING_KEY = "*buttons*"
+"""The salts row whose secret signs the "Ask a TA" buttons' values (no course can be named so)."""
+SIGNATURE_DIGITS = 16
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,20 @@ class EscalationStore:
 
     def by_queue_message(self, queue_ref: str) -> Escalation | None:
         return self._one(escalations.c.queue_ref == queue_ref)
+
+    def find(self, course: str, question: str, place: ReplyPlace) -> Escalation | None:
+        """This question from this thread, escalated before (in any state): asking twice sends it once."""
+        where = (escalations.c.course == course) & (escalations.c.question == question)
+        with self.database.engine.connect() as db:
+            rows = db.execute(select(escalations).where(where).order_by(escalations.c.id)).all()
+        found = [e for e in map(_escalation, rows) if (e.place.platform, e.place.channel, e.place.thread) == (place.platform, place.channel, place.thread)]
+        return found[0] if found else None
+
+    def for_place(self, place: ReplyPlace) -> list[Escalation]:
+        """The escalations asked from one place (a web page's conversation), oldest first."""
+        with self.database.engine.connect() as db:
+            rows = db.execute(select(escalations).where(escalations.c.place == place.model_dump_json()).order_by(escalations.c.id)).all()
+        return [_escalation(row) for row in rows]
 
     def set_queue_message(self, escalation_id: int, queue_ref: str) -> None:
         self._update(escalations.c.id == escalation_id, queue_ref=queue_ref)
@@ -128,11 +145,23 @@ class EscalationStore:
 
     def pseudonym(self, course: str, student: str) -> str:
         """`Student 4F2A9C`: the same for one student in one course, on every replica, and unlinkable across courses."""
+        return f"Student {self._digest(course, student)[:PSEUDONYM_DIGITS].upper()}"
+
+    def sign(self, value: str) -> str:
+        """`value.signature`: a button's payload that only this installation (any replica, any restart) could have made."""
+        return f"{value}.{self._digest(SIGNING_KEY, value)[:SIGNATURE_DIGITS]}"
+
+    def verified(self, signed: str) -> str | None:
+        """The value a `sign`ed payload carries; None when the signature does not match (forged or mangled)."""
+        value, _, signature = signed.rpartition(".")
+        return value if value and hmac.compare_digest(self.sign(value), signed) and signature else None
+
+    def _digest(self, key: str, value: str) -> str:
+        """HMAC-SHA256 of `value` under `key`'s random salt, made once and kept in the database."""
         with self.database.engine.begin() as db:
-            upsert(db, pseudonym_salts, {"course": course, "salt": secrets.token_hex(16)}, ["course"], replace=False)
-            salt = db.execute(select(pseudonym_salts.c.salt).where(pseudonym_salts.c.course == course)).scalar_one()
-        digest = hmac.new(salt.encode(), student.encode(), hashlib.sha256).hexdigest()
-        return f"Student {digest[:PSEUDONYM_DIGITS].upper()}"
+            upsert(db, pseudonym_salts, {"course": key, "salt": secrets.token_hex(16)}, ["course"], replace=False)
+            salt = db.execute(select(pseudonym_salts.c.salt).where(pseudonym_salts.c.course == key)).scalar_one()
+        return hmac.new(salt.encode(), value.encode(), hashlib.sha256).hexdigest()
 
     def _one(self, where: object) -> Escalation | None:
         with self.database.engine.connect() as db:

@@ -32,6 +32,10 @@ FORUM = 822222222222222223
 LOCKED_FORUM = 822222222222222224
 """A forum channel where the bot may do nothing (no permission overwrite for its role)."""
 MANAGE_GUILD = 1 << 5
+TA_QUEUE = 822222222222222225
+"""A private text channel where the bot's role may view, post and open threads: a course's Discord TA queue."""
+QUEUE_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 35)
+"""View Channel, Send Messages, Create Public Threads."""
 FORUM_PERMISSIONS = (1 << 10) | (1 << 16) | (1 << 38)
 """View Channel, Read Message History, Send Messages in Threads."""
 NOW = "2024-09-01T10:00:00.000000+00:00"
@@ -145,6 +149,15 @@ def slash(name: str, options: dict[str, str], *, uid: int = STUDENT, roles: list
         "app_permissions": str((1 << 41) - 1), "locale": "en-US", "guild_locale": "en-US", "entitlements": [],
         "authorizing_integration_owners": {"0": str(GUILD)}, "context": 0, "attachment_size_limit": 8388608,
     }
+
+
+def component(custom_id: str, clicked: dict[str, Any], *, uid: int = STUDENT) -> dict[str, Any]:
+    """An INTERACTION_CREATE for a button (`custom_id`) clicked on the message `clicked`, in that message's thread."""
+    channel = int(clicked["channel_id"])
+    payload = slash("unused", {}, uid=uid) | {"type": 3, "channel_id": str(channel), "channel": thread(channel, CHANNEL, "question"),
+                                             "message": clicked, "data": {"custom_id": custom_id, "component_type": 2}}
+    payload["member"]["user"]["username"] = "student"
+    return payload
 
 
 @dataclass
@@ -299,7 +312,9 @@ class FakeDiscord:
             "premium_progress_bar_enabled": False, "joined_at": NOW, "large": False, "unavailable": False,
             "member_count": 3, "roles": [role(GUILD, "@everyone"), role(TA_ROLE, "TA"), role(BOT_ROLE, "mentor", bot_id=BOT)],
             "emojis": [], "stickers": [], "members": [member(BOT, "mentor", [BOT_ROLE], bot=True)],
-            "channels": [text_channel(CHANNEL), forum_channel(FORUM, "help", FORUM_PERMISSIONS), forum_channel(LOCKED_FORUM, "locked")],
+            "channels": [text_channel(CHANNEL), forum_channel(FORUM, "help", FORUM_PERMISSIONS), forum_channel(LOCKED_FORUM, "locked"),
+                         text_channel(TA_QUEUE) | {"name": "ta-queue", "permission_overwrites": [
+                             {"id": str(BOT_ROLE), "type": 0, "allow": str(QUEUE_PERMISSIONS), "deny": "0"}]}],
             "threads": [thread(THREAD, CHANNEL, "loops")], "voice_states": [],
             "presences": [], "stage_instances": [], "guild_scheduled_events": [], "soundboard_sounds": [],
         }
@@ -341,14 +356,17 @@ class FakeDiscord:
             return _json(thread(int(parts[3]), int(parts[1]), body["name"]), 201)
         if parts[0] == "channels" and "reactions" in parts:
             return web.Response(status=204)
+        if parts[0] == "channels" and len(parts) == 4 and parts[2] == "messages" and method == "PATCH":
+            edited = message(int(parts[1]), user(BOT, "mentor", True), (body or {}).get("content", ""), mid=int(parts[3]))
+            return _json(edited | {"components": (body or {}).get("components") or []})
         if parts[0] == "channels" and len(parts) == 4 and parts[2] == "messages" and method == "GET":
-            known = [m for m in self.history.get(int(parts[1]), []) if m["id"] == parts[3]]
+            known = [m for m in self.history.get(int(parts[1]), []) + self.created.get(int(parts[1]), []) if m["id"] == parts[3]]
             return _json(known[0]) if known else _json({"message": "Unknown Message", "code": 10008}, 404)
         if parts[0] == "channels" and parts[-1] == "messages":
             channel = int(parts[1])
             if method == "GET":
                 return _json(self.history.get(channel, []))
-            sent = message(channel, user(BOT, "mentor", True), body.get("content", ""))
+            sent = message(channel, user(BOT, "mentor", True), body.get("content", "")) | {"components": body.get("components") or []}
             self.created.setdefault(channel, []).append(sent)
             return _json(sent)
         if parts[0] == "interactions":

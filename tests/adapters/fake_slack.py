@@ -194,9 +194,11 @@ class FakeSlack:
             return {"ok": True, "user": {"id": uid, "name": uid.lower(), "real_name": name, "profile": {"display_name": name}}}
         if method == "conversations.replies":
             thread = str(args.get("ts"))
+            thread = str((self.messages.get(thread) or {}).get("thread_ts") or thread)  # a reply's ts names its thread, as in Slack
             messages = self.threads.get(thread, []) + [m for m in self.messages.values() if m["thread_ts"] == thread]
             oldest, latest = float(args.get("oldest") or 0), float(args.get("latest") or "inf")
-            return {"ok": True, "messages": [m for m in messages if oldest <= float(m["ts"]) <= latest], "has_more": False}
+            in_order = sorted((m for m in messages if oldest <= float(m["ts"]) <= latest), key=lambda m: float(m["ts"]))
+            return {"ok": True, "messages": in_order, "has_more": False}
         return {"ok": False, "error": "unknown_method"}
 
     async def _websocket(self, request: web.Request) -> web.WebSocketResponse:

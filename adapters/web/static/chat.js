@@ -20,6 +20,10 @@
   const courses = $("course");
   let history = [];
   let busy = false;
+  let conversation = newConversationId(); // the TAs' answers come back to this id only
+  let polling = null;
+  const shownTaAnswers = new Set();
+  const TA_POLL_MS = 15000;
 
   function node(tag, className, text) {
     const element = document.createElement(tag);
@@ -160,6 +164,68 @@
     return bar;
   }
 
+  function newConversationId() {
+    const bytes = new Uint8Array(16);
+    window.crypto.getRandomValues(bytes);
+    return "page-" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  // "Ask a TA": the conversation so far goes to the course's TA queue; their answer is fetched back.
+  function askTa(button, turns) {
+    const bar = node("div", "ask-ta");
+    const press = node("button", "", "Ask a TA");
+    press.type = "button";
+    const note = node("span", "");
+    press.addEventListener("click", async () => {
+      press.disabled = true;
+      try {
+        const response = await fetch("/api/ask-ta", {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ conversation, button, history: turns }),
+        });
+        const reply = await response.json();
+        note.textContent = String(reply.message || reply.error || "");
+        if (["sent", "already", "kept"].includes(reply.outcome)) pollTaAnswers();
+        else press.disabled = false;
+      } catch (error) {
+        note.textContent = "Your question could not be sent to the TAs; try again.";
+        press.disabled = false;
+      }
+    });
+    bar.append(press, note);
+    return bar;
+  }
+
+  function pollTaAnswers() {
+    if (polling !== null) return;
+    const asked = conversation;
+    polling = window.setInterval(async () => {
+      if (asked !== conversation) return stopPolling();
+      try {
+        const response = await fetch("/api/ta-answers?conversation=" + encodeURIComponent(asked));
+        if (!response.ok) return;
+        const { answers, waiting } = await response.json();
+        for (const answer of answers || []) {
+          if (shownTaAnswers.has(answer.id)) continue;
+          shownTaAnswers.add(answer.id);
+          const box = node("div", "msg ta");
+          box.append(node("div", "kind", String(answer.heading)), node("div", "body", String(answer.text)));
+          thread.append(box);
+          box.scrollIntoView({ block: "end" });
+        }
+        if (!waiting) stopPolling();
+      } catch (error) {
+        // the next round tries again
+      }
+    }, TA_POLL_MS);
+  }
+
+  function stopPolling() {
+    window.clearInterval(polling);
+    polling = null;
+  }
+
   function showUser(text) {
     $("intro")?.remove();
     const box = node("div", "msg user");
@@ -185,7 +251,7 @@
         status.textContent = WRITING;
         body.textContent = text;
       },
-      answer(answer) {
+      answer(answer, turns) {
         const citations = Array.isArray(answer.citations) ? answer.citations : [];
         box.dataset.state = "done";
         box.dataset.kind = String(answer.kind);
@@ -194,6 +260,7 @@
         box.append(answerBody(String(answer.text), citations));
         if (citations.length) box.append(sources(citations));
         if (Number.isInteger(answer.question_id)) box.append(feedback(answer.question_id));
+        if (typeof answer.ask_ta === "string") box.append(askTa(answer.ask_ta, turns));
       },
       error(message) {
         box.dataset.state = "error";
@@ -265,10 +332,9 @@
         else if (name === "partial") reply.partial(String(data.text));
         else if (name === "error") return reply.error(data.message);
         else if (name === "answer") {
-          reply.answer(data);
-          if (data.kind !== "help") {
-            history = history.concat([{ role: "user", text }, { role: "assistant", text: String(data.text) }]).slice(-KEPT_TURNS);
-          }
+          const turns = history.concat([{ role: "user", text }, { role: "assistant", text: String(data.text) }]).slice(-KEPT_TURNS);
+          reply.answer(data, turns);
+          if (data.kind !== "help") history = turns;
           return;
         }
       }
@@ -280,6 +346,8 @@
 
   function newThread() {
     history = [];
+    conversation = newConversationId();
+    stopPolling();
     thread.replaceChildren(node("p", "intro", "New thread: ask a question about the course materials."));
     thread.firstChild.id = "intro";
     input.focus();
