@@ -83,7 +83,7 @@ def test_instructors_list_edit_and_delete_verified_answers_and_the_index_follows
     assert seen["no_token"] == 401 and seen["cross_site"] == 403
     assert seen["deleted"][0] == 200 and seen["deleted"][1]["deleted"]["id"] == kept
     assert ta_texts(mentor) == [] and mentor.verified.get(kept) is None, "gone from the index at once"
-    assert 'id="verified"' in seen["page"] and 'id="answered"' in seen["page"]
+    assert 'id="verified"' in seen["page"] and 'id="answered"' in seen["page"] and 'id="waiting"' in seen["page"]
 
 
 def test_answered_escalations_show_the_time_to_a_human_answer(mentor: MentorApp) -> None:

@@ -398,15 +398,24 @@
       const status = await getJson("/admin/api/status");
       showModel(status.model);
       showCourses(status.courses, keepRuns);
-      const [history, gaps, repeats, questions, feedback, answered, verified] = await Promise.all([
+      const [history, gaps, repeats, questions, feedback, waiting, answered, verified] = await Promise.all([
         getJson("/admin/api/history" + courseQuery({ limit: 20 })),
         getJson("/admin/api/gaps" + courseQuery()),
         getJson("/admin/api/repeats" + courseQuery()),
         getJson("/admin/api/questions" + courseQuery({ limit: 30 })),
         getJson("/admin/api/feedback" + courseQuery()),
+        getJson("/admin/api/escalations" + courseQuery({ limit: 30 })),
         getJson("/admin/api/escalations" + courseQuery({ answered: 1, limit: 30 })),
         getJson("/admin/api/verified" + courseQuery()),
       ]);
+      fillTable("waiting", waiting.escalations, [
+        { cell: (escalation) => when(escalation.created_at) },
+        { cell: (escalation) => escalation.course },
+        { cell: (escalation) => escalation.question },
+        { cell: (escalation) => escalation.platform },
+        { cell: (escalation) => escalation.reason },
+        { cell: (escalation) => took(escalation.waiting_s), className: () => "number" },
+      ], "No question is waiting for a TA.");
       fillTable("answered", answered.escalations, [
         { cell: (escalation) => when(escalation.created_at) },
         { cell: (escalation) => escalation.course },
