@@ -18,10 +18,9 @@ from bot.store.legacy_import import adopt as adopt_legacy_files
 from bot.store.question_log import QuestionLog
 from bot.store.reindex_lock import ReindexLocks
 from bot.store.verified import VerifiedStore
-from bot.term_rules import retrieve_in_term
+from bot.term_rules import DeclaredAssignments, retrieve_in_term
 from ingest.calendar import TermCalendar, term_calendar
 from ingest.chunker import ChunkingPolicy
-from ingest.declared_assignment import with_declared
 from ingest.git_source import GitSource
 from ingest.git_source import refresh as refresh_git
 from ingest.manifest import Manifest
@@ -216,14 +215,20 @@ class MentorApp:
                 warnings.append(refreshed.problem)
             course = course.model_copy(update={"sources": self.source_roots(course)})
         self.index.connect()
-        return self.pipeline.ingest(course, on_progress, warnings=warnings)
+        try:
+            return self.pipeline.ingest(course, on_progress, warnings=warnings)
+        finally:
+            self.declared_assignments.forget(course.name)
 
     def course_in_term(self, name: str | None = None) -> Course:
         """The course as questions see it: read from its source roots (Git checkout included), with the
         assignments its files declared at the last ingest."""
-        course = self.course(name)
-        course = with_declared(course, self.manifest.course(course.name).last_report)
+        course = self.declared_assignments.applied(self.course(name))
         return course.model_copy(update={"sources": self.source_roots(course)})
+
+    @cached_property
+    def declared_assignments(self) -> DeclaredAssignments:
+        return DeclaredAssignments(self.manifest)
 
     def checkout_dir(self, course: Course) -> Path:
         """Where a course kept in Git is fetched to."""

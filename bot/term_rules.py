@@ -3,14 +3,26 @@ and the student is told so) and assignment policies (the mode a draft is written
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from dataclasses import replace
 from datetime import datetime
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from ingest.assignments import AssignmentRules
+from ingest.declared_assignment import with_declared
 from ingest.exclusion import compile_glob
-from models import Answer, Course, ExamWindow, Question
+from ingest.manifest import Manifest
+from models import Answer, Course, ExamWindow, IngestReport, Question
 from rag.answerer import Answerer, AnswerMode, Draft
 from rag.assignment_guard import guarded_answer
+
+log = logging.getLogger(__name__)
+DECLARATIONS_TTL_S = 60.0
+"""How long a course's declared assignments are kept before the state database is read again
+(another replica's ingest may have changed them)."""
 
 PAUSED = (
     "The {name} is under way until {end}, so I'm not answering course questions until then. "
@@ -64,3 +76,37 @@ def is_logistics(window: ExamWindow, outcome: Answer | Draft) -> bool:
     else:
         best = outcome.citations[0].source if outcome.citations else None
     return best is not None and any(compile_glob(pattern).matches(best) for pattern in window.logistics)
+
+
+class DeclaredAssignments:
+    """The assignments each course's files declared at its last ingest, read from the state database
+    at most once a `ttl_s`: every question needs them, and an unreachable database must cost
+    answers nothing (the last declarations read are kept, and none at all before the first read)."""
+
+    def __init__(self, manifest: Manifest, ttl_s: float = DECLARATIONS_TTL_S) -> None:
+        self.manifest = manifest
+        self.ttl_s = ttl_s
+        self._reports: dict[str, tuple[float, IngestReport | None]] = {}
+        self._lock = threading.Lock()
+
+    def applied(self, course: Course) -> Course:
+        return with_declared(course, self._report(course.name))
+
+    def forget(self, course_name: str) -> None:
+        """After this process ingests the course: its next question reads the new declarations."""
+        with self._lock:
+            self._reports.pop(course_name, None)
+
+    def _report(self, course_name: str) -> IngestReport | None:
+        with self._lock:
+            read_at, report = self._reports.get(course_name, (float("-inf"), None))
+        if time.monotonic() - read_at < self.ttl_s:
+            return report
+        try:
+            report = self.manifest.course(course_name).last_report
+        except SQLAlchemyError as exc:
+            log.warning("could not read %s's declared assignments (%s); using the last ones read", course_name, exc)
+            return report
+        with self._lock:
+            self._reports[course_name] = (time.monotonic(), report)
+        return report

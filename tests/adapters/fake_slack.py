@@ -197,7 +197,8 @@ class FakeSlack:
             thread = str((self.messages.get(thread) or {}).get("thread_ts") or thread)  # a reply's ts names its thread, as in Slack
             messages = self.threads.get(thread, []) + [m for m in self.messages.values() if m["thread_ts"] == thread]
             oldest, latest = float(args.get("oldest") or 0), float(args.get("latest") or "inf")
-            in_order = sorted((m for m in messages if oldest <= float(m["ts"]) <= latest), key=lambda m: float(m["ts"]))
+            # The parent first, as Slack gives it (a thread's starter is read with limit=1), then the replies in time order.
+            in_order = sorted((m for m in messages if oldest <= float(m["ts"]) <= latest), key=lambda m: (m["ts"] != thread, float(m["ts"])))
             return {"ok": True, "messages": in_order, "has_more": False}
         return {"ok": False, "error": "unknown_method"}
 
