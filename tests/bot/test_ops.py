@@ -252,6 +252,9 @@ def serve_env(tmp_path: Path, **extra: str) -> dict[str, str]:
         "MENTOR_WEB__PORT": str(free_port()),
         "MENTOR_HEALTH__PORT": str(free_port()),
         "MENTOR_LLM__N_CTX": "2048",
+        # These tests ask one question many times over; a repeat link would prefix their answers
+        # depending on which was recorded first (repeats are tested in test_repeats and test_slack).
+        "MENTOR_ANSWER__REPEAT_SIMILARITY": "0",
         "GRPC_VERBOSITY": "NONE",
     } | extra
 
