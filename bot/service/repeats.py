@@ -41,8 +41,9 @@ class _Candidates:
     matrix: np.ndarray | None = None
 
     def refreshed(self, fresh: list[LinkedQuestion], since: float) -> None:
-        kept = [q for q in fresh[::-1] + self.questions[::-1] if q.asked_at.timestamp() >= since][:CANDIDATES]
-        self.questions = kept[::-1]
+        if not fresh and (not self.questions or self.questions[-1].asked_at.timestamp() >= since):
+            return  # nothing new and nothing aged out: the matrix stands
+        self.questions = [q for q in fresh + self.questions if q.asked_at.timestamp() >= since][:CANDIDATES]  # newest first
         self.last_id = max([self.last_id, *(q.id for q in fresh)])
         vectors = b"".join(q.embedding for q in self.questions)
         self.matrix = np.frombuffer(vectors, dtype=np.float32).reshape(len(self.questions), -1) if self.questions else None

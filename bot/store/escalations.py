@@ -49,6 +49,8 @@ class EscalationStore:
 
     def __init__(self, database: Database) -> None:
         self.database = database
+        self._salts: dict[str, str] = {}
+        """Salts never change once made, so each is read once per process: every answer's button is signed."""
 
     def open(self, new: NewEscalation, now: float | None = None) -> Escalation:
         values = {
@@ -158,9 +160,10 @@ class EscalationStore:
 
     def _digest(self, key: str, value: str) -> str:
         """HMAC-SHA256 of `value` under `key`'s random salt, made once and kept in the database."""
-        with self.database.engine.begin() as db:
-            upsert(db, pseudonym_salts, {"course": key, "salt": secrets.token_hex(16)}, ["course"], replace=False)
-            salt = db.execute(select(pseudonym_salts.c.salt).where(pseudonym_salts.c.course == key)).scalar_one()
+        if (salt := self._salts.get(key)) is None:
+            with self.database.engine.begin() as db:
+                upsert(db, pseudonym_salts, {"course": key, "salt": secrets.token_hex(16)}, ["course"], replace=False)
+                salt = self._salts[key] = db.execute(select(pseudonym_salts.c.salt).where(pseudonym_salts.c.course == key)).scalar_one()
         return hmac.new(salt.encode(), value.encode(), hashlib.sha256).hexdigest()
 
     def _one(self, where: object) -> Escalation | None:
