@@ -74,7 +74,12 @@ class MentorApp:
     @cached_property
     def index(self) -> MilvusIndex:
         token = self.settings.milvus_token.get_secret_value() if self.settings.milvus_token else None
-        return MilvusIndex(self.settings.milvus_uri_resolved, token=token, timeout=self.settings.milvus_timeout)
+        return MilvusIndex(
+            self.settings.milvus_uri_resolved,
+            token=token,
+            timeout=self.settings.milvus_timeout,
+            memory_rows=self.settings.milvus_memory_rows,
+        )
 
     @cached_property
     def embedder(self) -> SentenceTransformerEmbedder:

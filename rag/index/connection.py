@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from rag.errors import IndexOperationError, IndexUnavailableError
+from rag.index.memory import MemoryCopies, new_revision
 from rag.index.names import collection_name, is_local_uri
 from rag.index.pointers import LivePointers
 from rag.lite_server import lite_is_cpp, shared_server_uri
@@ -43,8 +44,11 @@ def milvus_errors(method: Callable[P, R]) -> Callable[P, R]:
 class MilvusConnection:
     """One client per index, opened once by `connect()`; the base of `MilvusIndex`'s parts."""
 
-    def __init__(self, uri: str, token: str | None = None, timeout: float = 10.0) -> None:
+    def __init__(self, uri: str, token: str | None = None, timeout: float = 10.0, memory_rows: int = 200_000) -> None:
         self.uri = uri
+        self.memory_rows = memory_rows
+        """Milvus Lite 3.x: live generations of up to this many chunks are searched from memory (`memory`); 0 never."""
+        self._memory: MemoryCopies | None = None
         self._token = token
         self._timeout = timeout
         self._client: Any = None
@@ -136,6 +140,9 @@ class MilvusConnection:
         return f"milvus-lite {version.removeprefix('milvus_lite').lstrip('-_ ')} ({where})"
 
     def close(self) -> None:
+        if self._memory is not None:
+            self._memory.close()
+            self._memory = None
         if self._client is not None:
             self._client.close()
             self._client = None
@@ -160,11 +167,35 @@ class MilvusConnection:
         self.client.get_server_version()
 
     def _load(self, name: str) -> None:
+        self._load_with(self.client, name)
+
+    def _load_with(self, client: Any, name: str) -> None:
         # Milvus Lite reopens collections released; a server may have released them too.
         with self._loading:
-            state = self.client.get_load_state(name).get("state")
+            state = client.get_load_state(name).get("state")
             if getattr(state, "name", str(state)) != "Loaded":
-                self.client.load_collection(name)
+                client.load_collection(name)
+
+    @property
+    def searches_from_memory(self) -> bool:
+        """Milvus Lite 3.x (embedded or through its loopback server), unless `memory_rows` is 0.
+
+        Its pure-Python engine is what memory copies make fast; Lite 2.x and Milvus servers search in C++.
+        """
+        return self.memory_rows > 0 and self.is_local and not lite_is_cpp()
+
+    @property
+    def memory(self) -> MemoryCopies:
+        """This client's copies of live generations (only used where `searches_from_memory`)."""
+        client = self.client
+        if self._memory is None:
+            self._memory = MemoryCopies(client, self.memory_rows, self._load_with)
+        return self._memory
+
+    def _changed(self, collection: str) -> None:
+        """Tell every process's memory copy that `collection`'s rows changed (see `rag.index.memory`)."""
+        if self.searches_from_memory:
+            self.client.alter_collection_properties(collection, new_revision())
 
     def _fields(self, name: str) -> frozenset[str]:
         if name not in self._collection_fields:

@@ -70,7 +70,6 @@ class Search(MilvusConnection):
             raise UnknownCourseIndexError(
                 f"The course {course!r} has no index yet: run `mentor ingest --course {course}` first."
             )
-        self._load(name)
         if mode != "dense" and not self._has_bm25(name):
             if not self._noticed_dense_only:
                 log.warning("Milvus at %s has no BM25 (it needs Milvus >= 2.5): searching dense vectors only", self.uri)
@@ -81,7 +80,12 @@ class Search(MilvusConnection):
             # Nothing but stop words: only the dense side can tell one page from another.
             mode = "dense"
         limit = k * 3
-        raw = self._search(name, terms, vector, limit, mode, fusion, self._release_filter(name, released_by))
+        expr = self._release_filter(name, released_by)
+        copy = self.memory.current(name) if self.searches_from_memory else None
+        if copy is not None:
+            raw = copy.search(terms, vector, limit, mode, fusion, released_by if expr else None)
+        else:
+            raw = self._search(name, terms, vector, limit, mode, fusion, expr)
         return _distinct_sections(raw, k, vector, negated=mode == "bm25")
 
     def _release_filter(self, name: str, released_by: int | None) -> str:
@@ -100,6 +104,8 @@ class Search(MilvusConnection):
         self, name: str, terms: str, vector: list[float], limit: int, mode: SearchMode, fusion: Fusion, expr: str
     ) -> list[dict]:
         from pymilvus import AnnSearchRequest, RRFRanker, WeightedRanker
+
+        self._load(name)
 
         dense_params = {"metric_type": "COSINE", "params": {"ef": max(64, limit)}}
         bm25_params = {"metric_type": "BM25"}

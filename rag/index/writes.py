@@ -42,12 +42,14 @@ class Writes(MilvusConnection):
         if keep:
             stale += f" and file_hash not in {literal(sorted(keep))}"
         self.client.delete(collection, filter=stale)
+        self._changed(collection)
 
     @milvus_errors
     def delete_document(self, collection: str, source: str) -> None:
         if self.client.has_collection(collection):
             self._load(collection)
             self.client.delete(collection, filter=f"source == {literal(source)}")
+            self._changed(collection)
 
     @milvus_errors
     def document_chunks(self, collection: str, course: str, source: str) -> list[Chunk]:
@@ -116,6 +118,7 @@ class Writes(MilvusConnection):
         moved = [{**{field: row[field] for field in fields}, "release_at": int(release_at)} for row in rows]
         for start in range(0, len(moved), INSERT_BATCH):
             self.client.upsert(collection, moved[start : start + INSERT_BATCH])
+        self._changed(collection)
         return len(moved)
 
     @milvus_errors
