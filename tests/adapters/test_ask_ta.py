@@ -17,11 +17,12 @@ from adapters.slack.ask_ta import ASK_TA
 from adapters.web import WebPlatform
 from bot.app import MentorApp
 from bot.errors import PlatformError
-from bot.service.ask_ta import asks_for_a_ta, split_thread
+from bot.service.ask_ta import ASKED_REASON, TaRequest, asks_for_a_ta, split_thread
+from bot.service.commands import ChatCommands
 from bot.service.notices import ESCALATED, TA_REQUEST_REPLIES
 from bot.store.database import Database
 from bot.store.escalations import EscalationStore
-from models import EscalationPolicy, Turn
+from models import Answer, EscalationPolicy, Question, ReplyPlace, Turn
 from tests.adapters.escalation_helpers import QUEUE, blocks_text, ephemerals, fakes, queue_posts, running
 from tests.adapters.fake_discord import BOT, CHANNEL, STUDENT, TA_QUEUE, TEACHER, FakeDiscord, component, mention
 from tests.adapters.fake_discord import message as discord_message
@@ -173,6 +174,29 @@ def test_at_mentor_ask_a_ta_in_the_thread_sends_its_last_question_and_a_second_a
             top = "1700000000.000700"  # asked outside any thread: there is no question to send
             await fake.slack.send_envelope("events_api", slack_question(fake.slack, "ask a TA", top, "EvTop"))
             await fake.slack.wait_for(lambda: any(TA_REQUEST_REPLIES["no_question"] in t for t in thread_texts(fake.slack, top)))
+
+    asyncio.run(scenario())
+
+
+def test_two_replicas_asked_at_once_send_the_question_once_and_the_other_caller_hears_it_is_there(mentor: MentorApp) -> None:
+    thread, question = "1700000000.000650", "What does a set keep?"
+    place = ReplyPlace(platform="slack", channel="CGENERAL", thread=thread)
+    request = TaRequest("slack", place, (Turn(role="user", text=question), Turn(role="assistant", text="Unique items.")), course="cs101", asker="USTUDENT")
+
+    async def scenario() -> None:
+        async with fakes() as fake, running(mentor, fake) as app:
+            replica = ChatCommands(mentor)  # another process on the same state database, with the same queue
+            replica.escalations.queues, replica.escalations.threads = app.commands.escalations.queues, app.commands.escalations.threads
+            outcomes = await asyncio.gather(app.commands.ta_requests.request(request), replica.ta_requests.request(request))
+            assert sorted(outcomes) == ["already", "sent"]
+            # Past its own `find` (it looked before the other's row was there): the store still hands back the open one.
+            asked = Question(text=question, course="cs101", platform="slack", asker="USTUDENT")
+            late = await replica.escalations.escalate(asked, Answer(text="Unique items.", grounded=True), ASKED_REASON, place)
+            [escalation] = [e for e in mentor.escalations.open_ones() if e.question == question]
+            assert late is not None and not late.created and late.escalation.id == escalation.id
+            await fake.slack.wait_for(lambda: any(ESCALATED in t for t in thread_texts(fake.slack, thread)))
+            assert len([q for q in queue_posts(fake.slack) if question in blocks_text(q)]) == 1, "posted to the queue once"
+            assert len([t for t in thread_texts(fake.slack, thread) if ESCALATED in t]) == 1, "the student is told once"
 
     asyncio.run(scenario())
 

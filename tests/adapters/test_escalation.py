@@ -125,9 +125,9 @@ SLACK_STUDENT = ReplyPlace(platform="slack", channel="CGENERAL", thread="1700000
 async def escalate_drafted(app: Running, text: str = "What does break do?") -> Any:
     """A Slack student's question with the bot's draft, as "Ask a TA" on an answer would send it."""
     question = Question(text=text, course="cs101", platform="slack", asker="USTUDENT")
-    escalation = await app.commands.escalations.escalate(question, DRAFTED, "the student asked for a TA", SLACK_STUDENT)
-    assert escalation is not None and escalation.queue_ref is not None
-    return escalation
+    opened = await app.commands.escalations.escalate(question, DRAFTED, "the student asked for a TA", SLACK_STUDENT)
+    assert opened is not None and opened.created and opened.escalation.queue_ref is not None
+    return opened.escalation
 
 
 async def post_interactive(app: Running, payload: dict[str, Any], secret: str = SECRET) -> int:
@@ -273,8 +273,9 @@ def test_a_deleted_student_thread_is_reported_to_the_ta_and_the_answer_is_kept(m
         async with fakes() as fake, running(mentor, fake) as app:
             place = ReplyPlace(platform="discord", channel=str(CHANNEL + 7))
             question = Question(text="What is on the final?", course="cs101", platform="discord", asker="42")
-            escalation = await app.commands.escalations.escalate(question, DRAFTED, "asked for a TA", place)
-            assert escalation is not None
+            opened = await app.commands.escalations.escalate(question, DRAFTED, "asked for a TA", place)
+            assert opened is not None
+            escalation = opened.escalation
             fake.discord.fail("POST", f"/channels/{CHANNEL + 7}/messages", 404, {"message": "Unknown Channel", "code": 10003})
             await fake.slack.send_envelope("interactive", block_action(SEND_DRAFT, str(escalation.id)))
             await fake.slack.wait_for(lambda: ephemerals(fake.slack, "UTA1"))
