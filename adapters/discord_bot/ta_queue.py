@@ -36,7 +36,12 @@ log = logging.getLogger(__name__)
 
 PREFIX = "mentor:queue:"
 ACTIONS = {"send": "Send the draft", "edit": "Edit and send", "thread": "Answer in thread", "dismiss": "Dismiss"}
-STYLES = {"send": discord.ButtonStyle.primary, "edit": discord.ButtonStyle.secondary, "thread": discord.ButtonStyle.primary, "dismiss": discord.ButtonStyle.danger}
+STYLES = {
+    "send": discord.ButtonStyle.primary,
+    "edit": discord.ButtonStyle.secondary,
+    "thread": discord.ButtonStyle.primary,
+    "dismiss": discord.ButtonStyle.danger,
+}
 MESSAGE_LIMIT = 2000
 QUESTION_CHARS, DRAFT_CHARS = 600, 900
 

@@ -288,6 +288,29 @@ def test_a_deleted_student_thread_is_reported_to_the_ta_and_the_answer_is_kept(m
     asyncio.run(scenario())
 
 
+def test_a_dismissal_note_for_a_deleted_student_thread_is_reported_to_the_ta(mentor: MentorApp) -> None:
+    async def scenario() -> None:
+        async with fakes() as fake, running(mentor, fake) as app:
+            place = ReplyPlace(platform="discord", channel=str(CHANNEL + 8))
+            question = Question(text="Is the lab open on Sunday?", course="cs101", platform="discord", asker="42")
+            opened = await app.commands.escalations.escalate(question, DRAFTED, "asked for a TA", place)
+            assert opened is not None
+            fake.discord.fail("POST", f"/channels/{CHANNEL + 8}/messages", 404, {"message": "Unknown Channel", "code": 10003})
+            await fake.slack.send_envelope("interactive", block_action(DISMISS, str(opened.escalation.id), user="UTA2"))
+            await fake.slack.wait_for(lambda: fake.slack.of("views.open"))
+            opened_view = fake.slack.of("views.open")[0].args["view"]
+            view = json.loads(opened_view) if isinstance(opened_view, str) else opened_view
+            await fake.slack.send_envelope("interactive", view_submission(view, {"note": "It is closed on Sundays."}, user="UTA2"))
+            await fake.slack.wait_for(lambda: ephemerals(fake.slack, "UTA2"))
+            assert ephemerals(fake.slack, "UTA2")[0].startswith("Your note could not be posted to the student") and "deleted" in ephemerals(fake.slack, "UTA2")[0]
+            kept = mentor.escalations.get(opened.escalation.id)
+            assert kept.status == "dismissed" and "deleted" in kept.delivery_problem
+            await fake.slack.wait_for(lambda: queue_updates(fake.slack))
+            assert "Note not delivered" in blocks_text(queue_updates(fake.slack)[0])
+
+    asyncio.run(scenario())
+
+
 def test_a_slack_students_declined_question_goes_to_the_queue_and_the_student_is_told(mentor: MentorApp) -> None:
     async def scenario() -> None:
         async with fakes() as fake, running(mentor, fake):
