@@ -82,6 +82,11 @@ class _Client(discord.Client):
     async def on_message(self, message: discord.Message) -> None:
         await self.platform.on_message(message)
 
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        """A modal's submission is matched here by its custom id (clicks and slash commands have their own routes)."""
+        if interaction.type is discord.InteractionType.modal_submit and self.ta_queue is not None:
+            await self.ta_queue.submitted(interaction)
+
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
         await self.platform.votes.on_reaction(payload)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from adapters.slack.render import SECTION_LIMIT, SlackMessage, _section, escape, link, split_sections
-from bot.service.notices import closed_line
+from bot.service.notices import closed_line, undelivered_mark
 from models import Escalation
 
 SEND_DRAFT, EDIT, ANSWER_IN_THREAD, DISMISS = "escalation_send", "escalation_edit", "escalation_thread", "escalation_dismiss"
@@ -53,7 +53,7 @@ def render_closed(escalation: Escalation, waited_s: float) -> SlackMessage:
     if escalation.status == "answered" and escalation.answer:
         blocks.append(_section(split_sections(escalation.answer)[0]))
     if escalation.delivery_problem:
-        blocks.append(_context(f":warning: Not delivered: {escape(escalation.delivery_problem)}. The answer is kept."))
+        blocks.append(_context(f":warning: {escape(undelivered_mark(escalation.status, escalation.delivery_problem))}"))
     blocks.append(_context(f":white_check_mark: {escape(line)}"))
     return SlackMessage(f"{escape(line)}: {escape(_one_line(escalation.question))}", blocks)
 

@@ -209,7 +209,7 @@ class SlackTaQueue:
         elif not closing.won:
             await self._tell(where, user, closed_already(closing.escalation.status, closing.escalation.answered_by))
         elif closing.escalation.delivery_problem:
-            await self._tell(where, user, not_delivered(closing.escalation.delivery_problem))
+            await self._tell(where, user, not_delivered(closing.escalation.status, closing.escalation.delivery_problem))
 
     async def _known(self, value: object, where: tuple[str, str | None], user: str) -> Escalation | None:
         escalation_id = _id(value)

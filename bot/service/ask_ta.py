@@ -99,7 +99,8 @@ class TaRequests:
         self.escalations = escalations
         self.mentor = escalations.mentor
         self._opening = asyncio.Lock()
-        """Two clicks of one replica at once: the second finds the first one's escalation."""
+        """Two clicks of one replica at once: the second finds the first one's escalation (across replicas,
+        the store's one-open-row index does the same)."""
 
     async def button_value(self, answer: Answer) -> str | None:
         """The signed payload for an answer's button; None when no button belongs under it (the course has
@@ -178,10 +179,12 @@ class TaRequests:
                 return "already"
             question = Question(text=found.question, course=course_name, asker=asker, platform=request.platform, history=found.context)
             draft = Answer(text=found.draft or "", grounded=found.draft is not None, kind="answer" if found.draft else "not_covered")
-            escalation = await self.escalations.escalate(question, draft, request.reason, request.place, name)
-        if escalation is None:
+            opened = await self.escalations.escalate(question, draft, request.reason, request.place, name)
+        if opened is None:
             return "failed"
-        return "sent" if escalation.queue_ref else "kept"
+        if not opened.created:  # another replica opened it since `find` looked
+            return "already"
+        return "sent" if opened.escalation.queue_ref else "kept"
 
 
 def reply_for(outcome: Outcome) -> str | None:

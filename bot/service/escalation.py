@@ -17,9 +17,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app import MentorApp
 from bot.errors import BusyError, PlatformError, ThreadGoneError
-from bot.service.notices import ESCALATED, dismissed_note_heading, ta_answer_heading
+from bot.service.notices import ESCALATED, TA_REQUEST_REPLIES, dismissed_note_heading, ta_answer_heading
 from bot.service.verified import VerifiedAnswers
-from bot.store.escalations import EscalationStore, NewEscalation
+from bot.store.escalations import EscalationStore, NewEscalation, Opened
 from models import Answer, Escalation, EscalationPolicy, Question, ReplyPlace
 from rag.errors import RagError
 
@@ -73,37 +73,46 @@ class EscalationService:
     def store(self) -> EscalationStore:
         return self.mentor.escalations
 
-    async def after_answer(self, question: Question, answer: Answer, place: ReplyPlace, student_name: str | None = None) -> Escalation | None:
-        """A declined question escalates on its own when its course has a TA queue."""
+    async def after_answer(self, question: Question, answer: Answer, place: ReplyPlace, student_name: str | None = None) -> Opened | None:
+        """A declined question escalates on its own when its course has a TA queue; asked again in its
+        thread while still open, the student is told it is with the TAs already."""
         if answer.kind != "not_covered":
             return None
-        return await self.escalate(question, answer, DECLINED_REASON, place, student_name)
+        opened = await self.escalate(question, answer, DECLINED_REASON, place, student_name)
+        if opened is not None and not opened.created:
+            await self._tell_student(place, TA_REQUEST_REPLIES["already"], "")
+        return opened
 
     async def escalate(
         self, question: Question, answer: Answer, reason: str, place: ReplyPlace, student_name: str | None = None
-    ) -> Escalation | None:
+    ) -> Opened | None:
         """Post the question to its course's TA queue; None when the course has none, or the store is down
-        (the student has their answer already: losing the escalation must not cost them more)."""
+        (the student has their answer already: losing the escalation must not cost them more). A question
+        open already (asked twice, or on two replicas at once) is neither stored nor posted again: `created`
+        is False and the escalation is the open one."""
         try:
-            opened = await self.mentor.offloader.run(self._open, question, answer, reason, place, student_name)
+            found = await self.mentor.offloader.run(self._open, question, answer, reason, place, student_name)
         except (SQLAlchemyError, BusyError) as exc:
             log.warning("could not escalate a question of %s to its TAs (%s)", question.course, exc)
             return None
-        if opened is None:
+        if found is None:
             return None
-        escalation, policy = opened
+        opened, policy = found
+        escalation = opened.escalation
+        if not opened.created:
+            return opened
         try:
             ref = await self.queues[policy.ta_queue_platform].post(escalation, policy.ta_queue or "")
             await self.mentor.offloader.run(self.store.set_queue_message, escalation.id, ref)
         except (PlatformError, SQLAlchemyError) as exc:  # kept open in the store: `mentor escalations` lists it
             log.warning("escalation %s of %s is stored but not in the TA queue: %s", escalation.id, escalation.course, exc)
-            return escalation
+            return opened
         await self._tell_student(escalation.place, ESCALATED, "")
-        return escalation.model_copy(update={"queue_ref": ref})
+        return Opened(escalation.model_copy(update={"queue_ref": ref}), created=True)
 
     def _open(
         self, question: Question, answer: Answer, reason: str, place: ReplyPlace, student_name: str | None
-    ) -> tuple[Escalation, EscalationPolicy] | None:
+    ) -> tuple[Opened, EscalationPolicy] | None:
         course = self.mentor.course(question.course)
         policy = course.escalation
         if not policy.ta_queue:
@@ -118,7 +127,7 @@ class EscalationService:
             course=course.name, question=question.text, reason=reason, place=place, student=student,
             context=question.history, draft=draft, sources=tuple(answer.citations), question_id=answer.question_id,
         )
-        return self.store.open(new), policy
+        return self.store.open_if_new(new), policy
 
     async def answer(self, escalation_id: int, text: str, ta: str) -> Closing:
         """The first TA's answer goes to the student once; a later one is refused (`won` False)."""
@@ -149,13 +158,17 @@ class EscalationService:
             log.warning("the TA's answer to escalation %s was not kept as a verified answer: %s", closed.id, exc)
 
     async def dismiss(self, escalation_id: int, ta: str, note: str | None = None) -> Closing:
-        """Take the question off the queue; an optional note goes to the student."""
+        """Take the question off the queue; an optional note goes to the student (none: the student is not told)."""
         closing = await self._close(escalation_id, "dismissed", ta, note or None)
-        if closing.won and closing.escalation is not None:
-            if note:
-                await self._tell_student(closing.escalation.place, dismissed_note_heading(), note)
-            await self._show_closed(closing.escalation)
-        return closing
+        if not closing.won or closing.escalation is None:
+            return closing
+        closed = closing.escalation
+        problem = await self._tell_student(closed.place, dismissed_note_heading(), note) if note else None
+        if problem:
+            await self.mentor.offloader.run(self.store.note_delivery_problem, closed.id, problem)
+            closed = closed.model_copy(update={"delivery_problem": problem})
+        await self._show_closed(closed)
+        return Closing(closed, True)
 
     async def claim(self, escalation_id: int, ta: str) -> Closing:
         """"Answer in thread": this TA's next reply in the queue message's thread is the answer."""

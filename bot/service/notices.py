@@ -232,5 +232,20 @@ def closed_already(status: str, by: str | None) -> str:
     return f"{by or 'Another TA'} {verb} this question first, so yours was not sent."
 
 
-def not_delivered(problem: str) -> str:
+def not_delivered(status: str, problem: str) -> str:
+    """The TA who sent an answer (or a dismissal's note) that the student's thread could not take."""
+    if status == "dismissed":
+        return f"Your note could not be posted to the student: {problem}. The question is dismissed all the same."
     return f"Your answer could not be posted to the student: {problem}. It is kept with the question."
+
+
+def undelivered_mark(status: str, problem: str) -> str:
+    """The closed queue message's line about a delivery that failed."""
+    if status == "dismissed":
+        return f"Note not delivered: {problem}."
+    return f"Not delivered: {problem}. The answer is kept."
+
+
+def draft_cut(total: int, kept: int) -> str:
+    """Under an answer box too small for the whole draft (Discord's: 100 characters at most)."""
+    return f"The draft has {total:,} characters: the box holds the first {kept:,}, cut at a word."

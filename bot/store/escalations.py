@@ -2,7 +2,10 @@
 
 State lives here, not in memory, so a queue button clicked after a restart (or on another
 replica) still finds its question. Answering and dismissing are one conditional UPDATE on
-an open row: of two TAs clicking at once, exactly one gets the row back.
+an open row: of two TAs clicking at once, exactly one gets the row back. Opening is one
+INSERT that a partial unique index (one open row per course and question) turns into a
+no-op when the question is open already: of two replicas escalating it at once, exactly one
+makes the row, and both get it back.
 """
 
 from __future__ import annotations
@@ -15,10 +18,11 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import Row, Select, func, insert, select, update
+from sqlalchemy import Insert, Row, Select, func, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.store.database import Database, upsert
-from bot.store.tables import escalations, pseudonym_salts, questions
+from bot.store.tables import OPEN_ONLY, escalations, pseudonym_salts, questions
 from models import Citation, Escalation, EscalationStatus, ReplyPlace, Turn
 
 PSEUDONYM_DIGITS = 6
@@ -26,6 +30,8 @@ PSEUDONYM_DIGITS = 6
 SIGNING_KEY = "*buttons*"
 """The salts row whose secret signs the "Ask a TA" buttons' values (no course can be named so)."""
 SIGNATURE_DIGITS = 16
+OPEN_ATTEMPTS = 3
+"""An INSERT that found the question open, then a SELECT that found it closed in between: try again, this often."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,22 @@ class NewEscalation:
     """The question log's row, where the time to a human answer is recorded."""
 
 
+@dataclass(frozen=True)
+class Opened:
+    """What `open_if_new` came to: `escalation` is new (`created`), or the one already open for that question."""
+
+    escalation: Escalation
+    created: bool
+
+
+def question_key(question: str, place: ReplyPlace) -> str:
+    """One question from one thread, whatever link rides along: what "the same question" means to `find`
+    and to the one-open-row index. A digest, so a long question fits PostgreSQL's index rows.
+    Migration 0005 computes it the same way for the rows it found."""
+    identity = json.dumps([place.platform, place.channel, place.thread, question])
+    return hashlib.sha256(identity.encode()).hexdigest()
+
+
 class EscalationStore:
     """`open` a question, find it by id or by its queue message, and close it once."""
 
@@ -53,6 +75,13 @@ class EscalationStore:
         """Salts never change once made, so each is read once per process: every answer's button is signed."""
 
     def open(self, new: NewEscalation, now: float | None = None) -> Escalation:
+        """A new open escalation, or the one already open for this question (`open_if_new` says which)."""
+        return self.open_if_new(new, now).escalation
+
+    def open_if_new(self, new: NewEscalation, now: float | None = None) -> Opened:
+        """Open `new` unless its question is open already, on any replica: one statement decides, so two
+        replicas racing get one row between them."""
+        key = question_key(new.question, new.place)
         values = {
             "course": new.course,
             "question": new.question,
@@ -66,10 +95,18 @@ class EscalationStore:
             "created_at": time.time() if now is None else now,
             "reposted": False,
             "question_id": new.question_id,
+            "question_key": key,
         }
-        with self.database.engine.begin() as db:
-            row = db.execute(insert(escalations).values(values).returning(*escalations.columns)).one()
-        return _escalation(row)
+        already_open = (escalations.c.course == new.course) & (escalations.c.question_key == key) & (escalations.c.status == "open")
+        for _ in range(OPEN_ATTEMPTS):
+            with self.database.engine.begin() as db:
+                row = db.execute(_insert_unless_open(db.dialect.name, values).returning(*escalations.columns)).first()
+                if row is not None:
+                    return Opened(_escalation(row), created=True)
+                existing = db.execute(_with_times().where(already_open)).first()
+            if existing is not None:
+                return Opened(_escalation(existing), created=False)
+        raise RuntimeError(f"escalation of {new.course!r} neither opened nor found open after {OPEN_ATTEMPTS} tries")
 
     def get(self, escalation_id: int) -> Escalation | None:
         return self._one(escalations.c.id == escalation_id)
@@ -79,11 +116,10 @@ class EscalationStore:
 
     def find(self, course: str, question: str, place: ReplyPlace) -> Escalation | None:
         """This question from this thread, escalated before (in any state): asking twice sends it once."""
-        where = (escalations.c.course == course) & (escalations.c.question == question)
+        where = (escalations.c.course == course) & (escalations.c.question_key == question_key(question, place))
         with self.database.engine.connect() as db:
-            rows = db.execute(select(escalations).where(where).order_by(escalations.c.id)).all()
-        found = [e for e in map(_escalation, rows) if (e.place.platform, e.place.channel, e.place.thread) == (place.platform, place.channel, place.thread)]
-        return found[0] if found else None
+            row = db.execute(_with_times().where(where).order_by(escalations.c.id).limit(1)).first()
+        return None if row is None else _escalation(row)
 
     def for_place(self, place: ReplyPlace) -> list[Escalation]:
         """The escalations asked from one place (a web page's conversation), oldest first."""
@@ -176,6 +212,13 @@ class EscalationStore:
         with self.database.engine.begin() as db:
             row = db.execute(update(escalations).where(where).values(**values).returning(*escalations.columns)).first()  # type: ignore[arg-type]
         return None if row is None else _escalation(row)
+
+
+def _insert_unless_open(dialect: str, values: dict[str, object]) -> Insert:
+    """INSERT … ON CONFLICT DO NOTHING against the one-open-row index: a conflict is no error (which
+    would abort a PostgreSQL transaction and log on the server), just no row back."""
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(escalations).values(values)
+    return insert.on_conflict_do_nothing(index_elements=["course", "question_key"], index_where=text(OPEN_ONLY))
 
 
 def _with_times() -> Select:

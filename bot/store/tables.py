@@ -7,9 +7,11 @@ own (`ingest.manifest`).
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Float, ForeignKey, Index, Integer, LargeBinary, MetaData, Table, Text
+from sqlalchemy import Boolean, Column, Float, ForeignKey, Index, Integer, LargeBinary, MetaData, Table, Text, text
 
 metadata = MetaData()
+OPEN_ONLY = "status = 'open'"
+"""The predicate of the partial index that allows one open escalation per question (migration 0005)."""
 
 runs = Table(
     "runs",
@@ -112,7 +114,9 @@ escalations = Table(
     Column("created_at", Float, nullable=False),
     Column("reposted", Boolean, nullable=False),
     Column("question_id", Integer),
+    Column("question_key", Text),
     Index("escalations_by_status", "course", "status", "created_at"),
+    Index("escalations_one_open", "course", "question_key", unique=True, sqlite_where=text(OPEN_ONLY), postgresql_where=text(OPEN_ONLY)),
 )
 """Questions handed to a course's TAs (`bot.store.escalations`); a button works after a restart because it lives here."""
 

@@ -160,6 +160,30 @@ def component(custom_id: str, clicked: dict[str, Any], *, uid: int = STUDENT) ->
     return payload
 
 
+def modal_submit(modal: dict[str, Any], values: dict[str, str], clicked: dict[str, Any], *, uid: int = STUDENT) -> dict[str, Any]:
+    """An INTERACTION_CREATE of type 5 (MODAL_SUBMIT) for `modal` (the `data` of the bot's type 9 callback),
+    opened from a button on `clicked`, as Discord sends it: the modal's custom id, and its components in
+    the same shape (action rows or labels) with each text input's `value` (from `values` by custom id, else
+    what it was prefilled with); a text display comes back with its content (discord.py's
+    `ModalSubmitTextDisplayInteractionData`)."""
+    ids = itertools.count(1)
+
+    def submitted(item: dict[str, Any]) -> dict[str, Any]:
+        if item["type"] == 1:
+            return {"type": 1, "id": next(ids), "components": [submitted(c) for c in item["components"]]}
+        if item["type"] == 18:
+            return {"type": 18, "id": next(ids), "component": submitted(item["component"])}
+        if item["type"] == 4:
+            value = values.get(item["custom_id"], item.get("value") or "")
+            return {"type": 4, "id": next(ids), "custom_id": item["custom_id"], "value": value}
+        return {"type": item["type"], "id": next(ids), "content": item.get("content", "")}
+
+    payload = component("unused", clicked, uid=uid)
+    payload["type"] = 5
+    payload["data"] = {"custom_id": modal["custom_id"], "components": [submitted(c) for c in modal["components"]]}
+    return payload
+
+
 @dataclass
 class Call:
     method: str
@@ -243,6 +267,10 @@ class FakeDiscord:
 
     def posted(self, suffix: str = "/messages") -> list[Call]:
         return [c for c in self.calls if c.method == "POST" and c.path.endswith(suffix)]
+
+    def modals(self) -> list[dict[str, Any]]:
+        """The modals the bot opened (interaction callbacks of type 9), oldest first: each one's custom id, title and components."""
+        return [c.body["data"] for c in self.posted("/callback") if c.path.startswith("/interactions/") and (c.body or {}).get("type") == 9]
 
     def reactions(self, message_id: int) -> list[str]:
         """The emoji the bot put on a message (PUT .../reactions/{emoji}/@me), in order."""

@@ -17,13 +17,14 @@ from adapters.slack.ask_ta import ASK_TA
 from adapters.web import WebPlatform
 from bot.app import MentorApp
 from bot.errors import PlatformError
-from bot.service.ask_ta import asks_for_a_ta, split_thread
+from bot.service.ask_ta import ASKED_REASON, TaRequest, asks_for_a_ta, split_thread
+from bot.service.commands import ChatCommands
 from bot.service.notices import ESCALATED, TA_REQUEST_REPLIES
 from bot.store.database import Database
 from bot.store.escalations import EscalationStore
-from models import EscalationPolicy, Turn
+from models import Answer, EscalationPolicy, Question, ReplyPlace, Turn
 from tests.adapters.escalation_helpers import QUEUE, blocks_text, ephemerals, fakes, queue_posts, running
-from tests.adapters.fake_discord import BOT, CHANNEL, STUDENT, TA_QUEUE, TEACHER, FakeDiscord, component, mention
+from tests.adapters.fake_discord import BOT, CHANNEL, STUDENT, TA_QUEUE, TEACHER, FakeDiscord, component, mention, modal_submit
 from tests.adapters.fake_discord import message as discord_message
 from tests.adapters.fake_discord import reaction as discord_reaction
 from tests.adapters.fake_discord import thread as discord_thread
@@ -173,6 +174,29 @@ def test_at_mentor_ask_a_ta_in_the_thread_sends_its_last_question_and_a_second_a
             top = "1700000000.000700"  # asked outside any thread: there is no question to send
             await fake.slack.send_envelope("events_api", slack_question(fake.slack, "ask a TA", top, "EvTop"))
             await fake.slack.wait_for(lambda: any(TA_REQUEST_REPLIES["no_question"] in t for t in thread_texts(fake.slack, top)))
+
+    asyncio.run(scenario())
+
+
+def test_two_replicas_asked_at_once_send_the_question_once_and_the_other_caller_hears_it_is_there(mentor: MentorApp) -> None:
+    thread, question = "1700000000.000650", "What does a set keep?"
+    place = ReplyPlace(platform="slack", channel="CGENERAL", thread=thread)
+    request = TaRequest("slack", place, (Turn(role="user", text=question), Turn(role="assistant", text="Unique items.")), course="cs101", asker="USTUDENT")
+
+    async def scenario() -> None:
+        async with fakes() as fake, running(mentor, fake) as app:
+            replica = ChatCommands(mentor)  # another process on the same state database, with the same queue
+            replica.escalations.queues, replica.escalations.threads = app.commands.escalations.queues, app.commands.escalations.threads
+            outcomes = await asyncio.gather(app.commands.ta_requests.request(request), replica.ta_requests.request(request))
+            assert sorted(outcomes) == ["already", "sent"]
+            # Past its own `find` (it looked before the other's row was there): the store still hands back the open one.
+            asked = Question(text=question, course="cs101", platform="slack", asker="USTUDENT")
+            late = await replica.escalations.escalate(asked, Answer(text="Unique items.", grounded=True), ASKED_REASON, place)
+            [escalation] = [e for e in mentor.escalations.open_ones() if e.question == question]
+            assert late is not None and not late.created and late.escalation.id == escalation.id
+            await fake.slack.wait_for(lambda: any(ESCALATED in t for t in thread_texts(fake.slack, thread)))
+            assert len([q for q in queue_posts(fake.slack) if question in blocks_text(q)]) == 1, "posted to the queue once"
+            assert len([t for t in thread_texts(fake.slack, thread) if ESCALATED in t]) == 1, "the student is told once"
 
     asyncio.run(scenario())
 
@@ -373,8 +397,10 @@ def test_the_web_pages_ask_a_ta_brings_the_tas_answer_back_into_its_conversation
 DISCORD_QUEUE = EscalationPolicy(ta_queue=str(TA_QUEUE), ta_queue_platform="discord")
 
 
-def queue_buttons(fake: FakeDiscord) -> list[tuple[dict[str, Any], list[str]]]:
-    return [(m, [c["custom_id"] for row in m.get("components") or [] for c in row["components"]]) for m in fake.created.get(TA_QUEUE, [])]
+def queue_buttons(fake: FakeDiscord) -> list[tuple[dict[str, Any], dict[str, str]]]:
+    """The queue messages, each with its buttons' custom ids by action (`send`, `edit`, `thread`, `dismiss`)."""
+    return [(m, {c["custom_id"].split(":")[2]: c["custom_id"] for row in m.get("components") or [] for c in row["components"]})
+            for m in fake.created.get(TA_QUEUE, [])]
 
 
 def test_a_course_without_slack_gets_its_questions_in_a_private_discord_channel_and_the_first_ta_wins(mentor: MentorApp) -> None:
@@ -386,17 +412,19 @@ def test_a_course_without_slack_gets_its_questions_in_a_private_discord_channel_
             await fake.discord.wait_for(lambda: queue_buttons(fake.discord), ANSWER_WAIT)
             [(queued, ids)] = queue_buttons(fake.discord)
             assert DECLINED in queued["content"] and "not covered" in queued["content"]
-            assert [i.split(":")[2] for i in ids] == ["thread", "dismiss"], "no draft to send for a declined question"
+            assert list(ids) == ["edit", "thread", "dismiss"], "no draft to send for a declined question"
             assert not queue_posts(fake.slack), "nothing goes to Slack"
             await fake.discord.wait_for(lambda: any(ESCALATED in m["content"] for m in fake.discord.created.get(thread, [])))
 
-            claim = component(ids[0], queued, uid=TEACHER)
+            claim = component(ids["thread"], queued, uid=TEACHER)
             await fake.discord.dispatch("INTERACTION_CREATE", claim)
             await fake.discord.wait_for(lambda: fake.discord.posted(f"/messages/{queued['id']}/threads"))
-            await fake.discord.dispatch("INTERACTION_CREATE", component(ids[1], queued, uid=STUDENT))  # another TA dismisses first
+            await fake.discord.dispatch("INTERACTION_CREATE", component(ids["dismiss"], queued, uid=STUDENT))  # another TA dismisses first
+            await fake.discord.wait_for(lambda: fake.discord.modals())
+            await fake.discord.dispatch("INTERACTION_CREATE", modal_submit(fake.discord.modals()[0], {}, queued, uid=STUDENT))
             await fake.discord.wait_for(lambda: [c for c in fake.discord.calls if c.method == "PATCH"])
             assert "Dismissed by" in [c for c in fake.discord.calls if c.method == "PATCH"][0].body["content"]
-            await fake.discord.dispatch("INTERACTION_CREATE", component(ids[1], queued, uid=TEACHER))
+            await fake.discord.dispatch("INTERACTION_CREATE", component(ids["dismiss"], queued, uid=TEACHER))
             await fake.discord.wait_for(lambda: any("first" in text for text in private_replies(fake.discord)))
 
     with course_policy(mentor, DISCORD_QUEUE):
@@ -411,7 +439,7 @@ def test_a_ta_answers_in_the_discord_queue_thread_and_the_student_gets_it(mentor
             await fake.discord.dispatch("MESSAGE_CREATE", question)
             await fake.discord.wait_for(lambda: queue_buttons(fake.discord), ANSWER_WAIT)
             [(queued, ids)] = queue_buttons(fake.discord)
-            await fake.discord.dispatch("INTERACTION_CREATE", component(ids[0], queued, uid=TEACHER))
+            await fake.discord.dispatch("INTERACTION_CREATE", component(ids["thread"], queued, uid=TEACHER))
             await fake.discord.wait_for(lambda: fake.discord.posted(f"/messages/{queued['id']}/threads"))
             await fake.discord.dispatch("THREAD_CREATE", discord_thread(int(queued["id"]), TA_QUEUE, "answer", owner=BOT))
             reply = discord_message(int(queued["id"]), discord_user(TEACHER, "teacher"), "France won. @everyone")

@@ -125,9 +125,9 @@ SLACK_STUDENT = ReplyPlace(platform="slack", channel="CGENERAL", thread="1700000
 async def escalate_drafted(app: Running, text: str = "What does break do?") -> Any:
     """A Slack student's question with the bot's draft, as "Ask a TA" on an answer would send it."""
     question = Question(text=text, course="cs101", platform="slack", asker="USTUDENT")
-    escalation = await app.commands.escalations.escalate(question, DRAFTED, "the student asked for a TA", SLACK_STUDENT)
-    assert escalation is not None and escalation.queue_ref is not None
-    return escalation
+    opened = await app.commands.escalations.escalate(question, DRAFTED, "the student asked for a TA", SLACK_STUDENT)
+    assert opened is not None and opened.created and opened.escalation.queue_ref is not None
+    return opened.escalation
 
 
 async def post_interactive(app: Running, payload: dict[str, Any], secret: str = SECRET) -> int:
@@ -273,8 +273,9 @@ def test_a_deleted_student_thread_is_reported_to_the_ta_and_the_answer_is_kept(m
         async with fakes() as fake, running(mentor, fake) as app:
             place = ReplyPlace(platform="discord", channel=str(CHANNEL + 7))
             question = Question(text="What is on the final?", course="cs101", platform="discord", asker="42")
-            escalation = await app.commands.escalations.escalate(question, DRAFTED, "asked for a TA", place)
-            assert escalation is not None
+            opened = await app.commands.escalations.escalate(question, DRAFTED, "asked for a TA", place)
+            assert opened is not None
+            escalation = opened.escalation
             fake.discord.fail("POST", f"/channels/{CHANNEL + 7}/messages", 404, {"message": "Unknown Channel", "code": 10003})
             await fake.slack.send_envelope("interactive", block_action(SEND_DRAFT, str(escalation.id)))
             await fake.slack.wait_for(lambda: ephemerals(fake.slack, "UTA1"))
@@ -283,6 +284,29 @@ def test_a_deleted_student_thread_is_reported_to_the_ta_and_the_answer_is_kept(m
             assert kept.status == "answered" and kept.answer == DRAFTED.text and "deleted" in kept.delivery_problem
             await fake.slack.wait_for(lambda: queue_updates(fake.slack))
             assert "Not delivered" in blocks_text(queue_updates(fake.slack)[0])
+
+    asyncio.run(scenario())
+
+
+def test_a_dismissal_note_for_a_deleted_student_thread_is_reported_to_the_ta(mentor: MentorApp) -> None:
+    async def scenario() -> None:
+        async with fakes() as fake, running(mentor, fake) as app:
+            place = ReplyPlace(platform="discord", channel=str(CHANNEL + 8))
+            question = Question(text="Is the lab open on Sunday?", course="cs101", platform="discord", asker="42")
+            opened = await app.commands.escalations.escalate(question, DRAFTED, "asked for a TA", place)
+            assert opened is not None
+            fake.discord.fail("POST", f"/channels/{CHANNEL + 8}/messages", 404, {"message": "Unknown Channel", "code": 10003})
+            await fake.slack.send_envelope("interactive", block_action(DISMISS, str(opened.escalation.id), user="UTA2"))
+            await fake.slack.wait_for(lambda: fake.slack.of("views.open"))
+            opened_view = fake.slack.of("views.open")[0].args["view"]
+            view = json.loads(opened_view) if isinstance(opened_view, str) else opened_view
+            await fake.slack.send_envelope("interactive", view_submission(view, {"note": "It is closed on Sundays."}, user="UTA2"))
+            await fake.slack.wait_for(lambda: ephemerals(fake.slack, "UTA2"))
+            assert ephemerals(fake.slack, "UTA2")[0].startswith("Your note could not be posted to the student") and "deleted" in ephemerals(fake.slack, "UTA2")[0]
+            kept = mentor.escalations.get(opened.escalation.id)
+            assert kept.status == "dismissed" and "deleted" in kept.delivery_problem
+            await fake.slack.wait_for(lambda: queue_updates(fake.slack))
+            assert "Note not delivered" in blocks_text(queue_updates(fake.slack)[0])
 
     asyncio.run(scenario())
 

@@ -106,8 +106,9 @@ def test_an_answer_to_a_deleted_thread_is_still_kept_as_a_verified_answer(mentor
             place = ReplyPlace(platform="discord", channel=str(CHANNEL + 9))
             drafted = Answer(text="The final is on the last Friday of term.", grounded=True)
             question = Question(text="When is the final exam?", course="cs101", platform="discord", asker="42")
-            escalation = await app.commands.escalations.escalate(question, drafted, "asked for a TA", place)
-            assert escalation is not None
+            opened = await app.commands.escalations.escalate(question, drafted, "asked for a TA", place)
+            assert opened is not None
+            escalation = opened.escalation
             fake.discord.fail("POST", f"/channels/{CHANNEL + 9}/messages", 404, {"message": "Unknown Channel", "code": 10003})
             await fake.slack.send_envelope("interactive", block_action(SEND_DRAFT, str(escalation.id)))
             await fake.slack.wait_for(lambda: ephemerals(fake.slack, "UTA1"))
