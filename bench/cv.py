@@ -50,3 +50,17 @@ def k_folds(count: int, folds: int, seed: int) -> Folds:
 def by_group(labels: Sequence[Hashable]) -> Folds:
     """One fold per distinct label: tuned on every other group, scored on this one."""
     return [[i for i, label in enumerate(labels) if label == group] for group in dict.fromkeys(labels)]
+
+
+def stratified_folds(labels: Sequence[Hashable], folds: int, seed: int) -> Folds:
+    """`folds` folds, each with about the same share of every label (shuffled within each label)."""
+    rng = random.Random(seed)
+    dealt: Folds = [[] for _ in range(folds)]
+    at = 0
+    for label in dict.fromkeys(labels):
+        members = [i for i, other in enumerate(labels) if other == label]
+        rng.shuffle(members)
+        for i in members:
+            dealt[at % folds].append(i)
+            at += 1
+    return dealt

@@ -29,6 +29,8 @@ class EvalQuestion:
     pages: tuple[int, ...]
     key_phrase: str | None = None
     """Words of the gold passage that hold the answer (quote mode's benchmark looks for them)."""
+    topic: str | None = None
+    """What an unanswerable question is about (other libraries, logistics, ...), where the set says."""
 
     @property
     def answerable(self) -> bool:
@@ -54,13 +56,15 @@ class EvalSet:
     course_dir: Path
     questions: Path
     in_sample: bool
+    unanswerable: Path | None = None
+    """Unanswerable questions kept apart from `questions`, written to calibrate the grounding check."""
 
 
 EVAL_SETS = (
     EvalSet("shared", "in-sample: chose the fusion (with the manuals) and the reranker", COURSE_DIR, QUESTIONS, True),
     EvalSet(
         "pdf-manuals", "in-sample for the fusion (chosen with the shared set), out-of-sample for the reranker",
-        PDF_EVAL_DIR / "course", PDF_EVAL_DIR / "questions.jsonl", False,
+        PDF_EVAL_DIR / "course", PDF_EVAL_DIR / "questions.jsonl", False, PDF_EVAL_DIR / "unanswerable.jsonl",
     ),
 )
 
@@ -75,7 +79,7 @@ def load_questions(path: Path = QUESTIONS) -> list[EvalQuestion]:
             questions.append(
                 EvalQuestion(
                     row["id"], row["question"], row.get("source"), row.get("anchor"), tuple(row.get("pages") or ()),
-                    row.get("key_phrase"),
+                    row.get("key_phrase"), row.get("topic"),
                 )
             )
     return questions

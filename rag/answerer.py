@@ -59,7 +59,8 @@ class Draft:
 class AnswerPolicy:
     min_relevance: float = 0.435
     """The grounding score below which the course is taken not to cover a question
-    (calibrated on `shared/eval` by `bench.answers`; README, "Grounding")."""
+    (calibrated on `shared/eval` by `bench.answers`, kept by `bench.grounding_cv` over both
+    eval courses; README, "Grounding")."""
     max_question_chars: int = 4000
     max_history_turns: int = 10
     passages_when_offline: int = 3
