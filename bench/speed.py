@@ -77,11 +77,14 @@ def built_index(args: argparse.Namespace, release_of: Callable[[int], int] | Non
         if problem:
             raise SystemExit(f"not timing an index that is not ready: {problem}")
         if mentor.index.searches_from_memory:
-            started = time.perf_counter()
+            started, rss_before = time.perf_counter(), resident_mb()
             copy = mentor.index.memory.load(collection_name("eval"))
             if copy is None:
                 raise SystemExit(f"the memory copy was not made: is milvus_memory_rows below {args.rows}?")
-            print(f"searched from memory: {copy.size} chunks read in {time.perf_counter() - started:.1f} s")
+            print(
+                f"searched from memory: {copy.size} chunks read in {time.perf_counter() - started:.1f} s, "
+                f"resident memory {rss_before:.0f} -> {resident_mb():.0f} MB"
+            )
         try:
             yield mentor
         finally:
@@ -120,6 +123,15 @@ def main() -> None:
         }
         shown_timings(stages, questions, args.queries, f"{args.queries} queries at {args.rows} chunks, the stages taking turns on each question")
         print("target: end to end p95 <= 50 ms")
+
+
+def resident_mb() -> float:
+    """This process's resident memory (Linux), 0 where /proc is not there."""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return 0.0
+    return next((int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmRSS:")), 0.0)
 
 
 def in_milvus(index: MilvusIndex, search: Callable[[], object]) -> object:

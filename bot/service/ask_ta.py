@@ -178,7 +178,13 @@ class TaRequests:
             if await run(self.escalations.store.find, course_name, found.question, request.place) is not None:
                 return "already"
             question = Question(text=found.question, course=course_name, asker=asker, platform=request.platform, history=found.context)
-            draft = Answer(text=found.draft or "", grounded=found.draft is not None, kind="answer" if found.draft else "not_covered")
+            # The logged question's id goes along, so the TA's answer records the time to a human answer.
+            draft = Answer(
+                text=found.draft or "",
+                grounded=found.draft is not None,
+                kind="answer" if found.draft else "not_covered",
+                question_id=request.question_id,
+            )
             opened = await self.escalations.escalate(question, draft, request.reason, request.place, name)
         if opened is None:
             return "failed"

@@ -8,7 +8,7 @@ One class in five parts, each a module: `connection` (the client, the Lite lock,
 the server supports), `generations` (the alias and the collections behind it),
 `writes` (rows in, sealed and indexed), `search` (dense, BM25, fused; one hit per
 section) and `sections` (every chunk of the sections found). `names` says what each
-collection is called.
+collection is called; `memory` keeps the copies Milvus Lite 3.x courses are searched from.
 """
 
 from __future__ import annotations

@@ -82,8 +82,9 @@ class MemoryGeneration:
     def search(
         self, terms: str, vector: Sequence[float], limit: int, mode: SearchMode, fusion: FusionLike, released_by: int | None
     ) -> list[dict[str, Any]]:
-        """Hits shaped as Milvus returns them (`id`, `distance`, `entity`), best first, as the Milvus path ranks them:
-        dense by cosine, BM25 by score, hybrid by Milvus Lite's RRF or its per-query min-max weighted sum."""
+        """Hits shaped as Milvus returns them (`id`, `distance`, `entity`), best first, ranked as Milvus Lite ranks
+        them: dense by cosine, BM25 by score, hybrid by its RRF or its weighted sum of normalised scores, and
+        equal scores by id (rows are kept in id order)."""
         if not self.size:
             return []
         allowed = self._release_at <= released_by if released_by is not None else None
@@ -122,14 +123,13 @@ class MemoryGeneration:
                 for rank, row in enumerate(rows.tolist()):
                     fused[row] = fused.get(row, 0.0) + 1.0 / (fusion.rrf_k + rank + 1)
         else:
-            for weight, (rows, scores) in zip((fusion.dense_weight, 1.0 - fusion.dense_weight), routes):
-                if not len(rows):
-                    continue
-                low, high = float(scores.min()), float(scores.max())
-                for row, score in zip(rows.tolist(), scores.tolist()):
-                    normalised = (score - low) / (high - low) if high > low else 1.0
-                    fused[row] = fused.get(row, 0.0) + weight * normalised
-        best = sorted(fused.items(), key=lambda item: item[1], reverse=True)[:limit]
+            (dense_rows, cosines), (bm25_rows, bm25_scores) = routes
+            # Milvus Lite's `norm_score`: a cosine to (1 + c) / 2, a BM25 score to 2·atan(s)/π.
+            for row, cosine in zip(dense_rows.tolist(), cosines.tolist()):
+                fused[row] = fused.get(row, 0.0) + fusion.dense_weight * (1.0 + cosine) / 2.0
+            for row, score in zip(bm25_rows.tolist(), bm25_scores.tolist()):
+                fused[row] = fused.get(row, 0.0) + (1.0 - fusion.dense_weight) * 2.0 * math.atan(score) / math.pi
+        best = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:limit]
         return [self._hit(row, score) for row, score in best]
 
     def _hit(self, row: int, score: float) -> dict[str, Any]:

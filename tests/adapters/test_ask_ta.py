@@ -384,6 +384,8 @@ def test_the_web_pages_ask_a_ta_brings_the_tas_answer_back_into_its_conversation
                     [escalation] = [e for e in mentor.escalations.open_ones() if e.place.channel == conversation]
                     closing = await app.commands.escalations.answer(escalation.id, "`break` stops the loop at once.", "Grace Hopper")
                     assert closing.won and not closing.escalation.delivery_problem
+                    assert escalation.question_id is not None, "the button's question is the escalation's"
+                    assert mentor.escalations.get(escalation.id).human_answer_s is not None, "the time to a human answer is logged"
                     [back] = (await ta_answers())["answers"]
                     assert back["heading"] == "Answer from a TA (Grace Hopper)" and back["text"] == "`break` stops the loop at once."
             finally:

@@ -80,9 +80,20 @@ def test_hybrid_fuses_as_milvus_lite_rankers_do() -> None:
     assert rrf[0]["distance"] == pytest.approx(1 / 22 + 1 / 21)
     assert rrf[1]["distance"] == pytest.approx(1 / 21)
     weighted = generation.search("loop", [1, 0], 3, "hybrid", Fusion("weighted", 0.6), None)
-    # Min-max per route over its own hits; BM25's single hit normalises to 1.
+    # Milvus Lite's normalisation: a cosine to (1 + c) / 2, a BM25 score to 2·atan(s)/π.
+    bm25 = generation.search("loop", [1, 0], 3, "bm25", Fusion(), None)[0]["distance"]
     assert ids(weighted) == ["row-1", "row-0", "row-2"]
-    assert [hit["distance"] for hit in weighted] == pytest.approx([0.6 * 0.8 + 0.4, 0.6, 0.0])
+    assert [hit["distance"] for hit in weighted] == pytest.approx(
+        [0.6 * 0.9 + 0.4 * 2 * math.atan(bm25) / math.pi, 0.6, 0.6 * 0.5]
+    )
+
+
+def test_equal_fused_scores_are_ordered_by_id_as_milvus_lite_orders_them() -> None:
+    # Dense puts row 1 first, BM25 row 0: the same RRF score, and the lower id wins.
+    generation = MemoryGeneration(LIVE, rows(["loop break", "skip"], [[0.9, 0.1], [1, 0]]))
+    assert ids(generation.search("loop", [1, 0], 2, "bm25", Fusion(), None)) == ["row-0"]
+    assert ids(generation.search("loop", [1, 0], 2, "dense", Fusion(), None)) == ["row-1", "row-0"]
+    assert ids(generation.search("loop", [1, 0], 2, "hybrid", Fusion("rrf", rrf_k=20), None)) == ["row-0", "row-1"]
 
 
 def test_an_empty_generation_and_a_zero_vector_find_nothing_without_failing() -> None:
@@ -96,11 +107,12 @@ def test_lite_search_from_memory_matches_milvus(lite_index: MilvusIndex, embedde
     fill(lite_index, embedder)
     assert lite_index.searches_from_memory
     assert lite_index.memory.load("mentor_cs101") is not None
-    for mode in ("dense", "bm25", "hybrid"):
-        for query in ("how do I make an empty set?", "stop a loop early", "mutable default argument shared"):
-            from_memory = search(lite_index, embedder, query, mode=mode)
+    searches = [("dense", Fusion()), ("bm25", Fusion()), ("hybrid", Fusion()), ("hybrid", Fusion("weighted", 0.6))]
+    for mode, fusion in searches:
+        for query in ("how do I make an empty set?", "stop a loop early", "mutable default argument shared", "loop"):
+            from_memory = search(lite_index, embedder, query, mode=mode, fusion=fusion)
             lite_index.memory_rows = 0
-            from_milvus = search(lite_index, embedder, query, mode=mode)
+            from_milvus = search(lite_index, embedder, query, mode=mode, fusion=fusion)
             lite_index.memory_rows = 200_000
             assert [(hit.source, hit.locator) for hit in from_memory] == [(hit.source, hit.locator) for hit in from_milvus]
             assert [hit.text for hit in from_memory] == [hit.text for hit in from_milvus]
