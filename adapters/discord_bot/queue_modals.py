@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import discord
 
-from bot.service.notices import draft_cut
+from bot.service.notices import fit_to_box
 from models import Escalation
 
 FORM_PREFIX = "mentor:queue-form:"
@@ -39,7 +39,7 @@ class Submission:
 
 def edit_modal(escalation: Escalation) -> discord.ui.Modal:
     """"Edit and send": the draft (or nothing) in a text box; a draft too long for the box is cut at a word, and the label says so."""
-    prefill, note = fit_to_box(escalation.draft or "")
+    prefill, note = fit_to_box(escalation.draft or "", BOX_LIMIT)
     box = discord.ui.TextInput(style=discord.TextStyle.paragraph, custom_id=ANSWER, default=prefill or None, max_length=BOX_LIMIT)
     return _modal("edit", escalation, "Answer the student", discord.ui.Label(text="Your answer", description=note, component=box))
 
@@ -57,20 +57,6 @@ def _modal(kind: str, escalation: Escalation, title: str, field: discord.ui.Labe
     modal.add_item(discord.ui.TextDisplay("\n".join(f"> {line}" for line in question.splitlines() or [""])))
     modal.add_item(field)
     return modal
-
-
-def fit_to_box(draft: str, limit: int = BOX_LIMIT) -> tuple[str, str | None]:
-    """The draft as the box can hold it, and the note to show when it had to be cut (else None).
-
-    Cut at the last space or line end within the limit, never inside a word; only a draft whose first
-    `limit` characters hold no space at all (one enormous "word") is cut at the limit itself.
-    """
-    if len(draft) <= limit:
-        return draft, None
-    head = draft[: limit + 1]  # a space just past the limit still ends a word within it
-    spaces = [match.start() for match in re.finditer(r"\s", head)]
-    kept = (head[: spaces[-1]] if spaces else head[:limit]).rstrip()
-    return kept, draft_cut(len(draft), len(kept))
 
 
 def read_submission(data: dict[str, Any]) -> Submission | None:

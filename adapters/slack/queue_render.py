@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from adapters.slack.render import SECTION_LIMIT, SlackMessage, _section, escape, link, split_sections
-from bot.service.notices import closed_line, undelivered_mark
+from bot.service.notices import closed_line, fit_to_box, undelivered_mark
 from models import Escalation
 
 SEND_DRAFT, EDIT, ANSWER_IN_THREAD, DISMISS = "escalation_send", "escalation_edit", "escalation_thread", "escalation_dismiss"
@@ -61,11 +61,14 @@ def render_closed(escalation: Escalation, waited_s: float) -> SlackMessage:
 def edit_modal(escalation: Escalation) -> dict[str, Any]:
     """"Edit and send": the draft (or nothing) in a text box; submitting sends it to the student."""
     box: dict[str, Any] = {"type": "plain_text_input", "action_id": TEXT, "multiline": True}
-    if escalation.draft:
-        box["initial_value"] = escalation.draft[:MODAL_TEXT_LIMIT]
+    prefill, cut = fit_to_box(escalation.draft or "", MODAL_TEXT_LIMIT)
+    if prefill:
+        box["initial_value"] = prefill
+    answer_box = {"type": "input", "block_id": ANSWER_INPUT, "label": {"type": "plain_text", "text": "Your answer"}, "element": box}
     return _modal(EDIT_VIEW, escalation, "Answer the student", "Send", [
         _context(_quoted(escalation.question)),
-        {"type": "input", "block_id": ANSWER_INPUT, "label": {"type": "plain_text", "text": "Your answer"}, "element": box},
+        answer_box,
+        *([_context(escape(cut))] if cut else []),
     ])
 
 

@@ -9,6 +9,7 @@ the `Notice` they are given and never word a failure themselves.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -247,5 +248,19 @@ def undelivered_mark(status: str, problem: str) -> str:
 
 
 def draft_cut(total: int, kept: int) -> str:
-    """Under an answer box too small for the whole draft (Discord's: 100 characters at most)."""
+    """Under an answer box too small for the whole draft (Discord's holds 4,000 characters, Slack's 3,000)."""
     return f"The draft has {total:,} characters: the box holds the first {kept:,}, cut at a word."
+
+
+def fit_to_box(draft: str, limit: int) -> tuple[str, str | None]:
+    """The draft as the box can hold it, and the note to show when it had to be cut (else None).
+
+    Cut at the last space or line end within the limit, never inside a word; only a draft whose first
+    `limit` characters hold no space at all (one enormous "word") is cut at the limit itself.
+    """
+    if len(draft) <= limit:
+        return draft, None
+    head = draft[: limit + 1]  # a space just past the limit still ends a word within it
+    spaces = [match.start() for match in re.finditer(r"\s", head)]
+    kept = (head[: spaces[-1]] if spaces else head[:limit]).rstrip()
+    return kept, draft_cut(len(draft), len(kept))

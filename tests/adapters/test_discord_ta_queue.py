@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from adapters.discord_bot.queue_modals import BOX_LIMIT, edit_modal, fit_to_box, read_submission
+from adapters.discord_bot.queue_modals import BOX_LIMIT, edit_modal, read_submission
 from bot.app import MentorApp
-from bot.service.notices import EMPTY_TA_ANSWER, ESCALATED, UNKNOWN_ESCALATION, draft_cut
+from bot.service.notices import EMPTY_TA_ANSWER, ESCALATED, UNKNOWN_ESCALATION, draft_cut, fit_to_box
 from models import Escalation, EscalationPolicy, Question, ReplyPlace
 from tests.adapters.escalation_helpers import Fakes, Running, fakes, running
 from tests.adapters.fake_discord import CHANNEL, STUDENT, TA_QUEUE, TA_ROLE, TEACHER, component, modal_submit, snowflake
@@ -203,11 +203,11 @@ def test_a_note_for_a_deleted_student_thread_is_reported_to_the_ta(mentor: Mento
 
 def test_a_draft_longer_than_the_box_is_cut_between_words_and_the_box_says_so() -> None:
     draft = " ".join(f"word{n}" for n in range(1500))
-    kept, note = fit_to_box(draft)
+    kept, note = fit_to_box(draft, BOX_LIMIT)
     assert len(kept) <= BOX_LIMIT and draft.startswith(kept) and draft[len(kept)] == " ", "cut between two words"
     assert note == draft_cut(len(draft), len(kept)) and len(note) <= 100, "Discord's limit on a label's description"
-    assert fit_to_box("x" * BOX_LIMIT + " more") == ("x" * BOX_LIMIT, draft_cut(BOX_LIMIT + 5, BOX_LIMIT)), "a word ending at the limit stays"
-    assert fit_to_box(draft[:BOX_LIMIT]) == (draft[:BOX_LIMIT], None)
+    assert fit_to_box("x" * BOX_LIMIT + " more", BOX_LIMIT) == ("x" * BOX_LIMIT, draft_cut(BOX_LIMIT + 5, BOX_LIMIT)), "a word ending at the limit stays"
+    assert fit_to_box(draft[:BOX_LIMIT], BOX_LIMIT) == (draft[:BOX_LIMIT], None)
 
     escalation = Escalation(id=7, course="cs101", question="Why?", reason="asked", place=ReplyPlace(platform="discord", channel="1"),
                             student="Student 0A1B", draft=draft, created_at=datetime.now(timezone.utc))

@@ -10,6 +10,7 @@ from adapters.slack.queue_render import (
     DISMISS,
     EDIT,
     EDIT_VIEW,
+    MODAL_TEXT_LIMIT,
     SEND_DRAFT,
     dismiss_modal,
     edit_modal,
@@ -18,7 +19,7 @@ from adapters.slack.queue_render import (
     submitted_text,
 )
 from bot.service.escalation import waited_s
-from bot.service.notices import age, closed_already
+from bot.service.notices import age, closed_already, draft_cut
 from models import Citation, Escalation, ReplyPlace, Turn
 
 ASKED = datetime(2026, 12, 1, 14, 0, tzinfo=timezone.utc)
@@ -57,6 +58,7 @@ def test_the_modals_carry_the_escalation_and_the_draft() -> None:
     assert modal["blocks"][1]["element"]["initial_value"] == "Nobody. @here"
     assert "initial_value" not in edit_modal(escalation(draft=None))["blocks"][1]["element"]
     assert dismiss_modal(escalation())["blocks"][1]["optional"] is True
+    assert len(edit_modal(escalation())["blocks"]) == 2, "a draft that fits needs no note"
     state = {"state": {"values": {"answer": {"text": {"value": "  Week 8.  "}}}}}
     assert submitted_text(state, "answer") == "Week 8." and submitted_text(state, "note") == ""
 
@@ -73,3 +75,11 @@ def test_ages_and_the_second_tas_notice_read_naturally() -> None:
     assert [age(s) for s in (5, 60 * 12, 3600 * 3 + 300, 86400 * 2)] == ["just now", "12 min", "3 h 5 min", "2 d"]
     assert closed_already("answered", "Grace") == "Grace answered this question first, so yours was not sent."
     assert closed_already("dismissed", None).startswith("Another TA dismissed")
+
+
+def test_a_draft_longer_than_slacks_box_is_cut_between_words_and_the_modal_says_so() -> None:
+    draft = " ".join(f"word{n}" for n in range(700))
+    modal = edit_modal(escalation(draft=draft))
+    kept = modal["blocks"][1]["element"]["initial_value"]
+    assert len(kept) <= MODAL_TEXT_LIMIT and draft.startswith(kept) and draft[len(kept)] == " ", "cut between two words"
+    assert modal["blocks"][2]["elements"][0]["text"] == draft_cut(len(draft), len(kept))
