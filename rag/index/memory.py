@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import re
 import threading
 import time
 import uuid
@@ -29,6 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from models import SearchMode
+from rag.lexical import WORD
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +42,6 @@ RETRY_S = 30.0
 # Milvus Lite's defaults for its BM25 function, which the Milvus path uses too.
 BM25_K1 = 1.5
 BM25_B = 0.75
-# Milvus Lite's standard analyzer: words, lower-cased. The stored text is already stemmed (`rag.lexical`).
-TOKEN = re.compile(r"\w+", re.UNICODE)
 
 
 class FusionLike(Protocol):
@@ -108,7 +106,7 @@ class MemoryGeneration:
 
     def _bm25(self, terms: str, allowed: np.ndarray | None, limit: int) -> tuple[np.ndarray, np.ndarray]:
         scores = np.zeros(self.size, dtype=np.float32)
-        for term, count in Counter(TOKEN.findall(terms.lower())).items():
+        for term, count in Counter(_tokens(terms)).items():
             if (posting := self._postings.get(term)) is not None:
                 rows, weights = posting
                 scores[rows] += count * weights
@@ -147,13 +145,18 @@ def _best(scores: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]:
     return ordered, scores[ordered]
 
 
+def _tokens(text: str) -> list[str]:
+    """Milvus Lite's standard analyzer: words, lower-cased (the stored text is stemmed already, `rag.lexical`)."""
+    return WORD.findall(text.lower())
+
+
 def _bm25_postings(texts: Iterable[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Each term's rows and BM25 weights (IDF times saturated term frequency), with corpus-wide statistics.
 
     Milvus Lite scores each segment with that segment's own statistics; one set for the
     whole generation ranks a row the same wherever it was stored.
     """
-    counts = [Counter(TOKEN.findall(text.lower())) for text in texts]
+    counts = [Counter(_tokens(text)) for text in texts]
     lengths = np.asarray([sum(count.values()) for count in counts], dtype=np.float32)
     average = float(lengths.mean()) if len(lengths) and lengths.mean() > 0 else 1.0
     saturation = BM25_K1 * (1.0 - BM25_B + BM25_B * lengths / average)
@@ -197,11 +200,16 @@ class MemoryCopies:
         described = self._client.describe_collection(alias)
         return LiveRevision(described["collection_name"], str((described.get("properties") or {}).get(REVISION, "")))
 
-    def current(self, alias: str) -> MemoryGeneration | None:
-        """The copy of what `alias` names now, or None (search Milvus) while it is read, or when it is too big to keep."""
+    def _fresh(self, alias: str) -> tuple[LiveRevision, MemoryGeneration | None]:
+        """What `alias` names now, and this process's copy of it if the copy is of that revision."""
         live = self.live(alias)
         copy = self._copies.get(alias)
-        if copy is not None and copy.live == live:
+        return live, copy if copy is not None and copy.live == live else None
+
+    def current(self, alias: str) -> MemoryGeneration | None:
+        """The copy of what `alias` names now, or None (search Milvus) while it is read, or when it is too big to keep."""
+        live, copy = self._fresh(alias)
+        if copy is not None:
             return copy
         with self._lock:
             if self.closed or alias in self._reading or live in self._too_big:
@@ -214,8 +222,8 @@ class MemoryCopies:
 
     def load(self, alias: str) -> MemoryGeneration | None:
         """Read the alias's live generation now, in this thread (a service's warm-up, benchmarks); None if too big."""
-        live = self.live(alias)
-        if (copy := self._copies.get(alias)) is not None and copy.live == live:
+        live, copy = self._fresh(alias)
+        if copy is not None:
             return copy
         with self._lock:
             self._reading.add(alias)
